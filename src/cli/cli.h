@@ -1,0 +1,52 @@
+/*
+ * cli.h - what the hookd subcommands share: argument checks, reading a body, the clock.
+ *
+ * Exit codes are the command-line contract: 0 success, 1 the thing checked failed (invalid
+ * signature, not delivered), 2 a usage error (unknown option, missing argument, unusable key).
+ */
+#ifndef HOOKD_CLI_H
+#define HOOKD_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hookd/hookd.h"
+
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAIL 1
+#define CLI_EXIT_USAGE 2
+
+/* Largest body the command line reads from a file or stdin. */
+#define CLI_MAX_BODY (64 * 1024 * 1024)
+
+int cmd_keygen(int argc, char **argv);
+int cmd_sign(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_send(int argc, char **argv);
+
+/* Print "hookd CMD: message" and a pointer to --help on stderr; returns CLI_EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Read a whole file ("-" or NULL: stdin), at most CLI_MAX_BODY bytes. The buffer is NUL-terminated
+ * (not counted in *len) and must be freed. Prints the reason and returns false on failure. */
+bool cli_read_body(const char *cmd, const char *path, uint8_t **out, size_t *len);
+
+/* Parse a decimal integer in [min, max]. */
+bool cli_parse_int(const char *s, long long min, long long max, long long *out);
+
+/* Parse a --timestamp/--now value with the same rules as the headers. */
+bool cli_parse_time(const char *cmd, const char *opt, const char *s, int64_t *out);
+
+/* The wall clock, Unix seconds and microseconds. */
+int64_t cli_now(void);
+int64_t cli_now_us(void);
+
+/* Collects repeated options (--public-key, --secret). */
+typedef struct cli_list {
+    const char *items[HOOKD_MAX_KEYS];
+    size_t count;
+} cli_list;
+bool cli_list_add(const char *cmd, cli_list *l, const char *opt, const char *value);
+
+#endif

@@ -1,0 +1,111 @@
+/*
+ * util.c - helpers shared by the hookd subcommands.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "hookd %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\nTry 'hookd %s --help'.\n", cmd);
+    va_end(ap);
+    return CLI_EXIT_USAGE;
+}
+
+bool cli_read_body(const char *cmd, const char *path, uint8_t **out, size_t *len)
+{
+    bool from_stdin = path == NULL || strcmp(path, "-") == 0;
+    FILE *f = from_stdin ? stdin : fopen(path, "rb");
+    if (f == NULL) {
+        fprintf(stderr, "hookd %s: cannot open %s: %s\n", cmd, path, strerror(errno));
+        return false;
+    }
+    size_t cap = 64 * 1024, n = 0;
+    uint8_t *buf = malloc(cap + 1);
+    bool ok = buf != NULL;
+    while (ok) {
+        if (n == cap) {
+            uint8_t *bigger = cap >= CLI_MAX_BODY ? NULL : realloc(buf, cap * 2 + 1);
+            if (bigger == NULL) {
+                fprintf(stderr, "hookd %s: body is larger than %d bytes\n", cmd, CLI_MAX_BODY);
+                ok = false;
+                break;
+            }
+            buf = bigger;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) {
+            if (ferror(f)) {
+                fprintf(stderr, "hookd %s: cannot read %s: %s\n", cmd,
+                        from_stdin ? "standard input" : path, strerror(errno));
+                ok = false;
+            }
+            break;
+        }
+    }
+    if (!from_stdin)
+        fclose(f);
+    if (!ok) {
+        free(buf);
+        return false;
+    }
+    buf[n] = 0;
+    *out = buf;
+    *len = n;
+    return true;
+}
+
+bool cli_parse_int(const char *s, long long min, long long max, long long *out)
+{
+    if (s == NULL || *s == '\0')
+        return false;
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+bool cli_parse_time(const char *cmd, const char *opt, const char *s, int64_t *out)
+{
+    if (hookd_timestamp_parse(s, strlen(s), out) != HOOKD_OK) {
+        cli_usage_error(cmd, "%s must be Unix seconds (digits only)", opt);
+        return false;
+    }
+    return true;
+}
+
+int64_t cli_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t cli_now(void)
+{
+    return cli_now_us() / 1000000;
+}
+
+bool cli_list_add(const char *cmd, cli_list *l, const char *opt, const char *value)
+{
+    if (l->count >= HOOKD_MAX_KEYS) {
+        cli_usage_error(cmd, "at most %d %s options", HOOKD_MAX_KEYS, opt);
+        return false;
+    }
+    l->items[l->count++] = value;
+    return true;
+}
