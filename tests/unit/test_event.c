@@ -1,0 +1,251 @@
+/*
+ * test_event.c - Telnyx (v2 wrapped, v2 bare, v1) and Standard Webhooks bodies: the fields we
+ * extract, what we tolerate (unknown types, extra fields) and what we refuse, with where.
+ */
+#include <stdlib.h>
+
+#include "testutil.h"
+
+/* The siprec.failed example from Telnyx's reference page (telnyx-siprec-failed.txt). */
+#define SIPREC_DATA                                                                              \
+    "{\"record_type\":\"event\",\"event_type\":\"siprec.failed\","                             \
+    "\"id\":\"25dc3731-e51e-4927-a50d-a61cc25984b1\","                                         \
+    "\"occurred_at\":\"2021-12-15T14:11:24.613295Z\",\"payload\":{"                            \
+    "\"call_control_id\":\"31f19208-5db0-11ec-9ea7-02420a0d3a69\","                            \
+    "\"connection_id\":\"7267xxxxxxxxxxxxxx\","                                                \
+    "\"call_leg_id\":\"31f19208-5db0-11ec-9ea7-02420a0d3a69\","                                \
+    "\"call_session_id\":\"31f19208-5db0-11ec-9ea7-02420a0d3a69\","                            \
+    "\"client_state\":\"aGF2ZSBhIG5pY2UgZGF5ID1d\",\"failure_cause\":\"no_answer\"}}"
+
+static hookd_err parse(const char *body, hookd_event *ev, hookd_parse_error *pe)
+{
+    return hookd_event_parse_telnyx(body, strlen(body), ev, pe);
+}
+
+static void check_siprec(const hookd_event *ev)
+{
+    assert_string_equal(ev->record_type, "event");
+    assert_string_equal(ev->event_type, "siprec.failed");
+    assert_string_equal(ev->id, "25dc3731-e51e-4927-a50d-a61cc25984b1");
+    assert_string_equal(ev->occurred_at, "2021-12-15T14:11:24.613295Z");
+    assert_true(ev->occurred_at_us == INT64_C(1639577484613295));
+    assert_string_equal(ev->call_control_id, "31f19208-5db0-11ec-9ea7-02420a0d3a69");
+    assert_string_equal(ev->call_leg_id, "31f19208-5db0-11ec-9ea7-02420a0d3a69");
+    assert_string_equal(ev->call_session_id, "31f19208-5db0-11ec-9ea7-02420a0d3a69");
+    assert_string_equal(ev->connection_id, "7267xxxxxxxxxxxxxx");
+    assert_string_equal(ev->client_state, "aGF2ZSBhIG5pY2UgZGF5ID1d");
+    assert_int_equal(ev->client_state_raw_len, 18);
+    assert_memory_equal(ev->client_state_raw, "have a nice day =]", 18);
+    assert_string_equal(ev->failure_cause, "no_answer");
+    assert_null(ev->hangup_cause);
+}
+
+static void siprec_failed_wrapped(void **state)
+{
+    (void)state;
+    hookd_event ev;
+    const char *body = "{\"data\":" SIPREC_DATA ",\"meta\":{\"attempt\":2,"
+                       "\"delivered_to\":\"https://example.com/hooks\"}}";
+    assert_int_equal(parse(body, &ev, NULL), HOOKD_OK);
+    assert_int_equal(ev.format, HOOKD_FORMAT_TELNYX_V2);
+    check_siprec(&ev);
+    assert_int_equal(ev.attempt, 2);
+    assert_string_equal(ev.delivered_to, "https://example.com/hooks");
+    hookd_event_free(&ev);
+}
+
+static void siprec_failed_bare(void **state)
+{
+    (void)state;
+    hookd_event ev;
+    assert_int_equal(parse(SIPREC_DATA, &ev, NULL), HOOKD_OK);
+    assert_int_equal(ev.format, HOOKD_FORMAT_TELNYX_V2_BARE);
+    check_siprec(&ev);
+    assert_int_equal(ev.attempt, 0);
+    assert_null(ev.delivered_to);
+    hookd_event_free(&ev);
+}
+
+static void call_hangup_fields(void **state)
+{
+    (void)state;
+    hookd_event ev;
+    const char *body = "{\"data\":{\"event_type\":\"call.hangup\",\"id\":\"e1\","
+                       "\"occurred_at\":\"2024-01-01T00:00:00.000001Z\",\"payload\":{"
+                       "\"call_control_id\":\"v3:abc\",\"hangup_cause\":\"normal_clearing\","
+                       "\"hangup_source\":\"caller\",\"sip_hangup_cause\":\"200\"}}}";
+    assert_int_equal(parse(body, &ev, NULL), HOOKD_OK);
+    assert_string_equal(ev.hangup_cause, "normal_clearing");
+    assert_string_equal(ev.hangup_source, "caller");
+    assert_string_equal(ev.sip_hangup_cause, "200");
+    assert_null(ev.failure_cause);
+    hookd_event_free(&ev);
+}
+
+static void v1_format(void **state)
+{
+    (void)state;
+    hookd_event ev;
+    const char *body = "{\"event_type\":\"call_initiated\",\"id\":\"0ccc7b54\","
+                       "\"created_at\":\"2018-02-02T22:25:27.521992Z\",\"payload\":{"
+                       "\"call_control_id\":\"AgDIxmoRX6QMuaIj_uXRXnPAXP0QlNfXczRrZvZakpWxBlpw48KyZQ==\","
+                       "\"call_leg_id\":\"428c31b6\",\"call_session_id\":\"428c1ef8\"}}";
+    assert_int_equal(parse(body, &ev, NULL), HOOKD_OK);
+    assert_int_equal(ev.format, HOOKD_FORMAT_TELNYX_V1);
+    assert_string_equal(ev.event_type, "call_initiated");
+    assert_string_equal(ev.occurred_at, "2018-02-02T22:25:27.521992Z");
+    assert_string_equal(ev.call_leg_id, "428c31b6");
+    hookd_event_free(&ev);
+    /* v1 without created_at is still told apart by its underscore name. */
+    assert_int_equal(parse("{\"event_type\":\"call_answered\"}", &ev, NULL), HOOKD_OK);
+    assert_int_equal(ev.format, HOOKD_FORMAT_TELNYX_V1);
+    hookd_event_free(&ev);
+}
+
+static void unknown_types_and_fields_are_fine(void **state)
+{
+    (void)state;
+    hookd_event ev;
+    const char *body = "{\"data\":{\"event_type\":\"ai.brand.new.thing\",\"id\":\"x\","
+                       "\"novel\":[1,{\"deep\":true}],\"payload\":{\"whatever\":null,"
+                       "\"call_control_id\":null}},\"meta\":{\"attempt\":1,\"extra\":\"y\"},"
+                       "\"top\":1}";
+    assert_int_equal(parse(body, &ev, NULL), HOOKD_OK);
+    assert_string_equal(ev.event_type, "ai.brand.new.thing");
+    assert_null(ev.call_control_id);
+    hookd_event_free(&ev);
+    assert_int_equal(parse("{}", &ev, NULL), HOOKD_OK);
+    assert_null(ev.id);
+    hookd_event_free(&ev);
+    /* client_state that is not base64 is kept as text, with no decoding. */
+    assert_int_equal(parse("{\"payload\":{\"client_state\":\"not base64!\"}}", &ev, NULL), HOOKD_OK);
+    assert_string_equal(ev.client_state, "not base64!");
+    assert_null(ev.client_state_raw);
+    hookd_event_free(&ev);
+}
+
+static void invalid_json_reports_the_offset(void **state)
+{
+    (void)state;
+    hookd_event ev;
+    hookd_parse_error pe;
+    assert_int_equal(parse("{\"data\": {\"id\": oops}}", &ev, &pe), HOOKD_ERR_JSON_SYNTAX);
+    assert_int_equal(pe.offset, 20); /* jansson reports where its lexer stopped: after "oops" */
+    assert_non_null(strstr(pe.text, "at byte 20"));
+    assert_int_equal(parse("", &ev, &pe), HOOKD_ERR_JSON_SYNTAX);
+    assert_int_equal(parse("call_control_id=abc&event=siprec", &ev, &pe), HOOKD_ERR_JSON_SYNTAX);
+    assert_int_equal(parse("[1,2]", &ev, &pe), HOOKD_ERR_NOT_OBJECT);
+    assert_int_equal(parse("{\"id\":\"a\",\"id\":\"b\"}", &ev, &pe), HOOKD_ERR_JSON_SYNTAX);
+    assert_int_equal(hookd_event_parse_telnyx("{\"a\":\"\0\"}", 9, &ev, &pe), HOOKD_ERR_JSON_SYNTAX);
+}
+
+static void wrong_types_are_named(void **state)
+{
+    (void)state;
+    const struct {
+        const char *body;
+        const char *field;
+        hookd_err err;
+    } cases[] = {
+        {"{\"data\":{\"id\":42}}", "id", HOOKD_ERR_FIELD_TYPE},
+        {"{\"data\":[]}", "data", HOOKD_ERR_FIELD_TYPE},
+        {"{\"data\":{},\"meta\":\"x\"}", "meta", HOOKD_ERR_FIELD_TYPE},
+        {"{\"data\":{\"payload\":7}}", "payload", HOOKD_ERR_FIELD_TYPE},
+        {"{\"data\":{},\"meta\":{\"attempt\":\"2\"}}", "meta.attempt", HOOKD_ERR_FIELD_TYPE},
+        {"{\"data\":{},\"meta\":{\"attempt\":-1}}", "meta.attempt", HOOKD_ERR_FIELD_TYPE},
+        {"{\"data\":{\"occurred_at\":\"yesterday\"}}", "occurred_at", HOOKD_ERR_TIME_MALFORMED},
+        {"{\"data\":{\"payload\":{\"failure_cause\":true}}}", "failure_cause", HOOKD_ERR_FIELD_TYPE},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        hookd_event ev;
+        hookd_parse_error pe;
+        assert_int_equal(parse(cases[i].body, &ev, &pe), cases[i].err);
+        assert_string_equal(pe.field, cases[i].field);
+        assert_non_null(strstr(pe.text, cases[i].field));
+    }
+}
+
+static void sizes_and_depth_are_bounded(void **state)
+{
+    (void)state;
+    hookd_event ev;
+    hookd_parse_error pe;
+    char deep[2 * HOOKD_MAX_JSON_DEPTH + 16];
+    size_t n = 0;
+    deep[n++] = '{';
+    deep[n++] = '"';
+    deep[n++] = 'a';
+    deep[n++] = '"';
+    deep[n++] = ':';
+    for (int i = 1; i < HOOKD_MAX_JSON_DEPTH; i++)
+        deep[n++] = '[';
+    for (int i = 1; i < HOOKD_MAX_JSON_DEPTH; i++)
+        deep[n++] = ']';
+    deep[n++] = '}';
+    assert_int_equal(hookd_event_parse_telnyx(deep, n, &ev, &pe), HOOKD_OK); /* exactly at the limit */
+    hookd_event_free(&ev);
+    memmove(deep + 6, deep + 5, n - 5);
+    deep[5] = '[';
+    deep[n + 1] = '}';
+    deep[n] = ']';
+    assert_int_equal(hookd_event_parse_telnyx(deep, n + 2, &ev, &pe), HOOKD_ERR_JSON_TOO_DEEP);
+    assert_int_equal(pe.offset, 5 + HOOKD_MAX_JSON_DEPTH - 1);
+    /* Brackets inside strings do not count, nor do escaped quotes end a string. */
+    assert_int_equal(hookd_json_depth_check("[\"[[[\\\"[[[\"]", 12, 1, NULL), HOOKD_OK);
+    assert_int_equal(hookd_json_depth_check("[[", 2, 1, NULL), HOOKD_ERR_JSON_TOO_DEEP);
+
+    char *big = malloc(HOOKD_MAX_EVENT_BODY + 1);
+    assert_non_null(big);
+    memset(big, ' ', HOOKD_MAX_EVENT_BODY + 1);
+    big[0] = '{';
+    big[HOOKD_MAX_EVENT_BODY - 1] = '}';
+    assert_int_equal(hookd_event_parse_telnyx(big, HOOKD_MAX_EVENT_BODY, &ev, &pe), HOOKD_OK);
+    hookd_event_free(&ev);
+    big[HOOKD_MAX_EVENT_BODY - 1] = ' ';
+    big[HOOKD_MAX_EVENT_BODY] = '}';
+    assert_int_equal(hookd_event_parse_telnyx(big, HOOKD_MAX_EVENT_BODY + 1, &ev, &pe),
+                     HOOKD_ERR_TOO_LARGE);
+    free(big);
+
+    char longid[HOOKD_MAX_FIELD_LEN + 64];
+    int k = snprintf(longid, sizeof longid, "{\"id\":\"");
+    memset(longid + k, 'x', HOOKD_MAX_FIELD_LEN + 1);
+    strcpy(longid + k + HOOKD_MAX_FIELD_LEN + 1, "\"}");
+    assert_int_equal(parse(longid, &ev, &pe), HOOKD_ERR_FIELD_TOO_LONG);
+    assert_string_equal(pe.field, "id");
+}
+
+static void standard_body(void **state)
+{
+    (void)state;
+    hookd_event ev;
+    const char *body = "{\"type\":\"invoice.paid\",\"timestamp\":\"2022-11-03T20:26:10.344522Z\","
+                       "\"data\":{\"call_session_id\":\"s1\",\"amount\":3}}";
+    assert_int_equal(hookd_event_parse_standard(body, strlen(body), &ev, NULL), HOOKD_OK);
+    assert_int_equal(ev.format, HOOKD_FORMAT_STANDARD);
+    assert_string_equal(ev.event_type, "invoice.paid");
+    assert_string_equal(ev.occurred_at, "2022-11-03T20:26:10.344522Z");
+    assert_string_equal(ev.call_session_id, "s1");
+    assert_null(ev.id);
+    hookd_event_free(&ev);
+    hookd_parse_error pe;
+    assert_int_equal(hookd_event_parse_standard("{\"type\":1}", 10, &ev, &pe), HOOKD_ERR_FIELD_TYPE);
+    assert_string_equal(pe.field, "type");
+    assert_int_equal(hookd_event_parse_standard("{\"data\":1}", 10, &ev, &pe), HOOKD_ERR_FIELD_TYPE);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(siprec_failed_wrapped),
+        cmocka_unit_test(siprec_failed_bare),
+        cmocka_unit_test(call_hangup_fields),
+        cmocka_unit_test(v1_format),
+        cmocka_unit_test(unknown_types_and_fields_are_fine),
+        cmocka_unit_test(invalid_json_reports_the_offset),
+        cmocka_unit_test(wrong_types_are_named),
+        cmocka_unit_test(sizes_and_depth_are_bounded),
+        cmocka_unit_test(standard_body),
+    };
+    return cmocka_run_group_tests_name("event", tests, NULL, NULL);
+}

@@ -1,0 +1,251 @@
+/*
+ * test_standard.c - Standard Webhooks: v1 (HMAC-SHA256) and v1a (Ed25519) over "id.ts.body", the
+ * signature list with its malformed and unknown entries, key forms, and the webhook-id rule.
+ */
+#include "testutil.h"
+
+#define NOW 1614265400
+
+static req vector_req(const char *sig)
+{
+    req r = {0};
+    req_set(&r, "webhook-id", SW_ID);
+    req_set(&r, "webhook-timestamp", SW_TS);
+    req_set(&r, "webhook-signature", sig);
+    return r;
+}
+
+static hookd_err check(hookd_verifier *v, const char *sig, hookd_verify_result *res)
+{
+    req r = vector_req(sig);
+    return req_verify(v, &r, SW_BODY, NOW, res);
+}
+
+/* A v1a key pair and the signature of the vector message with it. */
+typedef struct ed {
+    uint8_t pk[32], sk[64];
+    char whpk[64], der[96], entry[100];
+} ed;
+
+static void make_ed(ed *e)
+{
+    static const uint8_t spki[12] = {0x30, 0x2a, 0x30, 0x05, 0x06, 0x03,
+                                     0x2b, 0x65, 0x70, 0x03, 0x21, 0x00};
+    crypto_sign_keypair(e->pk, e->sk);
+    strcpy(e->whpk, "whpk_");
+    b64(e->pk, 32, e->whpk + 5, sizeof e->whpk - 5);
+    uint8_t der[44];
+    memcpy(der, spki, 12);
+    memcpy(der + 12, e->pk, 32);
+    strcpy(e->der, "whpk_");
+    b64(der, 44, e->der + 5, sizeof e->der - 5);
+    char sig[89];
+    raw_ed25519_sign(e->sk, SW_ID "." SW_TS "." SW_BODY, sig);
+    snprintf(e->entry, sizeof e->entry, "v1a,%s", sig);
+}
+
+static void published_vector_verifies(void **state)
+{
+    (void)state;
+    hookd_verifier *v = verifier(HOOKD_SCHEME_STANDARD, SW_SECRET);
+    hookd_verify_result res;
+    assert_int_equal(check(v, SW_SIG, &res), HOOKD_OK);
+    assert_string_equal(res.version, "v1");
+    assert_int_equal(res.key_index, 0);
+    /* The same secret without its prefix. */
+    hookd_verifier *bare = verifier(HOOKD_SCHEME_STANDARD, "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+    assert_int_equal(check(bare, SW_SIG, NULL), HOOKD_OK);
+    /* Body, id and timestamp are all signed. */
+    req r = vector_req(SW_SIG);
+    assert_int_equal(req_verify(v, &r, "{\"test\": 2432232315}", NOW, NULL),
+                     HOOKD_ERR_SIGNATURE_MISMATCH);
+    req_set(&r, "webhook-id", "msg_p5jXN8AQM9LWM0D4loKWxJel");
+    assert_int_equal(req_verify(v, &r, SW_BODY, NOW, NULL), HOOKD_ERR_SIGNATURE_MISMATCH);
+    req r2 = vector_req(SW_SIG);
+    req_set(&r2, "webhook-timestamp", "1614265331");
+    assert_int_equal(req_verify(v, &r2, SW_BODY, NOW, NULL), HOOKD_ERR_SIGNATURE_MISMATCH);
+    hookd_verifier_free(v);
+    hookd_verifier_free(bare);
+}
+
+static void any_entry_with_any_key(void **state)
+{
+    (void)state;
+    ed e;
+    make_ed(&e);
+    hookd_verifier *v = verifier(HOOKD_SCHEME_STANDARD, "whsec_" "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    assert_int_equal(hookd_verifier_add_key(v, e.whpk), HOOKD_OK);
+    assert_int_equal(hookd_verifier_add_key(v, SW_SECRET), HOOKD_OK);
+    hookd_verify_result res;
+    char list[512];
+    snprintf(list, sizeof list, "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= %s", SW_SIG);
+    assert_int_equal(check(v, list, &res), HOOKD_OK);
+    assert_string_equal(res.version, "v1");
+    assert_int_equal(res.key_index, 2);
+    assert_int_equal(res.entries_skipped, 1);
+    snprintf(list, sizeof list, "v2,abc %s", e.entry);
+    assert_int_equal(check(v, list, &res), HOOKD_OK);
+    assert_string_equal(res.version, "v1a");
+    assert_int_equal(res.key_index, 1);
+    hookd_verifier_free(v);
+}
+
+static void v1a_accepts_raw_and_der_keys(void **state)
+{
+    (void)state;
+    ed e;
+    make_ed(&e);
+    hookd_verifier *raw = verifier(HOOKD_SCHEME_STANDARD, e.whpk);
+    hookd_verifier *der = verifier(HOOKD_SCHEME_STANDARD, e.der);
+    assert_int_equal(check(raw, e.entry, NULL), HOOKD_OK);
+    assert_int_equal(check(der, e.entry, NULL), HOOKD_OK);
+    /* A v1 signature cannot verify against an Ed25519 key, nor v1a against a secret. */
+    assert_int_equal(check(raw, SW_SIG, NULL), HOOKD_ERR_SIGNATURE_MISMATCH);
+    hookd_verifier *mac = verifier(HOOKD_SCHEME_STANDARD, SW_SECRET);
+    assert_int_equal(check(mac, e.entry, NULL), HOOKD_ERR_SIGNATURE_MISMATCH);
+    hookd_verifier_free(raw);
+    hookd_verifier_free(der);
+    hookd_verifier_free(mac);
+}
+
+static void malformed_entries_are_skipped(void **state)
+{
+    (void)state;
+    hookd_verifier *v = verifier(HOOKD_SCHEME_STANDARD, SW_SECRET);
+    char truncated[64];
+    snprintf(truncated, sizeof truncated, "%.40s", SW_SIG);
+    const char *noise[] = {"v1,", "v1", ",", "v1,,", truncated, "v1,g0hM9SsE", "v1,!!!!",
+                           "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+                           "v2,whatever", "v1a,AAAA", "V9,x"};
+    for (size_t i = 0; i < sizeof noise / sizeof noise[0]; i++) {
+        char list[256];
+        /* Alone: never valid, never a crash. With the good entry after it: valid. */
+        if (check(v, noise[i], NULL) == HOOKD_OK)
+            fail_msg("'%s' alone verified", noise[i]);
+        snprintf(list, sizeof list, "%s  %s", noise[i], SW_SIG);
+        if (check(v, list, NULL) != HOOKD_OK)
+            fail_msg("'%s' before a good entry made it fail", noise[i]);
+    }
+    hookd_verifier_free(v);
+}
+
+static void failure_reasons_are_precise(void **state)
+{
+    (void)state;
+    hookd_verifier *v = verifier(HOOKD_SCHEME_STANDARD, SW_SECRET);
+    hookd_verify_result res;
+    assert_int_equal(check(v, "v1,", &res), HOOKD_ERR_SIGNATURE_MALFORMED);
+    assert_int_equal(check(v, "v1", &res), HOOKD_ERR_SIGNATURE_MALFORMED);
+    assert_int_equal(check(v, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE", &res),
+                     HOOKD_ERR_SIGNATURE_MALFORMED); /* padding cut off */
+    assert_int_equal(check(v, "v2,abc v3,def", &res), HOOKD_ERR_SIGNATURE_UNSUPPORTED);
+    assert_int_equal(res.entries_skipped, 2);
+    assert_int_equal(check(v, "   ", &res), HOOKD_ERR_SIGNATURE_UNSUPPORTED);
+    assert_int_equal(check(v, "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", &res),
+                     HOOKD_ERR_SIGNATURE_MISMATCH);
+    assert_string_equal(res.header, "webhook-signature");
+    hookd_verifier_free(v);
+}
+
+static void too_many_entries_or_too_long_a_header(void **state)
+{
+    (void)state;
+    hookd_verifier *v = verifier(HOOKD_SCHEME_STANDARD, SW_SECRET);
+    char list[HOOKD_MAX_SIGNATURE_HEADER + 64] = "";
+    for (int i = 0; i < HOOKD_MAX_SIGNATURES; i++)
+        strcat(list, "v2,x ");
+    strcat(list, SW_SIG); /* entry 17: past the limit, not looked at */
+    assert_int_equal(check(v, list, NULL), HOOKD_ERR_SIGNATURE_MALFORMED);
+    memset(list, ' ', HOOKD_MAX_SIGNATURE_HEADER);
+    strcpy(list + HOOKD_MAX_SIGNATURE_HEADER - strlen(SW_SIG), SW_SIG);
+    assert_int_equal(check(v, list, NULL), HOOKD_OK); /* exactly at the limit */
+    memset(list, ' ', HOOKD_MAX_SIGNATURE_HEADER + 1);
+    strcpy(list + HOOKD_MAX_SIGNATURE_HEADER + 1 - strlen(SW_SIG), SW_SIG);
+    assert_int_equal(check(v, list, NULL), HOOKD_ERR_SIGNATURE_MALFORMED);
+    hookd_verifier_free(v);
+}
+
+static void webhook_id_rules(void **state)
+{
+    (void)state;
+    hookd_verifier *v = verifier(HOOKD_SCHEME_STANDARD, SW_SECRET);
+    char long_id[HOOKD_MAX_ID_LEN + 2];
+    memset(long_id, 'a', sizeof long_id - 1);
+    long_id[sizeof long_id - 1] = 0;
+    const char *bad[] = {"msg.1", ".", "a\x01" "b", long_id};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        req r = vector_req(SW_SIG);
+        hookd_verify_result res;
+        req_set(&r, "webhook-id", bad[i]);
+        assert_int_equal(req_verify(v, &r, SW_BODY, NOW, &res), HOOKD_ERR_ID_MALFORMED);
+        assert_string_equal(res.header, "webhook-id");
+    }
+    hookd_verifier_free(v);
+}
+
+static void missing_headers_and_window(void **state)
+{
+    (void)state;
+    hookd_verifier *v = verifier(HOOKD_SCHEME_STANDARD, SW_SECRET);
+    const char *names[] = {"webhook-id", "webhook-timestamp", "webhook-signature"};
+    for (size_t i = 0; i < 3; i++) {
+        req r = vector_req(SW_SIG);
+        req_set(&r, names[i], NULL);
+        hookd_verify_result res;
+        assert_int_equal(req_verify(v, &r, SW_BODY, NOW, &res), HOOKD_ERR_MISSING_HEADER);
+        assert_string_equal(res.header, names[i]);
+    }
+    req r = vector_req(SW_SIG);
+    assert_int_equal(req_verify(v, &r, SW_BODY, 1614265330 + 300, NULL), HOOKD_OK);
+    assert_int_equal(req_verify(v, &r, SW_BODY, 1614265330 + 301, NULL), HOOKD_ERR_TIMESTAMP_TOO_OLD);
+    assert_int_equal(req_verify(v, &r, SW_BODY, 1614265330 - 301, NULL),
+                     HOOKD_ERR_TIMESTAMP_IN_FUTURE);
+    req_set(&r, "webhook-timestamp", "1614265330.5");
+    assert_int_equal(req_verify(v, &r, SW_BODY, NOW, NULL), HOOKD_ERR_TIMESTAMP_MALFORMED);
+    hookd_verifier_free(v);
+}
+
+static void key_forms(void **state)
+{
+    (void)state;
+    uint8_t b[65];
+    char text[128];
+    hookd_verifier *v = verifier(HOOKD_SCHEME_STANDARD, NULL);
+    for (size_t n = 20; n <= 65; n++) {
+        randombytes_buf(b, n);
+        strcpy(text, "whsec_");
+        b64(b, n, text + 6, sizeof text - 6);
+        hookd_err want = n >= 24 && n <= 64 ? HOOKD_OK : HOOKD_ERR_BAD_KEY;
+        hookd_verifier *w = verifier(HOOKD_SCHEME_STANDARD, NULL);
+        if (hookd_verifier_add_key(w, text) != want)
+            fail_msg("whsec_ secret of %zu bytes", n);
+        hookd_verifier_free(w);
+    }
+    ed e;
+    make_ed(&e);
+    char whsk[80] = "whsk_";
+    b64(e.sk, 32, whsk + 5, sizeof whsk - 5);
+    const char *bad[] = {whsk, "whpk_AAAA", "whpk_", "whsec_", "whsec_not base64!", "whpk_" TELNYX_SIG};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (hookd_verifier_add_key(v, bad[i]) != HOOKD_ERR_BAD_KEY)
+            fail_msg("key '%s' accepted", bad[i]);
+    }
+    hookd_verifier_free(v);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(published_vector_verifies),
+        cmocka_unit_test(any_entry_with_any_key),
+        cmocka_unit_test(v1a_accepts_raw_and_der_keys),
+        cmocka_unit_test(malformed_entries_are_skipped),
+        cmocka_unit_test(failure_reasons_are_precise),
+        cmocka_unit_test(too_many_entries_or_too_long_a_header),
+        cmocka_unit_test(webhook_id_rules),
+        cmocka_unit_test(missing_headers_and_window),
+        cmocka_unit_test(key_forms),
+    };
+    assert_int_equal(hookd_init(), HOOKD_OK);
+    return cmocka_run_group_tests_name("standard", tests, NULL, NULL);
+}
