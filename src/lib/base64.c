@@ -4,10 +4,33 @@
  * Strict: length a multiple of 4, '=' padding present and only at the end, no whitespace, unused
  * low bits zero (libsodium rejects those). One spelling per byte string, so a signature cannot be
  * re-spelled past a check.
+ *
+ * The alphabet is checked here as well: libsodium 1.0.18 (Debian 12) decodes some bytes >= 0x80 as
+ * digits ("Q\xcaR\xf8" decodes to three bytes), which fuzz_base64 found. The check has no
+ * data-dependent branch, since secrets (whsec_...) pass through it too.
  */
 #include <sodium.h>
 
 #include "internal.h"
+
+/* 1 when lo <= c <= hi, computed without a branch. */
+static unsigned in_range(unsigned c, unsigned lo, unsigned hi)
+{
+    return ((c - lo) | (hi - c)) >> (sizeof(unsigned) * 8 - 1) ^ 1U;
+}
+
+/* Nonzero when any of the n bytes before the padding is outside "A-Za-z0-9+/". */
+static unsigned outside_alphabet(const char *text, size_t n)
+{
+    unsigned bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned c = (unsigned char)text[i];
+        unsigned ok = in_range(c, 'A', 'Z') | in_range(c, 'a', 'z') | in_range(c, '0', '9')
+                      | in_range(c, '+', '+') | in_range(c, '/', '/');
+        bad |= ok ^ 1U;
+    }
+    return bad;
+}
 
 /* Bytes that len characters of padded base64 decode to, or SIZE_MAX when len is impossible. */
 static size_t decoded_len(const char *text, size_t len)
@@ -35,6 +58,9 @@ hookd_err hookd_base64_decode(const char *text, size_t len, uint8_t *out, size_t
         return HOOKD_ERR_BUFFER_TOO_SMALL;
     if (len == 0)
         return HOOKD_OK;
+    size_t digits = len - (text[len - 1] == '=') - (text[len - 2] == '=');
+    if (outside_alphabet(text, digits))
+        return HOOKD_ERR_BASE64;
     if (hookd_init() != HOOKD_OK)
         return HOOKD_ERR_CRYPTO_INIT;
     size_t got = 0;

@@ -1,6 +1,8 @@
 /*
  * test_codec.c - strict base64, timestamp headers and the replay window, ISO 8601, UUIDs.
  */
+#include <stdbool.h>
+
 #include "testutil.h"
 
 static hookd_err dec(const char *s, uint8_t *out, size_t cap, size_t *n)
@@ -48,6 +50,25 @@ static void base64_rejects_everything_else(void **state)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         if (dec(bad[i], out, sizeof out, &n) != HOOKD_ERR_BASE64)
             fail_msg("accepted %s", bad[i]);
+    }
+}
+
+/* libsodium 1.0.18 (Debian 12) decodes some bytes >= 0x80 as base64 digits: "Q\xcaR\xf8" came
+ * back as three bytes, so a signature could be re-spelled with high bytes. Found by fuzz_base64. */
+static void base64_rejects_high_bytes(void **state)
+{
+    (void)state;
+    uint8_t out[16];
+    size_t n;
+    assert_int_equal(hookd_base64_decode("Q\xcaR\xf8", 4, out, sizeof out, &n), HOOKD_ERR_BASE64);
+    for (unsigned c = 0; c < 256; c++) {
+        char s[5] = {'Q', 'U', 'J', 'D', 0};
+        s[2] = (char)c;
+        bool alphabet = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+                        || c == '+' || c == '/';
+        hookd_err want = alphabet ? HOOKD_OK : HOOKD_ERR_BASE64;
+        if (hookd_base64_decode(s, 4, out, sizeof out, &n) != want)
+            fail_msg("byte 0x%02x in a digit position", c);
     }
 }
 
@@ -221,6 +242,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(base64_accepts_canonical_padded),
         cmocka_unit_test(base64_rejects_everything_else),
+        cmocka_unit_test(base64_rejects_high_bytes),
         cmocka_unit_test(base64_reports_small_buffer),
         cmocka_unit_test(base64_exact_length),
         cmocka_unit_test(base64_round_trip),
