@@ -7,6 +7,8 @@
 #ifndef HOOKD_LIMITS_H
 #define HOOKD_LIMITS_H
 
+#include <stddef.h>
+
 /* Replay window used when none is configured, in seconds (every Telnyx and Standard Webhooks SDK). */
 #define HOOKD_DEFAULT_TOLERANCE 300
 
@@ -28,7 +30,7 @@
 #define HOOKD_MAX_BEARER_LEN 1024
 
 /* Event bodies: largest body the event parser looks at, deepest JSON nesting it accepts. */
-#define HOOKD_MAX_EVENT_BODY (1024 * 1024)
+#define HOOKD_MAX_EVENT_BODY ((size_t)1024 * 1024)
 #define HOOKD_MAX_JSON_DEPTH 64
 
 /* Longest value of one extracted event field (ids, types, causes) and of the longer ones. */

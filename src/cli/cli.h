@@ -18,7 +18,7 @@
 #define CLI_EXIT_USAGE 2
 
 /* Largest body the command line reads from a file or stdin. */
-#define CLI_MAX_BODY (64 * 1024 * 1024)
+#define CLI_MAX_BODY ((size_t)64 * 1024 * 1024)
 
 int cmd_keygen(int argc, char **argv);
 int cmd_sign(int argc, char **argv);

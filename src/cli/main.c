@@ -1,6 +1,7 @@
 /*
  * main.c - the hookd program: one binary, one subcommand per job.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,6 +28,16 @@ static void usage(FILE *out)
     fprintf(out, "\n'hookd COMMAND --help' describes each; see also hookd(1).\n");
 }
 
+/* Output is checked once, here: a command whose output was lost (disk full, closed pipe) fails. */
+static int finish(int rc)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "hookd: cannot write output: %s\n", strerror(errno));
+        return rc == CLI_EXIT_OK ? CLI_EXIT_FAIL : rc;
+    }
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -36,11 +47,11 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);
-        return CLI_EXIT_OK;
+        return finish(CLI_EXIT_OK);
     }
     if (strcmp(cmd, "--version") == 0) {
         printf("hookd %s\n", hookd_version());
-        return CLI_EXIT_OK;
+        return finish(CLI_EXIT_OK);
     }
     if (hookd_init() != HOOKD_OK) {
         fprintf(stderr, "hookd: %s\n", hookd_strerror(HOOKD_ERR_CRYPTO_INIT));
@@ -48,7 +59,7 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (strcmp(cmd, commands[i].name) == 0)
-            return commands[i].run(argc - 1, argv + 1);
+            return finish(commands[i].run(argc - 1, argv + 1));
     }
     fprintf(stderr, "hookd: unknown command '%s'\n", cmd);
     usage(stderr);

@@ -29,14 +29,14 @@ bool cli_read_body(const char *cmd, const char *path, uint8_t **out, size_t *len
         fprintf(stderr, "hookd %s: cannot open %s: %s\n", cmd, path, strerror(errno));
         return false;
     }
-    size_t cap = 64 * 1024, n = 0;
+    size_t cap = (size_t)64 * 1024, n = 0;
     uint8_t *buf = malloc(cap + 1);
     bool ok = buf != NULL;
     while (ok) {
         if (n == cap) {
             uint8_t *bigger = cap >= CLI_MAX_BODY ? NULL : realloc(buf, cap * 2 + 1);
             if (bigger == NULL) {
-                fprintf(stderr, "hookd %s: body is larger than %d bytes\n", cmd, CLI_MAX_BODY);
+                fprintf(stderr, "hookd %s: body is larger than %zu bytes\n", cmd, CLI_MAX_BODY);
                 ok = false;
                 break;
             }

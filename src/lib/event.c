@@ -30,13 +30,15 @@ void hookd_event_free(hookd_event *ev)
 {
     if (ev == NULL)
         return;
-    char **strings[] = {&ev->record_type,     &ev->event_type,    &ev->id,
-                        &ev->occurred_at,     &ev->call_control_id, &ev->call_leg_id,
-                        &ev->call_session_id, &ev->connection_id, &ev->client_state,
-                        &ev->failure_cause,   &ev->hangup_cause,  &ev->hangup_source,
-                        &ev->sip_hangup_cause, &ev->delivered_to};
-    for (size_t i = 0; i < HK_ARRAY_LEN(strings); i++)
-        free(*strings[i]);
+    char **fields[] = {&ev->record_type,     &ev->event_type,    &ev->id,
+                       &ev->occurred_at,     &ev->call_control_id, &ev->call_leg_id,
+                       &ev->call_session_id, &ev->connection_id, &ev->client_state,
+                       &ev->failure_cause,   &ev->hangup_cause,  &ev->hangup_source,
+                       &ev->sip_hangup_cause, &ev->delivered_to};
+    for (size_t i = 0; i < HK_ARRAY_LEN(fields); i++) {
+        char *text = *fields[i];
+        free(text);
+    }
     free(ev->client_state_raw);
     memset(ev, 0, sizeof *ev);
 }
@@ -185,7 +187,7 @@ static hookd_err load(parser *p, const void *body, size_t len, json_t **root)
     if (body == NULL && len > 0)
         return failf(p, HOOKD_ERR_INVALID_ARGUMENT, NULL, 0, "no body");
     if (len > HOOKD_MAX_EVENT_BODY)
-        return failf(p, HOOKD_ERR_TOO_LARGE, NULL, 0, "body of %zu bytes is over the %d byte limit",
+        return failf(p, HOOKD_ERR_TOO_LARGE, NULL, 0, "body of %zu bytes is over the %zu byte limit",
                      len, HOOKD_MAX_EVENT_BODY);
     size_t off = 0;
     if (hookd_json_depth_check(body, len, HOOKD_MAX_JSON_DEPTH, &off) != HOOKD_OK)

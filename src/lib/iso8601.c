@@ -135,7 +135,7 @@ hookd_err hookd_iso8601_parse(const char *text, size_t len, int64_t *us_out)
     /* Seconds may be 60 (a leap second); the arithmetic below carries it into the next minute. */
     if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || s > 60)
         return HOOKD_ERR_TIME_MALFORMED;
-    int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s - off;
+    int64_t secs = days_from_civil(y, mo, d) * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + s - off;
     *us_out = secs * 1000000 + us;
     return HOOKD_OK;
 }

@@ -45,14 +45,15 @@ void hookd_signer_free(hookd_signer *s)
     free(s);
 }
 
-/* Write prefix + base64(raw) into out. */
+/* Write prefix + base64(raw) into out; raw is at most 64 bytes. */
 static hookd_err put_b64(const char *prefix, const uint8_t *raw, size_t n, char *out, size_t cap)
 {
-    size_t plen = strlen(prefix);
-    if (cap < plen + HOOKD_BASE64_BUFSIZE(n))
-        return HOOKD_ERR_BUFFER_TOO_SMALL;
-    memcpy(out, prefix, plen);
-    return hookd_base64_encode(raw, n, out + plen, cap - plen);
+    char text[HOOKD_BASE64_BUFSIZE(64)];
+    hookd_err e = hookd_base64_encode(raw, n, text, sizeof text);
+    if (e == HOOKD_OK && (size_t)snprintf(out, cap, "%s%s", prefix, text) >= cap)
+        e = HOOKD_ERR_BUFFER_TOO_SMALL;
+    sodium_memzero(text, sizeof text);
+    return e;
 }
 
 hookd_err hookd_sign(const hookd_signer *s, const char *id, const char *timestamp, const void *body,

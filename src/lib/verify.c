@@ -365,7 +365,7 @@ static hookd_err verify_standard(check *c, const void *body, size_t len)
 hookd_err hookd_verify(const hookd_verifier *v, hookd_header_lookup *lookup, void *ctx,
                        const void *body, size_t len, int64_t now, hookd_verify_result *result)
 {
-    hookd_verify_result local;
+    hookd_verify_result local = {0};
     hookd_verify_result *r = result != NULL ? result : &local;
     memset(r, 0, sizeof *r);
     r->key_index = -1;

@@ -83,6 +83,9 @@ for cmd in keygen sign verify send; do
   expect_match "$TMP/out" "^usage: hookd $cmd" "hookd $cmd --help prints its usage"
 done
 expect_exit 0 "hookd --help" "$HOOKD" --help
+"$HOOKD" keygen >/dev/full 2>"$TMP/err"
+expect_eq "$?" 1 "output lost to a full disk is a failure, not a silent success"
+expect_match "$TMP/err" 'cannot write output' "and says so"
 
 # --- keygen -----------------------------------------------------------------------------------
 "$HOOKD" keygen --scheme telnyx >"$TMP/kp"

@@ -210,7 +210,7 @@ static void sizes_and_depth_are_bounded(void **state)
     char longid[HOOKD_MAX_FIELD_LEN + 64];
     int k = snprintf(longid, sizeof longid, "{\"id\":\"");
     memset(longid + k, 'x', HOOKD_MAX_FIELD_LEN + 1);
-    strcpy(longid + k + HOOKD_MAX_FIELD_LEN + 1, "\"}");
+    snprintf(longid + k + HOOKD_MAX_FIELD_LEN + 1, 3, "\"}");
     assert_int_equal(parse(longid, &ev, &pe), HOOKD_ERR_FIELD_TOO_LONG);
     assert_string_equal(pe.field, "id");
 }

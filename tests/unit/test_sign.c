@@ -100,8 +100,8 @@ static void private_key_forms(void **state)
     assert_int_equal(hookd_signer_new(HOOKD_SCHEME_STANDARD, "whpk_" TELNYX_PUB, &s), HOOKD_ERR_BAD_KEY);
     assert_int_equal(hookd_signer_new(HOOKD_SCHEME_TELNYX, TELNYX_SIG "x", &s), HOOKD_ERR_BAD_KEY);
     assert_int_equal(hookd_signer_new(HOOKD_SCHEME_NONE, TELNYX_SEED, &s), HOOKD_ERR_INVALID_ARGUMENT);
-    char whsk[100] = "whsk_";
-    strcat(whsk, seed);
+    char whsk[100];
+    snprintf(whsk, sizeof whsk, "whsk_%s", seed);
     s = signer(HOOKD_SCHEME_STANDARD, whsk);
     assert_int_equal(hookd_sign(s, "id", "1", "x", 1, sig1, sizeof sig1), HOOKD_OK);
     assert_memory_equal(sig1, "v1a,", 4);
