@@ -107,52 +107,56 @@ static hookd_err telnyx_public(const uint8_t *b, size_t n, hk_key *out)
     return n == 32 ? ed25519_public(b, out) : HOOKD_ERR_BAD_KEY;
 }
 
-hookd_err hk_key_parse_public(hookd_scheme scheme, const char *text, hk_key *out)
+/* The text forms of each kind of key: the first prefix that matches decides; "" matches all. A
+ * NULL builder refuses the form (a private key where a public one belongs, or the reverse). */
+typedef struct key_form {
+    const char *prefix;
+    key_builder *build;
+} key_form;
+
+static const key_form telnyx_public_forms[] = {{"", telnyx_public}};
+static const key_form telnyx_private_forms[] = {{"", ed25519_secret}};
+static const key_form standard_public_forms[] = {
+    {"whpk_", standard_public}, {"whsec_", hmac_secret}, {"whsk_", NULL}, {"", hmac_secret}};
+static const key_form standard_private_forms[] = {
+    {"whsk_", ed25519_secret}, {"whsec_", hmac_secret}, {"whpk_", NULL}, {"", hmac_secret}};
+
+static hookd_err parse_key(hookd_scheme scheme, bool private_key, const char *text, hk_key *out)
 {
     if (text == NULL || out == NULL)
         return HOOKD_ERR_INVALID_ARGUMENT;
     if (hookd_init() != HOOKD_OK)
         return HOOKD_ERR_CRYPTO_INIT;
     memset(out, 0, sizeof *out);
-    switch (scheme) {
-    case HOOKD_SCHEME_TELNYX:
-        return build(text, telnyx_public, out);
-    case HOOKD_SCHEME_STANDARD:
-        if (has_prefix(text, "whpk_"))
-            return build(text + 5, standard_public, out);
-        if (has_prefix(text, "whsec_"))
-            return build(text + 6, hmac_secret, out);
-        if (has_prefix(text, "whsk_"))
-            return HOOKD_ERR_BAD_KEY; /* a private key where a public one belongs */
-        return build(text, hmac_secret, out);
-    case HOOKD_SCHEME_NONE:
-    default:
+    const key_form *forms;
+    size_t n;
+    if (scheme == HOOKD_SCHEME_TELNYX) {
+        forms = private_key ? telnyx_private_forms : telnyx_public_forms;
+        n = 1;
+    } else if (scheme == HOOKD_SCHEME_STANDARD) {
+        forms = private_key ? standard_private_forms : standard_public_forms;
+        n = HK_ARRAY_LEN(standard_public_forms);
+    } else {
         return HOOKD_ERR_INVALID_ARGUMENT;
     }
+    for (size_t i = 0; i < n; i++) {
+        if (has_prefix(text, forms[i].prefix)) {
+            if (forms[i].build == NULL)
+                return HOOKD_ERR_BAD_KEY;
+            return build(text + strlen(forms[i].prefix), forms[i].build, out);
+        }
+    }
+    return HOOKD_ERR_BAD_KEY;
+}
+
+hookd_err hk_key_parse_public(hookd_scheme scheme, const char *text, hk_key *out)
+{
+    return parse_key(scheme, false, text, out);
 }
 
 hookd_err hk_key_parse_private(hookd_scheme scheme, const char *text, hk_key *out)
 {
-    if (text == NULL || out == NULL)
-        return HOOKD_ERR_INVALID_ARGUMENT;
-    if (hookd_init() != HOOKD_OK)
-        return HOOKD_ERR_CRYPTO_INIT;
-    memset(out, 0, sizeof *out);
-    switch (scheme) {
-    case HOOKD_SCHEME_TELNYX:
-        return build(text, ed25519_secret, out);
-    case HOOKD_SCHEME_STANDARD:
-        if (has_prefix(text, "whsk_"))
-            return build(text + 5, ed25519_secret, out);
-        if (has_prefix(text, "whsec_"))
-            return build(text + 6, hmac_secret, out);
-        if (has_prefix(text, "whpk_"))
-            return HOOKD_ERR_BAD_KEY; /* a public key cannot sign */
-        return build(text, hmac_secret, out);
-    case HOOKD_SCHEME_NONE:
-    default:
-        return HOOKD_ERR_INVALID_ARGUMENT;
-    }
+    return parse_key(scheme, true, text, out);
 }
 
 uint8_t *hk_signed_message(const char *id, const char *ts, const void *body, size_t len,

@@ -134,6 +134,19 @@ expect_exit 0 "verify accepts v1a with a DER whpk_" \
   --timestamp "$NOW" --file "$TMP/body.json" >"$TMP/both"
 expect_eq "$(header webhook-signature "$TMP/both")" "v1,$MAC v1a,$OSSL_V1A" "sign prints v1 and v1a entries equal to openssl's"
 expect_eq "$(header webhook-id "$TMP/both")" "$ID" "sign prints webhook-id"
+# hookd sign -> hookd verify, both entries, with keys from hookd keygen.
+SW_SECRET=$("$HOOKD" keygen --secret | sed -n 's/^secret=//p')
+eval "$("$HOOKD" keygen --scheme standard | sed 's/^/SW_/')"
+"$HOOKD" sign --scheme standard --id msg_roundtrip --secret "$SW_SECRET" --private-key "$SW_private_key" \
+  --file "$TMP/body.json" >"$TMP/rt"
+for k in "--secret $SW_SECRET" "--public-key $SW_public_key"; do
+  # shellcheck disable=SC2086
+  expect_exit 0 "hookd verify accepts what hookd sign made (${k%% *})" \
+    "$HOOKD" verify --scheme standard --id msg_roundtrip --timestamp "$(header webhook-timestamp "$TMP/rt")" \
+    --signature "$(header webhook-signature "$TMP/rt")" $k --file "$TMP/body.json"
+done
+expect_match "$TMP/out" 'signature=v1a' "the v1a entry verified with the whpk_ key"
+
 expect_exit 1 "v1 with a wrong secret fails" \
   "$HOOKD" verify --scheme standard --id "$ID" --timestamp "$NOW" --signature "v1,$MAC" --secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw --file "$TMP/body.json"
 expect_exit 1 "only unknown versions: unsupported" \
