@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "hookd/error.h"
+#include "hookd/limits.h"
 #include "hookd/verify.h"
 
 #ifdef __cplusplus

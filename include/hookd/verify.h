@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "hookd/error.h"
+#include "hookd/limits.h"
 
 #ifdef __cplusplus
 extern "C" {

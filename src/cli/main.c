@@ -16,6 +16,11 @@ static const struct {
     {"sign", cmd_sign, "print the signature headers for a body"},
     {"verify", cmd_verify, "check a delivery's signature and timestamp"},
     {"send", cmd_send, "deliver a signed event like Telnyx does, with retries and failover"},
+    {"serve", cmd_serve, "run the receiver: verify, store durably, answer 200"},
+    {"check-config", cmd_check_config, "validate a configuration file"},
+    {"events", cmd_events, "list or show stored events"},
+    {"calls", cmd_calls, "show one call's events as a timeline"},
+    {"stats", cmd_stats, "counts by type, failure cause and hour"},
 };
 
 static void usage(FILE *out)
@@ -24,7 +29,7 @@ static void usage(FILE *out)
                  "hookd verifies, signs and sends Telnyx and Standard Webhooks deliveries.\n\n"
                  "commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-13s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\n'hookd COMMAND --help' describes each; see also hookd(1).\n");
 }
 

@@ -41,3 +41,48 @@ finish() {
   echo "$(basename "$0" .sh): $PASSED passed, $FAILED failed"
   [ "$FAILED" -eq 0 ]
 }
+
+# ---- the daemon ----------------------------------------------------------------------------
+: "${NODE:=node}"
+CLIENT="$(dirname "${BASH_SOURCE[0]}")/client.js"
+
+# start_server LOG ARGS...: hookd serve ARGS in the background (listen on port 0 in ARGS or the
+# config); sets SERVER_PID and PORT once it logs "started".
+start_server() {
+  local log=$1; shift
+  "$HOOKD" serve "$@" 2>"$log" &
+  SERVER_PID=$!
+  PORT=
+  for _ in $(seq 400); do
+    if grep -q '"msg":"started"' "$log"; then
+      PORT=$(sed -n 's/.*"msg":"listening".*"port":\([0-9]*\).*/\1/p' "$log" | tail -1)
+      return 0
+    fi
+    kill -0 "$SERVER_PID" 2>/dev/null || { echo "hookd serve exited: $(cat "$log")"; return 1; }
+    sleep 0.05
+  done
+  echo "hookd serve did not start: $(cat "$log")"
+  return 1
+}
+
+# stop_server: SIGTERM and wait; the exit status is returned.
+stop_server() {
+  kill -TERM "$SERVER_PID" 2>/dev/null
+  wait "$SERVER_PID"
+}
+
+# post PATH BODY_FILE [curl args...]: POST, body in $TMP/resp, status in $TMP/status.
+post() {
+  local path=$1 file=$2; shift 2
+  curl -s -o "$TMP/resp" -w '%{http_code}' -X POST --data-binary "@$file" \
+    -H 'Content-Type: application/json' "$@" "http://127.0.0.1:$PORT$path" >"$TMP/status"
+}
+
+# post_telnyx PATH BODY_FILE SEED [TIMESTAMP]: sign with Node's crypto, then post.
+post_telnyx() {
+  local ts_sig
+  ts_sig=$("$NODE" "$CLIENT" sign "$3" "$2" ${4:+"$4"})
+  post "$1" "$2" -H "telnyx-timestamp: ${ts_sig% *}" -H "telnyx-signature-ed25519: ${ts_sig#* }"
+}
+
+sql() { sqlite3 "$DB" "$1"; }

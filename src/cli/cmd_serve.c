@@ -1,0 +1,161 @@
+/*
+ * cmd_serve.c - hookd serve and hookd check-config: turn flags and a config file into a config.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../server/config.h"
+#include "../server/log.h"
+#include "../server/server.h"
+#include "cli.h"
+
+static const char serve_help[] =
+    "usage: hookd serve -c FILE [--listen HOST:PORT] [--db PATH] [--log-level LEVEL]\n"
+    "       hookd serve --telnyx-public-key KEY [--listen HOST:PORT] [--db PATH]\n"
+    "                   [--durability full|process] [--log-level LEVEL]\n\n"
+    "Receive webhooks: verify each delivery, store it durably (once per event id), then answer\n"
+    "200. Without -c, one Telnyx endpoint is served at /webhooks/telnyx (--telnyx-public-key may\n"
+    "be repeated for key rotation). --listen (default 127.0.0.1:8080) and --db (default\n"
+    "./var/hookd.db) override the config file. GET /healthz, /readyz and /metrics are always\n"
+    "served. Logs are JSON lines on stderr; LEVEL is debug, info, warn or error.\n"
+    "SIGTERM or SIGINT drains and exits 0; SIGHUP re-reads the keys. See hookd.conf(5).\n";
+
+static const char check_help[] =
+    "usage: hookd check-config -c FILE\n\n"
+    "Validate a configuration file. Exit 0 and a summary when it is valid; exit 1 and\n"
+    "FILE:LINE: [section] key: what is wrong, when it is not.\n";
+
+typedef struct serve_args {
+    const char *file, *listen, *db, *level;
+    const char *keys[HOOKD_MAX_KEYS];
+    size_t nkeys;
+    int durability; /* -1: as configured */
+} serve_args;
+
+static int parse(const char *cmd, int argc, char **argv, serve_args *a, const char *help)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},     {"listen", required_argument, NULL, 'l'},
+        {"db", required_argument, NULL, 'd'},         {"telnyx-public-key", required_argument, NULL, 'k'},
+        {"durability", required_argument, NULL, 'D'}, {"log-level", required_argument, NULL, 'L'},
+        {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0},
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': a->file = optarg; break;
+        case 'l': a->listen = optarg; break;
+        case 'd': a->db = optarg; break;
+        case 'L': a->level = optarg; break;
+        case 'k':
+            if (a->nkeys >= HOOKD_MAX_KEYS)
+                return cli_usage_error(cmd, "at most %d --telnyx-public-key", HOOKD_MAX_KEYS);
+            a->keys[a->nkeys++] = optarg;
+            break;
+        case 'D':
+            if (strcmp(optarg, "full") == 0)
+                a->durability = DURABILITY_FULL;
+            else if (strcmp(optarg, "process") == 0)
+                a->durability = DURABILITY_PROCESS;
+            else
+                return cli_usage_error(cmd, "--durability is full or process");
+            break;
+        case 'h':
+            fputs(help, stdout);
+            return -1;
+        default:
+            return cli_usage_error(cmd, "unknown option");
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    return CLI_EXIT_OK;
+}
+
+/* The config the arguments describe; false with the reason in err. */
+static bool build(const serve_args *a, config *cfg, char *err, size_t errlen)
+{
+    config_defaults(cfg);
+    if (a->file != NULL && !config_load(cfg, a->file, err, errlen))
+        return false;
+    if (a->listen != NULL) {
+        snprintf(cfg->listen[0], sizeof cfg->listen[0], "%s", a->listen);
+        cfg->nlisten = 1;
+    }
+    if (cfg->nlisten == 0) {
+        snprintf(cfg->listen[0], sizeof cfg->listen[0], "%s", SRV_DEFAULT_LISTEN);
+        cfg->nlisten = 1;
+    }
+    if (a->db != NULL)
+        snprintf(cfg->store_url, sizeof cfg->store_url, "sqlite:%s", a->db);
+    if (a->durability >= 0)
+        cfg->durability = (durability)a->durability;
+    if (a->nkeys > 0 && !config_add_telnyx_endpoint(cfg, a->keys, a->nkeys, err, errlen))
+        return false;
+    return config_validate(cfg, err, errlen);
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    serve_args a = {.durability = -1};
+    int rc = parse("serve", argc, argv, &a, serve_help);
+    if (rc != CLI_EXIT_OK)
+        return rc < 0 ? CLI_EXIT_OK : rc;
+    if (a.level != NULL) {
+        log_level lv;
+        if (!log_parse_level(a.level, &lv))
+            return cli_usage_error("serve", "--log-level is debug, info, warn or error");
+        log_set_level(lv);
+    }
+    if (a.file == NULL && a.nkeys == 0)
+        return cli_usage_error("serve", "give -c FILE, or --telnyx-public-key KEY for the quick path");
+    config *cfg = malloc(sizeof *cfg);
+    if (cfg == NULL)
+        return CLI_EXIT_FAIL;
+    char err[768];
+    if (!build(&a, cfg, err, sizeof err)) {
+        fprintf(stderr, "hookd serve: %s\n", err);
+        config_free(cfg);
+        free(cfg);
+        return CLI_EXIT_USAGE;
+    }
+    rc = server_run(cfg) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+    config_free(cfg);
+    free(cfg);
+    return rc;
+}
+
+int cmd_check_config(int argc, char **argv)
+{
+    serve_args a = {.durability = -1};
+    int rc = parse("check-config", argc, argv, &a, check_help);
+    if (rc != CLI_EXIT_OK)
+        return rc < 0 ? CLI_EXIT_OK : rc;
+    if (a.file == NULL)
+        return cli_usage_error("check-config", "-c FILE is required");
+    config *cfg = malloc(sizeof *cfg);
+    if (cfg == NULL)
+        return CLI_EXIT_FAIL;
+    char err[768];
+    bool ok = build(&a, cfg, err, sizeof err);
+    if (ok) {
+        printf("%s: valid; store %s (durability %s); listen", a.file, cfg->store_url,
+               cfg->durability == DURABILITY_FULL ? "full" : "process");
+        for (size_t i = 0; i < cfg->nlisten; i++)
+            printf(" %s", cfg->listen[i]);
+        printf("\n");
+        for (size_t i = 0; i < cfg->nendpoints; i++) {
+            const cfg_endpoint *e = &cfg->endpoints[i];
+            printf("  [endpoint %s] POST %s scheme=%s keys=%zu tolerance=%llds%s%s\n", e->name,
+                   e->path, hookd_scheme_name(e->scheme), e->nkeys, (long long)e->tolerance,
+                   e->bearer ? " bearer" : "", e->allow.count ? " allow-list" : "");
+        }
+    } else {
+        fprintf(stderr, "%s\n", err);
+    }
+    config_free(cfg);
+    free(cfg);
+    return ok ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+}

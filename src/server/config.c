@@ -1,0 +1,480 @@
+/*
+ * config.c - hookd.conf: an INI file read with libinih.
+ *
+ * libinih (as Debian builds it) does not pass line numbers to the handler, so the file is fed
+ * through a reader that counts lines and notes where each [section] starts; every error then names
+ * FILE:LINE, the section and the key. Unknown sections and keys are errors: a typo in a security
+ * setting must not be silently ignored.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+#include <sodium.h>
+
+#include "config.h"
+
+typedef struct parse_ctx {
+    config *c;
+    FILE *f;
+    int line;
+    char section[128];
+    cfg_endpoint *ep;      /* the endpoint being read, when in [endpoint NAME] */
+    char *err;
+    size_t errlen;
+    bool failed;
+} parse_ctx;
+
+/* Secrets are wiped before their memory is returned. */
+static void secret_free(char *s)
+{
+    if (s != NULL) {
+        sodium_memzero(s, strlen(s));
+        free(s);
+    }
+}
+
+static bool failf(parse_ctx *p, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Record the first error, as "FILE:LINE: [section] key: message". */
+static bool failf(parse_ctx *p, const char *key, const char *fmt, ...)
+{
+    if (p->failed)
+        return false;
+    p->failed = true;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (key != NULL)
+        snprintf(p->err, p->errlen, "%s:%d: [%s] %s: %s", p->c->file, p->line, p->section, key, msg);
+    else
+        snprintf(p->err, p->errlen, "%s:%d: %s", p->c->file, p->line, msg);
+    return false;
+}
+
+void config_defaults(config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->threads = SRV_DEFAULT_THREADS;
+    c->max_connections = SRV_DEFAULT_MAX_CONNECTIONS;
+    c->per_ip_connections = SRV_DEFAULT_PER_IP_CONNECTIONS;
+    c->request_timeout = SRV_DEFAULT_REQUEST_TIMEOUT;
+    c->max_body = SRV_DEFAULT_MAX_BODY;
+    c->max_header = SRV_DEFAULT_MAX_HEADER;
+    snprintf(c->store_url, sizeof c->store_url, "%s", STORE_DEFAULT_URL);
+    c->durability = DURABILITY_FULL;
+}
+
+void config_free(config *c)
+{
+    for (size_t i = 0; i < c->nendpoints; i++) {
+        cfg_endpoint *e = &c->endpoints[i];
+        for (size_t k = 0; k < e->nkeys; k++) {
+            secret_free(e->keys[k]);
+            e->keys[k] = NULL;
+        }
+        secret_free(e->bearer);
+        e->bearer = NULL;
+    }
+    c->nendpoints = 0;
+}
+
+/* ---- values ---------------------------------------------------------------------------------- */
+
+static bool parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+    if (s == NULL || !isdigit((unsigned char)*s))
+        return false;
+    char *end = NULL;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+bool config_parse_size(const char *s, int64_t *out)
+{
+    if (s == NULL || !isdigit((unsigned char)*s))
+        return false;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    unsigned long long mult = 1;
+    if (*end == 'k' || *end == 'K')
+        mult = 1024ULL;
+    else if (*end == 'm' || *end == 'M')
+        mult = 1024ULL * 1024;
+    else if (*end == 'g' || *end == 'G')
+        mult = 1024ULL * 1024 * 1024;
+    else if (*end != '\0')
+        return false;
+    if (mult != 1 && end[1] != '\0')
+        return false;
+    if (errno != 0 || v > (unsigned long long)INT64_MAX / mult)
+        return false;
+    *out = (int64_t)(v * mult);
+    return true;
+}
+
+/* A secret as written: inline, env:NAME or file:PATH (trailing newlines dropped). */
+static char *resolve_secret(parse_ctx *p, const char *key, const char *value)
+{
+    if (strncmp(value, "env:", 4) == 0) {
+        const char *v = getenv(value + 4);
+        if (v == NULL || *v == '\0') {
+            failf(p, key, "environment variable %s is not set", value + 4);
+            return NULL;
+        }
+        return strdup(v);
+    }
+    if (strncmp(value, "file:", 5) == 0) {
+        FILE *f = fopen(value + 5, "r");
+        if (f == NULL) {
+            failf(p, key, "cannot read %s: %s", value + 5, strerror(errno));
+            return NULL;
+        }
+        char *buf = calloc(1, SRV_MAX_SECRET_FILE + 1);
+        size_t n = buf != NULL ? fread(buf, 1, SRV_MAX_SECRET_FILE + 1, f) : 0;
+        fclose(f);
+        if (buf == NULL || n > SRV_MAX_SECRET_FILE) {
+            secret_free(buf);
+            failf(p, key, "%s is larger than %d bytes", value + 5, SRV_MAX_SECRET_FILE);
+            return NULL;
+        }
+        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+            buf[--n] = '\0';
+        return buf;
+    }
+    return strdup(value);
+}
+
+/* ---- sections -------------------------------------------------------------------------------- */
+
+static bool server_key(parse_ctx *p, const char *name, const char *value)
+{
+    config *c = p->c;
+    unsigned long v;
+    int64_t size;
+    if (strcmp(name, "listen") == 0) {
+        char *copy = strdup(value), *save = NULL;
+        c->nlisten = 0;
+        for (char *tok = strtok_r(copy, ", \t", &save); tok != NULL; tok = strtok_r(NULL, ", \t", &save)) {
+            if (c->nlisten >= SRV_MAX_LISTEN || strlen(tok) >= sizeof c->listen[0]) {
+                free(copy);
+                return failf(p, name, "at most %d addresses of the form HOST:PORT", SRV_MAX_LISTEN);
+            }
+            snprintf(c->listen[c->nlisten++], sizeof c->listen[0], "%s", tok);
+        }
+        free(copy);
+        return c->nlisten > 0 ? true : failf(p, name, "expected HOST:PORT");
+    }
+    if (strcmp(name, "threads") == 0) {
+        if (!parse_uint(value, 1, 64, &v))
+            return failf(p, name, "expected a number from 1 to 64");
+        c->threads = (unsigned)v;
+    } else if (strcmp(name, "max_connections") == 0) {
+        if (!parse_uint(value, 1, 100000, &v))
+            return failf(p, name, "expected a number from 1 to 100000");
+        c->max_connections = (unsigned)v;
+    } else if (strcmp(name, "per_ip_connections") == 0) {
+        if (!parse_uint(value, 1, 100000, &v))
+            return failf(p, name, "expected a number from 1 to 100000");
+        c->per_ip_connections = (unsigned)v;
+    } else if (strcmp(name, "request_timeout") == 0) {
+        if (!parse_uint(value, 1, 3600, &v))
+            return failf(p, name, "expected seconds from 1 to 3600");
+        c->request_timeout = (unsigned)v;
+    } else if (strcmp(name, "max_body") == 0) {
+        if (!config_parse_size(value, &size) || size < 1 || size > 64 * 1024 * 1024)
+            return failf(p, name, "expected a size from 1 to 64M (e.g. 1048576, 512k, 1M)");
+        c->max_body = (size_t)size;
+    } else if (strcmp(name, "max_header") == 0) {
+        if (!config_parse_size(value, &size) || size < 1024 || size > 1024 * 1024)
+            return failf(p, name, "expected a size from 1k to 1M");
+        c->max_header = (size_t)size;
+    } else {
+        return failf(p, name, "unknown key (listen, threads, max_connections, per_ip_connections, "
+                              "request_timeout, max_body, max_header)");
+    }
+    return true;
+}
+
+static bool store_key(parse_ctx *p, const char *name, const char *value)
+{
+    config *c = p->c;
+    if (strcmp(name, "url") == 0) {
+        if (strncmp(value, "sqlite:", 7) != 0 || value[7] == '\0')
+            return failf(p, name, "expected sqlite:PATH");
+        if (strlen(value) >= sizeof c->store_url)
+            return failf(p, name, "too long");
+        snprintf(c->store_url, sizeof c->store_url, "%s", value);
+    } else if (strcmp(name, "durability") == 0) {
+        if (strcmp(value, "full") == 0)
+            c->durability = DURABILITY_FULL;
+        else if (strcmp(value, "process") == 0)
+            c->durability = DURABILITY_PROCESS;
+        else
+            return failf(p, name, "expected full or process");
+    } else if (strcmp(name, "max_size") == 0) {
+        if (!config_parse_size(value, &c->store_max_size) || c->store_max_size < 65536)
+            return failf(p, name, "expected a size of at least 64k (e.g. 10G)");
+    } else {
+        return failf(p, name, "unknown key (url, durability, max_size)");
+    }
+    return true;
+}
+
+static bool endpoint_key(parse_ctx *p, const char *name, const char *value)
+{
+    cfg_endpoint *e = p->ep;
+    unsigned long v;
+    if (strcmp(name, "path") == 0) {
+        if (value[0] != '/' || strlen(value) >= sizeof e->path || strpbrk(value, " ?#") != NULL)
+            return failf(p, name, "expected an absolute URL path without query, like /webhooks/telnyx");
+        snprintf(e->path, sizeof e->path, "%s", value);
+    } else if (strcmp(name, "scheme") == 0) {
+        if (hookd_scheme_parse(value, &e->scheme) != HOOKD_OK)
+            return failf(p, name, "expected telnyx, standard or none");
+        e->scheme_set = true;
+    } else if (strcmp(name, "public_key") == 0 || strcmp(name, "secret") == 0) {
+        if (e->nkeys >= HOOKD_MAX_KEYS)
+            return failf(p, name, "at most %d keys per endpoint", HOOKD_MAX_KEYS);
+        char *k = resolve_secret(p, name, value);
+        if (k == NULL)
+            return p->failed ? false : failf(p, name, "out of memory");
+        e->key_lines[e->nkeys] = p->line;
+        e->keys[e->nkeys++] = k;
+    } else if (strcmp(name, "tolerance") == 0) {
+        if (!parse_uint(value, 0, 86400, &v))
+            return failf(p, name, "expected seconds from 0 to 86400");
+        e->tolerance = (int64_t)v;
+    } else if (strcmp(name, "bearer_token") == 0) {
+        secret_free(e->bearer);
+        e->bearer = resolve_secret(p, name, value);
+        if (e->bearer == NULL)
+            return false;
+        if (e->bearer[0] == '\0' || strlen(e->bearer) > HOOKD_MAX_BEARER_LEN)
+            return failf(p, name, "expected 1 to %d bytes", HOOKD_MAX_BEARER_LEN);
+    } else if (strcmp(name, "allow") == 0) {
+        char bad[64] = "";
+        if (!allow_parse(&e->allow, value, bad, sizeof bad))
+            return failf(p, name, "'%s' is not a CIDR (like 10.0.0.0/8 or ::1) or 'telnyx', or the "
+                                  "list has more than %d ranges", bad, SRV_MAX_ALLOW);
+    } else {
+        return failf(p, name, "unknown key (path, scheme, public_key, secret, tolerance, "
+                              "bearer_token, allow)");
+    }
+    return true;
+}
+
+static cfg_endpoint *new_endpoint(parse_ctx *p, const char *name)
+{
+    config *c = p->c;
+    if (c->nendpoints >= SRV_MAX_ENDPOINTS) {
+        failf(p, NULL, "at most %d endpoints", SRV_MAX_ENDPOINTS);
+        return NULL;
+    }
+    for (const char *s = name; *s; s++) {
+        if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_') {
+            failf(p, NULL, "[endpoint %s]: names are letters, digits, '-' and '_'", name);
+            return NULL;
+        }
+    }
+    for (size_t i = 0; i < c->nendpoints; i++) {
+        if (strcmp(c->endpoints[i].name, name) == 0) {
+            failf(p, NULL, "[endpoint %s] appears twice (first at line %d)", name,
+                  c->endpoints[i].line);
+            return NULL;
+        }
+    }
+    cfg_endpoint *e = &c->endpoints[c->nendpoints++];
+    memset(e, 0, sizeof *e);
+    snprintf(e->name, sizeof e->name, "%s", name);
+    snprintf(e->path, sizeof e->path, "/webhooks/%s", name);
+    e->line = p->line;
+    e->tolerance = HOOKD_DEFAULT_TOLERANCE;
+    return e;
+}
+
+/* A "[...]" line, seen by the reader before libinih: check the section and open it. */
+static void section_line(parse_ctx *p, const char *line)
+{
+    const char *close = strchr(line, ']');
+    if (close == NULL)
+        return; /* libinih reports the syntax error */
+    size_t n = (size_t)(close - line - 1);
+    if (n >= sizeof p->section)
+        n = sizeof p->section - 1;
+    memcpy(p->section, line + 1, n);
+    p->section[n] = '\0';
+    p->ep = NULL;
+    if (strcmp(p->section, "server") == 0 || strcmp(p->section, "store") == 0)
+        return;
+    if (strncmp(p->section, "endpoint ", 9) == 0 && p->section[9] != '\0') {
+        p->ep = new_endpoint(p, p->section + 9);
+        return;
+    }
+    failf(p, NULL, "unknown section [%s] (server, store, endpoint NAME)", p->section);
+}
+
+static char *read_line(char *str, int num, void *stream)
+{
+    parse_ctx *p = stream;
+    if (p->failed)
+        return NULL;
+    char *s = fgets(str, num, p->f);
+    if (s == NULL)
+        return NULL;
+    p->line++;
+    if (strchr(s, '\n') == NULL && !feof(p->f)) {
+        failf(p, NULL, "line longer than %d bytes", num - 2);
+        return NULL;
+    }
+    const char *t = s;
+    while (*t == ' ' || *t == '\t')
+        t++;
+    if (*t == '[')
+        section_line(p, t);
+    return p->failed ? NULL : s;
+}
+
+static int handler(void *user, const char *section, const char *name, const char *value)
+{
+    parse_ctx *p = user;
+    (void)section;
+    if (p->failed)
+        return 0;
+    if (strcmp(p->section, "server") == 0)
+        return server_key(p, name, value);
+    if (strcmp(p->section, "store") == 0)
+        return store_key(p, name, value);
+    if (p->ep != NULL)
+        return endpoint_key(p, name, value);
+    return failf(p, name, "outside any section");
+}
+
+bool config_load(config *c, const char *path, char *err, size_t errlen)
+{
+    snprintf(c->file, sizeof c->file, "%s", path);
+    parse_ctx p = {.c = c, .err = err, .errlen = errlen};
+    p.f = fopen(path, "r");
+    if (p.f == NULL) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return false;
+    }
+    int rc = ini_parse_stream(read_line, &p, handler, &p);
+    fclose(p.f);
+    if (p.failed)
+        return false;
+    if (rc != 0) {
+        snprintf(err, errlen, "%s:%d: not an INI line (expected [section], key = value or a comment)",
+                 path, rc);
+        return false;
+    }
+    if (c->nlisten == 0) {
+        snprintf(c->listen[0], sizeof c->listen[0], "%s", SRV_DEFAULT_LISTEN);
+        c->nlisten = 1;
+    }
+    return config_validate(c, err, errlen);
+}
+
+bool config_add_telnyx_endpoint(config *c, const char *const *keys, size_t nkeys, char *err,
+                                size_t errlen)
+{
+    parse_ctx p = {.c = c, .err = err, .errlen = errlen};
+    snprintf(p.section, sizeof p.section, "endpoint telnyx");
+    cfg_endpoint *e = new_endpoint(&p, "telnyx");
+    if (e == NULL)
+        return false;
+    e->scheme = HOOKD_SCHEME_TELNYX;
+    e->scheme_set = true;
+    p.ep = e;
+    for (size_t i = 0; i < nkeys; i++) {
+        if (!endpoint_key(&p, "public_key", keys[i]))
+            return false;
+    }
+    return true;
+}
+
+hookd_err config_verifier(const cfg_endpoint *e, hookd_verifier **out)
+{
+    hookd_verifier *v = NULL;
+    hookd_err err = hookd_verifier_new(e->scheme, &v);
+    for (size_t k = 0; err == HOOKD_OK && k < e->nkeys; k++)
+        err = hookd_verifier_add_key(v, e->keys[k]);
+    if (err == HOOKD_OK)
+        err = hookd_verifier_set_tolerance(v, e->tolerance);
+    if (err == HOOKD_OK && e->bearer != NULL)
+        err = hookd_verifier_set_bearer(v, e->bearer);
+    if (err != HOOKD_OK) {
+        hookd_verifier_free(v);
+        return err;
+    }
+    *out = v;
+    return HOOKD_OK;
+}
+
+/* An endpoint is complete: a scheme; keys that parse for it, unless it is none; a unique path. */
+static bool validate_endpoint(config *c, size_t i, char *err, size_t errlen)
+{
+    cfg_endpoint *e = &c->endpoints[i];
+    const char *where = c->file[0] ? c->file : "command line";
+    if (!e->scheme_set) {
+        snprintf(err, errlen, "%s:%d: [endpoint %s] scheme: missing (telnyx, standard or none)",
+                 where, e->line, e->name);
+        return false;
+    }
+    if (e->scheme != HOOKD_SCHEME_NONE && e->nkeys == 0) {
+        snprintf(err, errlen, "%s:%d: [endpoint %s] public_key: scheme %s needs at least one key "
+                              "(fail closed: use scheme = none to accept unsigned requests)",
+                 where, e->line, e->name, hookd_scheme_name(e->scheme));
+        return false;
+    }
+    if (e->scheme == HOOKD_SCHEME_NONE && e->nkeys > 0) {
+        snprintf(err, errlen, "%s:%d: [endpoint %s] public_key: scheme none takes no keys", where,
+                 e->key_lines[0], e->name);
+        return false;
+    }
+    for (size_t k = 0; k < e->nkeys; k++) {
+        hookd_verifier *v = NULL;
+        hookd_err r = hookd_verifier_new(e->scheme, &v);
+        if (r == HOOKD_OK)
+            r = hookd_verifier_add_key(v, e->keys[k]);
+        hookd_verifier_free(v);
+        if (r != HOOKD_OK) {
+            snprintf(err, errlen, "%s:%d: [endpoint %s] key %zu: not a valid %s key (%s)", where,
+                     e->key_lines[k], e->name, k + 1, hookd_scheme_name(e->scheme), hookd_errname(r));
+            return false;
+        }
+    }
+    for (size_t j = 0; j < i; j++) {
+        if (strcmp(c->endpoints[j].path, e->path) == 0) {
+            snprintf(err, errlen, "%s:%d: [endpoint %s] path: %s is already [endpoint %s]", where,
+                     e->line, e->name, e->path, c->endpoints[j].name);
+            return false;
+        }
+    }
+    return true;
+}
+
+bool config_validate(config *c, char *err, size_t errlen)
+{
+    if (c->nendpoints == 0) {
+        snprintf(err, errlen, "%s: no [endpoint NAME] section", c->file[0] ? c->file : "command line");
+        return false;
+    }
+    for (size_t i = 0; i < c->nendpoints; i++) {
+        if (!validate_endpoint(c, i, err, errlen))
+            return false;
+    }
+    return true;
+}

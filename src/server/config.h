@@ -1,0 +1,77 @@
+/*
+ * config.h - what `hookd serve` runs with: from an INI file (-c) or from the quick-path flags.
+ *
+ * Fail closed: an endpoint of scheme telnyx or standard without a key is a configuration error;
+ * scheme = none is the only way to accept unsigned requests. Secrets may be written inline,
+ * env:NAME or file:PATH. Every error names the file, the line and the key.
+ */
+#ifndef HOOKD_CONFIG_H
+#define HOOKD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "allow.h"
+#include "hookd/hookd.h"
+#include "limits.h"
+
+typedef enum durability {
+    DURABILITY_FULL,    /* fsync at every commit: survives power loss */
+    DURABILITY_PROCESS, /* survives a crash of hookd, not of the machine */
+} durability;
+
+typedef struct cfg_endpoint {
+    char name[64];
+    char path[256];
+    int line;                        /* of the [endpoint NAME] header */
+    hookd_scheme scheme;
+    bool scheme_set;
+    char *keys[HOOKD_MAX_KEYS];      /* resolved text of public_key / secret values */
+    int key_lines[HOOKD_MAX_KEYS];
+    size_t nkeys;
+    int64_t tolerance;
+    char *bearer;                    /* resolved, or NULL */
+    allow_list allow;
+} cfg_endpoint;
+
+typedef struct config {
+    char file[512];                  /* "" for the quick path */
+    char listen[SRV_MAX_LISTEN][128];
+    size_t nlisten;
+    unsigned threads;
+    unsigned max_connections;
+    unsigned per_ip_connections;
+    unsigned request_timeout;
+    size_t max_body;
+    size_t max_header;
+    char store_url[512];
+    durability durability;
+    int64_t store_max_size;          /* bytes, 0 for no cap */
+    cfg_endpoint endpoints[SRV_MAX_ENDPOINTS];
+    size_t nendpoints;
+} config;
+
+/* Defaults everywhere, no endpoint. */
+void config_defaults(config *c);
+
+/* Read an INI file. On error returns false with "FILE:LINE: [section] key: what is wrong" in err. */
+bool config_load(config *c, const char *path, char *err, size_t errlen);
+
+/* Add the quick path's single Telnyx endpoint at /webhooks/telnyx, with one or more keys. */
+bool config_add_telnyx_endpoint(config *c, const char *const *keys, size_t nkeys, char *err,
+                                size_t errlen);
+
+/* The checks that need the whole file: every endpoint has a scheme and (unless none) keys that
+ * parse, paths are unique. Also run by config_load. */
+bool config_validate(config *c, char *err, size_t errlen);
+
+/* Build a verifier for an endpoint (keys, tolerance, bearer). */
+hookd_err config_verifier(const cfg_endpoint *e, hookd_verifier **out);
+
+void config_free(config *c);
+
+/* Parse a size: "1048576", "512k", "1M", "2G" (binary multiples). */
+bool config_parse_size(const char *s, int64_t *out);
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * limits.h - every limit and default of the receiver daemon, in one place.
+ *
+ * libmicrohttpd has no time-out unless one is set, so every one is set here and passed to it in
+ * http.c. The library's own limits (keys, signature sizes, JSON depth) are in hookd/limits.h.
+ */
+#ifndef HOOKD_SERVER_LIMITS_H
+#define HOOKD_SERVER_LIMITS_H
+
+/* [server] defaults */
+#define SRV_DEFAULT_LISTEN "127.0.0.1:8080"
+#define SRV_DEFAULT_THREADS 2             /* libmicrohttpd polling threads */
+#define SRV_DEFAULT_MAX_CONNECTIONS 1024  /* open connections in all */
+#define SRV_DEFAULT_PER_IP_CONNECTIONS 256 /* from one address (slowloris) */
+#define SRV_DEFAULT_REQUEST_TIMEOUT 10    /* seconds: idle connection, and a whole request body */
+#define SRV_DEFAULT_MAX_BODY (1024 * 1024) /* bytes; larger gets 413 */
+#define SRV_DEFAULT_MAX_HEADER 16384      /* bytes of request line and headers */
+#define SRV_MAX_LISTEN 4                  /* listen addresses */
+#define SRV_MAX_ENDPOINTS 32
+#define SRV_MAX_ALLOW 64                  /* CIDRs in one allow list */
+#define SRV_MAX_SECRET_FILE 4096          /* bytes read from a file:PATH secret */
+#define SRV_SHUTDOWN_GRACE 15             /* seconds SIGTERM waits for in-flight requests */
+#define SRV_RETRY_AFTER "5"               /* seconds, on 503 */
+
+/* [store] */
+#define STORE_DEFAULT_URL "sqlite:./var/hookd.db"
+#define STORE_MAX_BATCH 1024              /* requests sharing one transaction */
+#define STORE_BUSY_TIMEOUT_MS 5000
+#define STORE_CHECKPOINT_PAGES 4000       /* WAL size that wakes the checkpointer */
+#define STORE_CHECKPOINT_INTERVAL_MS 250
+
+/* Metrics: distinct event types counted by name before the rest count as "other". */
+#define METRICS_MAX_TYPES 128
+
+#endif

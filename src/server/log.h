@@ -1,0 +1,23 @@
+/*
+ * log.h - JSON-lines logs on stderr, one object a line, with a level filter.
+ */
+#ifndef HOOKD_LOG_H
+#define HOOKD_LOG_H
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+typedef enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR } log_level;
+
+bool log_parse_level(const char *name, log_level *out);
+void log_set_level(log_level level);
+bool log_enabled(log_level level);
+
+/* Write {"ts":..., "level":..., "msg":..., ...fields}; takes ownership of fields (may be NULL). */
+void log_json(log_level level, const char *msg, json_t *fields);
+
+/* A message with no fields but printf-style text in "detail". */
+void log_msg(log_level level, const char *msg, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,206 @@
+/*
+ * metrics.c - the numbers behind /metrics.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics.h"
+
+static const unsigned statuses[METRICS_STATUSES - 1] = {200, 400, 401, 403, 404, 405,
+                                                        408, 413, 431, 500, 503};
+
+/* Rejection reasons: the verifier's (hookd_errname) and the server's own. */
+static const char *const reasons[] = {
+    "missing_header",      "timestamp_malformed", "timestamp_too_old",    "timestamp_in_future",
+    "id_malformed",        "signature_malformed", "signature_unsupported", "signature_mismatch",
+    "bearer_missing",      "bearer_mismatch",     "no_keys",              "not_found",
+    "method_not_allowed",  "body_too_large",      "source_not_allowed",   "ambiguous_length",
+    "store_unavailable",   "request_timeout",     "other",
+};
+
+static const double seconds_bounds[] = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05,
+                                        0.1,    0.25,  0.5,   1,     2.5,   5,    10};
+static const double batch_bounds[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
+
+static void hist_init(histogram *h, const double *bounds, size_t n)
+{
+    h->bounds = bounds;
+    h->nbounds = n;
+}
+
+void metrics_init(metrics *m)
+{
+    memset(m, 0, sizeof *m);
+    pthread_mutex_init(&m->types_lock, NULL);
+    hist_init(&m->request_seconds, seconds_bounds, sizeof seconds_bounds / sizeof seconds_bounds[0]);
+    hist_init(&m->commit_seconds, seconds_bounds, sizeof seconds_bounds / sizeof seconds_bounds[0]);
+    hist_init(&m->commit_batch, batch_bounds, sizeof batch_bounds / sizeof batch_bounds[0]);
+    m->endpoint_names[0] = "-";
+}
+
+void metrics_destroy(metrics *m)
+{
+    for (size_t i = 0; i < m->ntypes; i++)
+        free(m->type_names[i]);
+    pthread_mutex_destroy(&m->types_lock);
+}
+
+void metrics_set_endpoints(metrics *m, const char *const *names, size_t n)
+{
+    if (n > SRV_MAX_ENDPOINTS)
+        n = SRV_MAX_ENDPOINTS;
+    for (size_t i = 0; i < n; i++)
+        m->endpoint_names[i] = names[i];
+    m->endpoint_names[n] = "-";
+    m->nendpoints = n;
+}
+
+void metrics_observe(histogram *h, double value)
+{
+    size_t i = 0;
+    while (i < h->nbounds && value > h->bounds[i])
+        i++;
+    atomic_fetch_add_explicit(&h->counts[i], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->sum_micro, (uint64_t)(value * 1e6), memory_order_relaxed);
+}
+
+void metrics_request(metrics *m, int endpoint, unsigned status, double seconds)
+{
+    size_t e = endpoint >= 0 && (size_t)endpoint < m->nendpoints ? (size_t)endpoint : m->nendpoints;
+    size_t s = METRICS_STATUSES - 1; /* "other" */
+    for (size_t i = 0; i < METRICS_STATUSES - 1; i++) {
+        if (statuses[i] == status)
+            s = i;
+    }
+    atomic_fetch_add_explicit(&m->requests[e][s], 1, memory_order_relaxed);
+    metrics_observe(&m->request_seconds, seconds);
+}
+
+void metrics_reject(metrics *m, const char *reason)
+{
+    size_t n = sizeof reasons / sizeof reasons[0], i = n - 1;
+    for (size_t k = 0; k < n; k++) {
+        if (strcmp(reasons[k], reason) == 0) {
+            i = k;
+            break;
+        }
+    }
+    atomic_fetch_add_explicit(&m->rejections[i], 1, memory_order_relaxed);
+}
+
+void metrics_stored(metrics *m, const char *event_type)
+{
+    const char *t = event_type != NULL ? event_type : "unknown";
+    pthread_mutex_lock(&m->types_lock);
+    size_t i = 0;
+    while (i < m->ntypes && strcmp(m->type_names[i], t) != 0)
+        i++;
+    if (i == m->ntypes && m->ntypes < METRICS_MAX_TYPES) {
+        m->type_names[i] = strdup(t);
+        if (m->type_names[i] != NULL)
+            m->ntypes++;
+        else
+            i = METRICS_MAX_TYPES;
+    }
+    m->type_counts[i < m->ntypes ? i : METRICS_MAX_TYPES]++;
+    pthread_mutex_unlock(&m->types_lock);
+}
+
+/* ---- rendering ----------------------------------------------------------------------------- */
+
+/* A label value with \, " and newline escaped. */
+static void label(FILE *f, const char *v)
+{
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"')
+            fputc('\\', f);
+        if (*v == '\n') {
+            fputs("\\n", f);
+            continue;
+        }
+        fputc(*v, f);
+    }
+}
+
+static void head(FILE *f, const char *name, const char *type, const char *help)
+{
+    fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void render_histogram(FILE *f, const char *name, const char *help, histogram *h)
+{
+    head(f, name, "histogram", help);
+    uint64_t cum = 0;
+    for (size_t i = 0; i <= h->nbounds; i++) {
+        cum += atomic_load_explicit(&h->counts[i], memory_order_relaxed);
+        if (i < h->nbounds)
+            fprintf(f, "%s_bucket{le=\"%g\"} %llu\n", name, h->bounds[i], (unsigned long long)cum);
+        else
+            fprintf(f, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)cum);
+    }
+    fprintf(f, "%s_sum %.6f\n%s_count %llu\n", name,
+            (double)atomic_load_explicit(&h->sum_micro, memory_order_relaxed) / 1e6, name,
+            (unsigned long long)cum);
+}
+
+static void counter(FILE *f, const char *name, const char *help, atomic_uint_least64_t *v)
+{
+    head(f, name, "counter", help);
+    fprintf(f, "%s %llu\n", name, (unsigned long long)atomic_load(v));
+}
+
+char *metrics_render(metrics *m, size_t *len)
+{
+    char *buf = NULL;
+    FILE *f = open_memstream(&buf, len);
+    if (f == NULL)
+        return NULL;
+    head(f, "hookd_requests_total", "counter", "HTTP requests by endpoint and status.");
+    for (size_t e = 0; e <= m->nendpoints; e++) {
+        for (size_t s = 0; s < METRICS_STATUSES; s++) {
+            uint64_t v = atomic_load_explicit(&m->requests[e][s], memory_order_relaxed);
+            if (v == 0)
+                continue;
+            fprintf(f, "hookd_requests_total{endpoint=\"");
+            label(f, m->endpoint_names[e]);
+            if (s < METRICS_STATUSES - 1)
+                fprintf(f, "\",status=\"%u\"} %llu\n", statuses[s], (unsigned long long)v);
+            else
+                fprintf(f, "\",status=\"other\"} %llu\n", (unsigned long long)v);
+        }
+    }
+    head(f, "hookd_rejections_total", "counter", "Requests refused, by reason.");
+    for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++)
+        fprintf(f, "hookd_rejections_total{reason=\"%s\"} %llu\n", reasons[i],
+                (unsigned long long)atomic_load_explicit(&m->rejections[i], memory_order_relaxed));
+    head(f, "hookd_events_stored_total", "counter", "New events committed, by event type.");
+    pthread_mutex_lock(&m->types_lock);
+    for (size_t i = 0; i < m->ntypes; i++) {
+        fprintf(f, "hookd_events_stored_total{type=\"");
+        label(f, m->type_names[i]);
+        fprintf(f, "\"} %llu\n", (unsigned long long)m->type_counts[i]);
+    }
+    if (m->type_counts[METRICS_MAX_TYPES] > 0)
+        fprintf(f, "hookd_events_stored_total{type=\"other\"} %llu\n",
+                (unsigned long long)m->type_counts[METRICS_MAX_TYPES]);
+    pthread_mutex_unlock(&m->types_lock);
+    counter(f, "hookd_duplicates_total", "Deliveries of an event id already stored.", &m->duplicates);
+    counter(f, "hookd_unparsed_total", "Authentic deliveries stored raw because they did not parse.",
+            &m->unparsed);
+    counter(f, "hookd_store_errors_total", "Transactions the store could not commit.",
+            &m->store_errors);
+    counter(f, "hookd_connections_total", "Connections accepted.", &m->connections_total);
+    head(f, "hookd_connections", "gauge", "Connections open now.");
+    fprintf(f, "hookd_connections %lld\n", (long long)atomic_load(&m->connections));
+    render_histogram(f, "hookd_request_duration_seconds", "Time from request to response.",
+                     &m->request_seconds);
+    render_histogram(f, "hookd_commit_duration_seconds", "Time of one group commit (incl. fsync).",
+                     &m->commit_seconds);
+    render_histogram(f, "hookd_commit_batch_size", "Requests sharing one commit.", &m->commit_batch);
+    if (fclose(f) != 0) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}

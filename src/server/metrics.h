@@ -1,0 +1,57 @@
+/*
+ * metrics.h - counters and histograms for /metrics, in the Prometheus text format.
+ *
+ * Updates are lock-free atomics on the request path; only the per-event-type counters (updated by
+ * the store's single writer thread) and rendering take a mutex.
+ */
+#ifndef HOOKD_METRICS_H
+#define HOOKD_METRICS_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
+
+#include "limits.h"
+
+#define METRICS_STATUSES 12
+#define METRICS_REASONS 32
+#define METRICS_BUCKETS 14
+
+typedef struct histogram {
+    const double *bounds;           /* upper bounds, ascending; nbounds of them */
+    size_t nbounds;
+    atomic_uint_least64_t counts[METRICS_BUCKETS + 1]; /* the last is +Inf */
+    atomic_uint_least64_t sum_micro;                   /* sum of observations x 1e6 */
+} histogram;
+
+typedef struct metrics {
+    size_t nendpoints;
+    const char *endpoint_names[SRV_MAX_ENDPOINTS + 1]; /* the last is "-": no endpoint */
+    atomic_uint_least64_t requests[SRV_MAX_ENDPOINTS + 1][METRICS_STATUSES];
+    atomic_uint_least64_t rejections[METRICS_REASONS];
+    atomic_uint_least64_t duplicates, unparsed, store_errors, connections_total;
+    atomic_int_least64_t connections;
+    histogram request_seconds, commit_seconds, commit_batch;
+    pthread_mutex_t types_lock;
+    size_t ntypes;
+    char *type_names[METRICS_MAX_TYPES];
+    uint64_t type_counts[METRICS_MAX_TYPES + 1]; /* the last is "other" */
+} metrics;
+
+void metrics_init(metrics *m);
+void metrics_destroy(metrics *m);
+
+/* Name the endpoints (index i is endpoint i); the names must outlive m. */
+void metrics_set_endpoints(metrics *m, const char *const *names, size_t n);
+
+/* endpoint is an index, or -1 for a request that matched none. */
+void metrics_request(metrics *m, int endpoint, unsigned status, double seconds);
+void metrics_reject(metrics *m, const char *reason);
+void metrics_stored(metrics *m, const char *event_type); /* writer thread */
+void metrics_observe(histogram *h, double value);
+
+/* The whole exposition, malloc'd; NULL when out of memory. */
+char *metrics_render(metrics *m, size_t *len);
+
+#endif

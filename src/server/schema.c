@@ -1,0 +1,86 @@
+/*
+ * schema.c - the tables and their migrations. Append a migration; never edit a shipped one.
+ */
+#include <stdio.h>
+
+#include "schema.h"
+
+static const char *const migrations[] = {
+    /* 1: events, one row per (endpoint, event id), the raw body byte for byte. */
+    "CREATE TABLE events ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  id TEXT NOT NULL,"
+    "  endpoint TEXT NOT NULL,"
+    "  scheme TEXT NOT NULL,"
+    "  event_type TEXT,"
+    "  occurred_at TEXT,"
+    "  occurred_at_us INTEGER,"
+    "  received_at_us INTEGER NOT NULL,"
+    "  last_received_at_us INTEGER NOT NULL,"
+    "  call_control_id TEXT,"
+    "  call_session_id TEXT,"
+    "  call_leg_id TEXT,"
+    "  connection_id TEXT,"
+    "  failure_cause TEXT,"
+    "  hangup_cause TEXT,"
+    "  attempts INTEGER NOT NULL DEFAULT 1,"
+    "  meta_attempt INTEGER,"
+    "  delivered_to TEXT,"
+    "  remote_addr TEXT,"
+    "  content_type TEXT,"
+    "  parse_status TEXT NOT NULL CHECK (parse_status IN ('parsed', 'unparsed')),"
+    "  parse_error TEXT,"
+    "  body BLOB NOT NULL,"
+    "  UNIQUE (endpoint, id)"
+    ");"
+    "CREATE INDEX events_by_type ON events (event_type, received_at_us);"
+    "CREATE INDEX events_by_session ON events (call_session_id, occurred_at_us);"
+    "CREATE INDEX events_by_control ON events (call_control_id, occurred_at_us);"
+    "CREATE INDEX events_by_received ON events (received_at_us);"
+    "CREATE INDEX events_by_id ON events (id);"
+    "CREATE TABLE probe (x BLOB);",
+};
+
+int schema_version(void)
+{
+    return (int)(sizeof migrations / sizeof migrations[0]);
+}
+
+static int user_version(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    int v = -1;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK
+        && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+bool schema_migrate(sqlite3 *db, char *err, size_t errlen)
+{
+    int have = user_version(db);
+    if (have < 0) {
+        snprintf(err, errlen, "cannot read the schema version: %s", sqlite3_errmsg(db));
+        return false;
+    }
+    if (have > schema_version()) {
+        snprintf(err, errlen, "the database has schema version %d; this hookd knows up to %d", have,
+                 schema_version());
+        return false;
+    }
+    for (int v = have; v < schema_version(); v++) {
+        char bump[64];
+        snprintf(bump, sizeof bump, "PRAGMA user_version = %d", v + 1);
+        if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK
+            || sqlite3_exec(db, migrations[v], NULL, NULL, NULL) != SQLITE_OK
+            || sqlite3_exec(db, bump, NULL, NULL, NULL) != SQLITE_OK
+            || sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+            snprintf(err, errlen, "migration to schema version %d failed: %s", v + 1,
+                     sqlite3_errmsg(db));
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            return false;
+        }
+    }
+    return true;
+}

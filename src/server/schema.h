@@ -1,0 +1,19 @@
+/*
+ * schema.h - the store's tables, versioned with PRAGMA user_version and migrated at start.
+ */
+#ifndef HOOKD_SCHEMA_H
+#define HOOKD_SCHEMA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <sqlite3.h>
+
+/* Bring db up to the newest schema, each step in its own transaction. A database newer than
+ * this hookd is refused rather than misread. */
+bool schema_migrate(sqlite3 *db, char *err, size_t errlen);
+
+/* The schema version this hookd writes. */
+int schema_version(void);
+
+#endif

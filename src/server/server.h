@@ -1,0 +1,40 @@
+/*
+ * server.h - `hookd serve`: the receiver daemon.
+ *
+ * One request, in order (http.c): accept -> limits -> method and path -> source allow-list ->
+ * bearer -> signature over the raw body -> parse -> dedupe on the event id -> durable commit ->
+ * respond. Never 200 without a committed row.
+ */
+#ifndef HOOKD_SERVER_H
+#define HOOKD_SERVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "config.h"
+#include "metrics.h"
+#include "store.h"
+
+struct MHD_Daemon;
+
+typedef struct server {
+    config *cfg;
+    hookd_verifier *verifiers[SRV_MAX_ENDPOINTS]; /* swapped on SIGHUP, under keys_lock */
+    pthread_rwlock_t keys_lock;
+    store *store;
+    metrics metrics;
+    struct MHD_Daemon *daemons[SRV_MAX_LISTEN];
+    atomic_long inflight;    /* requests begun and not yet completed */
+    atomic_bool draining;    /* SIGTERM: answering what is in flight, accepting nothing new */
+} server;
+
+/* Run until SIGTERM or SIGINT; 0 after a clean drain. The config must have been validated. */
+int server_run(config *cfg);
+
+/* http.c: start and stop the libmicrohttpd daemons (one per listen address). */
+bool http_start(server *srv, char *err, size_t errlen);
+void http_quiesce(server *srv);
+void http_stop(server *srv);
+
+#endif

@@ -1,0 +1,72 @@
+/*
+ * store.h - where accepted deliveries go: durably, once per event id, before the 200.
+ *
+ * The request path sees only this interface: submit a record, get called back once its
+ * transaction has committed (or failed). A backend batches concurrent submissions into one
+ * transaction and one fsync (group commit). SQLite (store_sqlite.c) is the embedded backend; a
+ * PostgreSQL backend implements the same vtable.
+ */
+#ifndef HOOKD_STORE_H
+#define HOOKD_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "metrics.h"
+
+/* One delivery to record. Strings may be NULL; everything stays valid until the callback. */
+typedef struct store_record {
+    const char *id;            /* event id: data.id, webhook-id, or "sha256:HEX" when unparsed */
+    const char *endpoint;
+    const char *scheme;
+    const char *event_type;
+    const char *occurred_at;
+    int64_t occurred_at_us;    /* 0 when unknown */
+    int64_t received_at_us;
+    const char *call_control_id, *call_session_id, *call_leg_id, *connection_id;
+    const char *failure_cause, *hangup_cause;
+    int64_t meta_attempt;      /* 0 when absent */
+    const char *delivered_to;
+    const char *remote_addr;
+    const char *content_type;
+    bool parsed;               /* false: stored raw, flagged unparsed */
+    const char *parse_error;
+    const uint8_t *body;
+    size_t body_len;
+} store_record;
+
+typedef enum store_outcome {
+    STORE_NEW,       /* a new row, committed */
+    STORE_DUPLICATE, /* the id was already stored; its attempt count was raised, committed */
+    STORE_PROBED,    /* a readiness probe wrote and committed */
+    STORE_FAILED,    /* nothing committed (disk full, I/O error, locked, closed) */
+} store_outcome;
+
+typedef void store_done(void *ctx, store_outcome outcome, const char *error);
+
+/* A submission, embedded in the caller's request so submitting allocates nothing. The store owns
+ * it from submit until done is called (from the store's writer thread). */
+typedef struct store_job {
+    const store_record *rec;   /* NULL: a readiness probe */
+    store_done *done;
+    void *ctx;
+    struct store_job *next;
+} store_job;
+
+typedef struct store store;
+
+/* Open (creating and migrating as needed) the store a config names, and start its writer. */
+bool store_open(const config *c, metrics *m, store **out, char *err, size_t errlen);
+
+/* Queue a job. Returns false (and never calls done) when the store is closing. */
+bool store_submit(store *s, store_job *job);
+
+/* Stop taking jobs, commit everything queued, stop the threads, close. */
+void store_close(store *s);
+
+/* The path of a sqlite: URL, or NULL. */
+const char *store_sqlite_path(const char *url);
+
+#endif

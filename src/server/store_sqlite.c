@@ -1,0 +1,365 @@
+/*
+ * store_sqlite.c - the embedded store: SQLite in WAL mode, one writer thread, group commit.
+ *
+ * Requests queue jobs; the writer takes everything queued (up to STORE_MAX_BATCH), writes it in
+ * one transaction and commits once, so concurrent requests share one fsync. Only after COMMIT
+ * returns is any of them told; if anything in the batch fails, the whole batch rolls back and
+ * every request in it is told so (503), never half-written.
+ *
+ * Deduplication is the table's UNIQUE (endpoint, id): an upsert that RETURNs the attempt count
+ * says whether the row is new (1) or a redelivery (more), in the same statement.
+ *
+ * Checkpoints run on their own connection and thread (PASSIVE, which never blocks the writer),
+ * woken when the WAL grows past STORE_CHECKPOINT_PAGES, so a checkpoint never stalls commits.
+ */
+#include <errno.h>
+#include <libgen.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "schema.h"
+#include "store.h"
+
+struct store {
+    char path[512];
+    sqlite3 *db; /* the writer's connection, used only by the writer thread once started */
+    sqlite3_stmt *upsert, *probe_insert, *probe_delete;
+    metrics *m;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    store_job *head, *tail;
+    bool closing;
+    pthread_t writer, checkpointer;
+    atomic_int wal_pages;
+    atomic_bool stop_checkpoints;
+};
+
+static const char upsert_sql[] =
+    "INSERT INTO events(id, endpoint, scheme, event_type, occurred_at, occurred_at_us,"
+    " received_at_us, last_received_at_us, call_control_id, call_session_id, call_leg_id,"
+    " connection_id, failure_cause, hangup_cause, meta_attempt, delivered_to, remote_addr,"
+    " content_type, parse_status, parse_error, body)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,"
+    " ?19, ?20)"
+    " ON CONFLICT (endpoint, id) DO UPDATE SET attempts = attempts + 1,"
+    " meta_attempt = max(coalesce(meta_attempt, 0), coalesce(excluded.meta_attempt, 0)),"
+    " delivered_to = coalesce(excluded.delivered_to, delivered_to),"
+    " last_received_at_us = excluded.last_received_at_us"
+    " RETURNING attempts";
+
+static double now_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+const char *store_sqlite_path(const char *url)
+{
+    return url != NULL && strncmp(url, "sqlite:", 7) == 0 ? url + 7 : NULL;
+}
+
+/* ---- one batch ------------------------------------------------------------------------------ */
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v != NULL)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static void bind_int(sqlite3_stmt *st, int i, int64_t v, bool present)
+{
+    if (present)
+        sqlite3_bind_int64(st, i, v);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+/* Write one record; its outcome, or STORE_FAILED. */
+static store_outcome write_record(store *s, const store_record *r)
+{
+    sqlite3_stmt *st = s->upsert;
+    bind_text(st, 1, r->id);
+    bind_text(st, 2, r->endpoint);
+    bind_text(st, 3, r->scheme);
+    bind_text(st, 4, r->event_type);
+    bind_text(st, 5, r->occurred_at);
+    bind_int(st, 6, r->occurred_at_us, r->occurred_at != NULL);
+    sqlite3_bind_int64(st, 7, r->received_at_us);
+    bind_text(st, 8, r->call_control_id);
+    bind_text(st, 9, r->call_session_id);
+    bind_text(st, 10, r->call_leg_id);
+    bind_text(st, 11, r->connection_id);
+    bind_text(st, 12, r->failure_cause);
+    bind_text(st, 13, r->hangup_cause);
+    bind_int(st, 14, r->meta_attempt, r->meta_attempt > 0);
+    bind_text(st, 15, r->delivered_to);
+    bind_text(st, 16, r->remote_addr);
+    bind_text(st, 17, r->content_type);
+    bind_text(st, 18, r->parsed ? "parsed" : "unparsed");
+    bind_text(st, 19, r->parse_error);
+    sqlite3_bind_blob64(st, 20, r->body_len > 0 ? r->body : (const void *)"", r->body_len,
+                        SQLITE_STATIC);
+    /* The upsert writes on the first step and returns one row; the second step ends it. */
+    int64_t attempts = 0;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        attempts = sqlite3_column_int64(st, 0);
+        rc = sqlite3_step(st);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_DONE || attempts < 1)
+        return STORE_FAILED;
+    return attempts == 1 ? STORE_NEW : STORE_DUPLICATE;
+}
+
+/* A readiness probe: a write that needs a fresh page, undone in the same transaction. */
+static store_outcome write_probe(store *s)
+{
+    bool ok = sqlite3_step(s->probe_insert) == SQLITE_DONE;
+    sqlite3_reset(s->probe_insert);
+    ok = ok && sqlite3_step(s->probe_delete) == SQLITE_DONE;
+    sqlite3_reset(s->probe_delete);
+    return ok ? STORE_PROBED : STORE_FAILED;
+}
+
+static void run_batch(store *s, store_job *jobs, size_t n)
+{
+    store_outcome outcomes[STORE_MAX_BATCH];
+    double t0 = now_seconds();
+    bool ok = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+    size_t i = 0;
+    for (store_job *j = jobs; ok && j != NULL; j = j->next, i++) {
+        outcomes[i] = j->rec != NULL ? write_record(s, j->rec) : write_probe(s);
+        ok = outcomes[i] != STORE_FAILED;
+    }
+    if (ok)
+        ok = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
+    char error[256] = "";
+    if (!ok) {
+        snprintf(error, sizeof error, "%s", sqlite3_errmsg(s->db));
+        if (!sqlite3_get_autocommit(s->db))
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        atomic_fetch_add(&s->m->store_errors, 1);
+    }
+    metrics_observe(&s->m->commit_seconds, now_seconds() - t0);
+    metrics_observe(&s->m->commit_batch, (double)n);
+    i = 0;
+    for (store_job *j = jobs, *next; j != NULL; j = next, i++) {
+        next = j->next; /* done() may free the job */
+        store_outcome o = ok ? outcomes[i] : STORE_FAILED;
+        if (o == STORE_NEW)
+            metrics_stored(s->m, j->rec->event_type);
+        else if (o == STORE_DUPLICATE)
+            atomic_fetch_add(&s->m->duplicates, 1);
+        j->done(j->ctx, o, ok ? NULL : error);
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    store *s = arg;
+    for (;;) {
+        pthread_mutex_lock(&s->lock);
+        while (s->head == NULL && !s->closing)
+            pthread_cond_wait(&s->wake, &s->lock);
+        if (s->head == NULL) { /* closing, and everything is written */
+            pthread_mutex_unlock(&s->lock);
+            return NULL;
+        }
+        store_job *batch = s->head, *last = s->head;
+        size_t n = 1;
+        while (last->next != NULL && n < STORE_MAX_BATCH) {
+            last = last->next;
+            n++;
+        }
+        s->head = last->next;
+        if (s->head == NULL)
+            s->tail = NULL;
+        last->next = NULL;
+        pthread_mutex_unlock(&s->lock);
+        run_batch(s, batch, n);
+    }
+}
+
+bool store_submit(store *s, store_job *job)
+{
+    job->next = NULL;
+    pthread_mutex_lock(&s->lock);
+    bool ok = !s->closing;
+    if (ok) {
+        if (s->tail != NULL)
+            s->tail->next = job;
+        else
+            s->head = job;
+        s->tail = job;
+        pthread_cond_signal(&s->wake);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return ok;
+}
+
+/* ---- checkpoints ---------------------------------------------------------------------------- */
+
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    (void)db;
+    (void)name;
+    atomic_store(&((store *)arg)->wal_pages, pages);
+    return SQLITE_OK;
+}
+
+static void *checkpointer_main(void *arg)
+{
+    store *s = arg;
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(s->path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+        sqlite3_close(db);
+        return NULL;
+    }
+    sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS);
+    struct timespec pause = {0, STORE_CHECKPOINT_INTERVAL_MS * 1000000L};
+    while (!atomic_load(&s->stop_checkpoints)) {
+        nanosleep(&pause, NULL);
+        if (atomic_load(&s->wal_pages) < STORE_CHECKPOINT_PAGES)
+            continue;
+        int log = 0, done = 0;
+        if (sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done) == SQLITE_OK
+            && log == done)
+            atomic_store(&s->wal_pages, 0); /* the writer restarts the log from the start */
+    }
+    sqlite3_close(db);
+    return NULL;
+}
+
+/* ---- open and close ------------------------------------------------------------------------- */
+
+static bool mkdir_parent(const char *path, char *err, size_t errlen)
+{
+    char copy[512];
+    snprintf(copy, sizeof copy, "%s", path);
+    char *dir = dirname(copy);
+    struct stat st;
+    if (stat(dir, &st) == 0)
+        return true;
+    char partial[512] = "";
+    for (char *p = dir; *p; p++) {
+        if (*p == '/' && p != dir) {
+            snprintf(partial, sizeof partial, "%.*s", (int)(p - dir), dir);
+            if (mkdir(partial, 0750) != 0 && errno != EEXIST)
+                break;
+        }
+    }
+    if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+static bool prepare(store *s, const config *c, char *err, size_t errlen)
+{
+    char pragmas[256];
+    snprintf(pragmas, sizeof pragmas,
+             "PRAGMA journal_mode = WAL; PRAGMA synchronous = %s; PRAGMA foreign_keys = ON;",
+             c->durability == DURABILITY_FULL ? "FULL" : "NORMAL");
+    if (sqlite3_exec(s->db, pragmas, NULL, NULL, NULL) != SQLITE_OK
+        || !schema_migrate(s->db, err, errlen))
+        goto fail;
+    if (c->store_max_size > 0) {
+        sqlite3_stmt *st = NULL;
+        int page = 4096;
+        if (sqlite3_prepare_v2(s->db, "PRAGMA page_size", -1, &st, NULL) == SQLITE_OK
+            && sqlite3_step(st) == SQLITE_ROW)
+            page = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+        char sql[64];
+        snprintf(sql, sizeof sql, "PRAGMA max_page_count = %lld",
+                 (long long)(c->store_max_size / page));
+        if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+            goto fail;
+    }
+    if (sqlite3_prepare_v2(s->db, upsert_sql, -1, &s->upsert, NULL) != SQLITE_OK
+        || sqlite3_prepare_v2(s->db, "INSERT INTO probe(x) VALUES (randomblob(512))", -1,
+                              &s->probe_insert, NULL) != SQLITE_OK
+        || sqlite3_prepare_v2(s->db, "DELETE FROM probe", -1, &s->probe_delete, NULL) != SQLITE_OK)
+        goto fail;
+    sqlite3_wal_hook(s->db, wal_hook, s); /* replaces SQLite's own auto-checkpoint */
+    return true;
+fail:
+    if (err[0] == '\0')
+        snprintf(err, errlen, "%s: %s", s->path, sqlite3_errmsg(s->db));
+    return false;
+}
+
+static void release(store *s)
+{
+    sqlite3_finalize(s->upsert);
+    sqlite3_finalize(s->probe_insert);
+    sqlite3_finalize(s->probe_delete);
+    sqlite3_close(s->db);
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->wake);
+    free(s);
+}
+
+bool store_open(const config *c, metrics *m, store **out, char *err, size_t errlen)
+{
+    err[0] = '\0';
+    const char *path = store_sqlite_path(c->store_url);
+    if (path == NULL) {
+        snprintf(err, errlen, "unsupported store url %s (expected sqlite:PATH)", c->store_url);
+        return false;
+    }
+    store *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return false;
+    snprintf(s->path, sizeof s->path, "%s", path);
+    s->m = m;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->wake, NULL);
+    if (!mkdir_parent(path, err, errlen)
+        || sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK
+        || sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS) != SQLITE_OK || !prepare(s, c, err, errlen)) {
+        if (err[0] == '\0')
+            snprintf(err, errlen, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "cannot open");
+        release(s);
+        return false;
+    }
+    if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
+        snprintf(err, errlen, "cannot start the writer thread");
+        release(s);
+        return false;
+    }
+    if (pthread_create(&s->checkpointer, NULL, checkpointer_main, s) != 0) {
+        store_close(s);
+        snprintf(err, errlen, "cannot start the checkpoint thread");
+        return false;
+    }
+    *out = s;
+    return true;
+}
+
+void store_close(store *s)
+{
+    if (s == NULL)
+        return;
+    pthread_mutex_lock(&s->lock);
+    s->closing = true;
+    pthread_cond_signal(&s->wake);
+    pthread_mutex_unlock(&s->lock);
+    pthread_join(s->writer, NULL);
+    atomic_store(&s->stop_checkpoints, true);
+    pthread_join(s->checkpointer, NULL);
+    sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    release(s);
+}

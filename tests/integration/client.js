@@ -1,0 +1,110 @@
+// client.js - a Telnyx-like sender written with Node's http and crypto (not hookd's code), for
+// the daemon's tests.
+//
+//   node client.js load URL SEED_B64 N CONCURRENCY DUPLICATE_EVERY OUT_FILE
+//     Sends N distinct signed siprec.failed events over CONCURRENCY keep-alive connections, and
+//     again every DUPLICATE_EVERY-th one as a redelivery (same data.id, meta.attempt 2, so a new
+//     body and signature). Writes one JSON line per response {id, status, result} to OUT_FILE and
+//     a summary to stdout. Connection errors are counted, not fatal (tests kill the server).
+//   node client.js sign SEED_B64 BODY_FILE [TIMESTAMP]
+//     Prints "TIMESTAMP SIGNATURE" for BODY_FILE, signed as Telnyx signs.
+//   node client.js raw PORT REQUEST_FILE
+//     Sends REQUEST_FILE's bytes as they are and prints the status line of the answer.
+'use strict';
+const crypto = require('crypto');
+const fs = require('fs');
+const http = require('http');
+const net = require('net');
+
+const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+const privateKey = (seed) => crypto.createPrivateKey({
+  key: Buffer.concat([PKCS8_PREFIX, Buffer.from(seed, 'base64')]), format: 'der', type: 'pkcs8' });
+
+function sign(key, body, ts = String(Math.floor(Date.now() / 1000))) {
+  const sig = crypto.sign(null, Buffer.concat([Buffer.from(ts + '|'), body]), key).toString('base64');
+  return { ts, sig };
+}
+
+function event(id, attempt, url) {
+  const session = crypto.createHash('sha1').update(id).digest('hex').slice(0, 8);
+  return Buffer.from(JSON.stringify({
+    data: { record_type: 'event', event_type: 'siprec.failed', id,
+      occurred_at: new Date().toISOString().replace('Z', '123Z'),
+      payload: { call_control_id: 'v3:' + session, call_leg_id: session, call_session_id: session,
+        connection_id: '1', client_state: 'aGk=', failure_cause: 'no_answer' } },
+    meta: { attempt, delivered_to: url } }));
+}
+
+async function load(url, seed, n, concurrency, dupEvery, outFile) {
+  const key = privateKey(seed);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const target = new URL(url);
+  const jobs = [];
+  for (let i = 0; i < n; i++) {
+    const id = crypto.randomUUID();
+    jobs.push({ id, attempt: 1 });
+    if (dupEvery > 0 && i % dupEvery === 0) jobs.push({ id, attempt: 2 });
+  }
+  const out = fs.openSync(outFile, 'w');
+  const summary = { sent: 0, ok: 0, accepted: 0, duplicate: 0, errors: 0, statuses: {} };
+  let next = 0;
+  const post = (job) => new Promise((resolve) => {
+    const body = event(job.id, job.attempt, url);
+    const { ts, sig } = sign(key, body);
+    const req = http.request({ host: target.hostname, port: target.port, path: target.pathname,
+      method: 'POST', agent, headers: { 'content-type': 'application/json',
+        'user-agent': 'telnyx-webhooks', 'telnyx-timestamp': ts, 'telnyx-signature-ed25519': sig,
+        'content-length': body.length } }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        let result = null;
+        try { result = JSON.parse(Buffer.concat(chunks)).status; } catch (e) { /* not JSON */ }
+        resolve({ status: res.statusCode, result });
+      });
+      res.on('error', () => resolve({ status: 0, result: 'error' }));
+    });
+    req.on('error', () => resolve({ status: 0, result: 'error' }));
+    req.setTimeout(30000, () => req.destroy());
+    req.end(body);
+  });
+  async function worker() {
+    while (next < jobs.length) {
+      const job = jobs[next++];
+      const r = await post(job);
+      summary.sent++;
+      summary.statuses[r.status] = (summary.statuses[r.status] || 0) + 1;
+      if (r.status === 0) summary.errors++;
+      if (r.status === 200) summary.ok++;
+      if (r.result === 'accepted') summary.accepted++;
+      if (r.result === 'duplicate') summary.duplicate++;
+      fs.writeSync(out, JSON.stringify({ id: job.id, attempt: job.attempt, status: r.status,
+        result: r.result }) + '\n');
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  fs.closeSync(out);
+  agent.destroy();
+  console.log(JSON.stringify(summary));
+}
+
+function raw(port, file) {
+  const sock = net.connect(Number(port), '127.0.0.1', () => sock.write(fs.readFileSync(file)));
+  let data = '';
+  sock.setTimeout(5000, () => { console.log('timeout'); sock.destroy(); });
+  sock.on('data', (c) => {
+    data += c;
+    const line = data.split('\r\n')[0];
+    if (data.includes('\r\n\r\n')) { console.log(line); sock.destroy(); }
+  });
+  sock.on('error', (e) => console.log('error ' + e.code));
+  sock.on('close', () => { if (!data) console.log('closed'); });
+}
+
+const [cmd, ...args] = process.argv.slice(2);
+if (cmd === 'load') load(args[0], args[1], Number(args[2]), Number(args[3]), Number(args[4]), args[5]);
+else if (cmd === 'sign') {
+  const { ts, sig } = sign(privateKey(args[0]), fs.readFileSync(args[1]), args[2]);
+  console.log(ts + ' ' + sig);
+} else if (cmd === 'raw') raw(args[0], args[1]);
+else { console.error('usage: client.js load|sign|raw ...'); process.exit(2); }
