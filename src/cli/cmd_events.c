@@ -97,9 +97,20 @@ static json_t *column_json(sqlite3_stmt *st, int i)
     }
 }
 
-/* Print every row of st as a table (widths: one per column, 0 = as wide as needed) or as a JSON
- * array of objects. Returns the number of rows, or -1 on error. */
-static long print_rows(sqlite3_stmt *st, bool json, const int *widths)
+/* Column widths of a table: one per column; 0, or a column past the list, is as wide as needed. */
+typedef struct col_widths {
+    const int *w;
+    size_t n;
+} col_widths;
+#define WIDTHS(...) ((col_widths){(const int[]){__VA_ARGS__}, sizeof((const int[]){__VA_ARGS__}) / sizeof(int)})
+
+static int width(col_widths w, int i)
+{
+    return (size_t)i < w.n ? w.w[i] : 0;
+}
+
+/* Print every row of st as a table or as a JSON array of objects. The number of rows, or -1. */
+static long print_rows(sqlite3_stmt *st, bool json, col_widths widths)
 {
     int ncol = sqlite3_column_count(st);
     json_t *arr = json ? json_array() : NULL;
@@ -114,12 +125,13 @@ static long print_rows(sqlite3_stmt *st, bool json, const int *widths)
         } else {
             if (rows == 0) {
                 for (int i = 0; i < ncol; i++)
-                    printf("%-*s%s", widths[i], sqlite3_column_name(st, i), i + 1 < ncol ? "  " : "\n");
+                    printf("%-*s%s", width(widths, i), sqlite3_column_name(st, i),
+                           i + 1 < ncol ? "  " : "\n");
             }
             for (int i = 0; i < ncol; i++) {
                 const char *v = (const char *)sqlite3_column_text(st, i);
-                printf("%-*.*s%s", widths[i], widths[i] ? widths[i] : 4096, v ? v : "-",
-                       i + 1 < ncol ? "  " : "\n");
+                int w = width(widths, i);
+                printf("%-*.*s%s", w, w ? w : 4096, v ? v : "-", i + 1 < ncol ? "  " : "\n");
             }
         }
         rows++;
@@ -139,7 +151,7 @@ static long print_rows(sqlite3_stmt *st, bool json, const int *widths)
 
 /* Prepare sql, bind the text parameters given (NULL binds NULL), print. */
 static int run(sqlite3 *db, const char *sql, const char *const *params, size_t nparams, bool json,
-               const int *widths, long *rows_out)
+               col_widths widths, long *rows_out)
 {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
@@ -221,7 +233,6 @@ static int events_list(sqlite3 *db, const query_args *a)
     snprintf(since_text, sizeof since_text, "%" PRId64, since);
     snprintf(limit_text, sizeof limit_text, "%lld", a->limit);
     const char *params[] = {a->type, a->call, since_text, a->endpoint, limit_text};
-    static const int widths[] = {27, 22, 36, 36, 16, 8, 8};
     return run(db,
                "SELECT " RECEIVED " AS received_at, coalesce(event_type, '-') AS event_type, id,"
                " coalesce(call_session_id, call_control_id) AS call,"
@@ -230,7 +241,7 @@ static int events_list(sqlite3 *db, const query_args *a)
                " AND (?2 IS NULL OR ?2 IN (call_session_id, call_control_id, call_leg_id))"
                " AND received_at_us >= CAST(?3 AS INTEGER) AND (?4 IS NULL OR endpoint = ?4)"
                " ORDER BY received_at_us DESC, seq DESC LIMIT CAST(?5 AS INTEGER)",
-               params, 5, a->json, widths, NULL);
+               params, 5, a->json, WIDTHS(27, 22, 36, 36, 16, 8, 8), NULL);
 }
 
 static int events_show(sqlite3 *db, const query_args *a)
@@ -267,10 +278,8 @@ static int events_show(sqlite3 *db, const query_args *a)
         sqlite3_finalize(st);
         return rc;
     }
-    static const int widths[] = {0};
     if (!a->json) {
         /* One field a line: the SQL returns (field, value) pairs. */
-        static const int kv[] = {20, 0};
         long rows = 0;
         int rc = run(db,
                      "SELECT key AS field, value FROM (SELECT seq, json_object("
@@ -285,21 +294,20 @@ static int events_show(sqlite3 *db, const query_args *a)
                      "'body_bytes', length(body), 'body', CAST(body AS TEXT)) AS fields"
                      " FROM events WHERE id = ?1 AND (?2 IS NULL OR endpoint = ?2)) AS ev,"
                      " json_each(ev.fields) ORDER BY ev.seq",
-                     params, 2, false, kv, &rows);
+                     params, 2, false, WIDTHS(20, 0), &rows);
         if (rc == CLI_EXIT_OK && rows == 0) {
             fprintf(stderr, "hookd events: no event %s\n", params[0]);
             return CLI_EXIT_FAIL;
         }
         return rc;
     }
-    (void)widths;
     return run(db,
                "SELECT seq, id, endpoint, scheme, event_type, occurred_at, " RECEIVED " AS received_at,"
                " call_control_id, call_session_id, call_leg_id, connection_id, failure_cause,"
                " hangup_cause, attempts, meta_attempt, delivered_to, remote_addr, content_type,"
                " parse_status, parse_error, CAST(body AS TEXT) AS body FROM events"
                " WHERE id = ?1 AND (?2 IS NULL OR endpoint = ?2) ORDER BY seq",
-               params, 2, true, NULL, NULL);
+               params, 2, true, WIDTHS(0), NULL);
 }
 
 int cmd_events(int argc, char **argv)
@@ -352,7 +360,6 @@ int cmd_calls(int argc, char **argv)
     if (db == NULL)
         return CLI_EXIT_FAIL;
     const char *params[] = {a.positional};
-    static const int widths[] = {27, 8, 22, 36, 36, 16, 8};
     long rows = 0;
     rc = run(db,
              "WITH call AS (SELECT * FROM events WHERE ?1 IN (call_session_id, call_control_id,"
@@ -363,7 +370,7 @@ int cmd_calls(int argc, char **argv)
              " coalesce(event_type, '-') AS event_type, id, call_leg_id AS leg,"
              " coalesce(failure_cause, hangup_cause) AS cause, attempts"
              " FROM call, first ORDER BY coalesce(occurred_at_us, received_at_us), seq",
-             params, 1, a.json, widths, &rows);
+             params, 1, a.json, WIDTHS(27, 8, 22, 36, 36, 16, 8), &rows);
     sqlite3_close(db);
     if (rc == CLI_EXIT_OK && rows == 0 && !a.json) {
         fprintf(stderr, "hookd calls: no events for call %s\n", a.positional);
@@ -403,7 +410,6 @@ int cmd_stats(int argc, char **argv)
         " count(*) AS events, sum(event_type = 'siprec.failed') AS siprec_failed FROM events"
         " WHERE received_at_us >= CAST(?1 AS INTEGER) GROUP BY 1 ORDER BY 1",
     };
-    static const int widths[] = {36, 10, 10};
     if (a.json)
         printf("{\n");
     for (size_t i = 0; rc == CLI_EXIT_OK && i < 3; i++) {
@@ -411,7 +417,7 @@ int cmd_stats(int argc, char **argv)
             printf("%s\"%s\": ", i ? ",\n" : "", i == 0 ? "by_type" : i == 1 ? "siprec_failed_by_cause" : "per_hour");
         else
             printf("%s%s\n", i ? "\n" : "", titles[i]);
-        rc = run(db, sql[i], params, 1, a.json, widths, NULL);
+        rc = run(db, sql[i], params, 1, a.json, WIDTHS(36, 10, 10), NULL);
     }
     if (a.json)
         printf("}\n");

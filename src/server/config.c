@@ -194,11 +194,11 @@ static bool server_key(parse_ctx *p, const char *name, const char *value)
             return failf(p, name, "expected seconds from 1 to 3600");
         c->request_timeout = (unsigned)v;
     } else if (strcmp(name, "max_body") == 0) {
-        if (!config_parse_size(value, &size) || size < 1 || size > 64 * 1024 * 1024)
+        if (!config_parse_size(value, &size) || size < 1 || size > SRV_MAX_BODY_LIMIT)
             return failf(p, name, "expected a size from 1 to 64M (e.g. 1048576, 512k, 1M)");
         c->max_body = (size_t)size;
     } else if (strcmp(name, "max_header") == 0) {
-        if (!config_parse_size(value, &size) || size < 1024 || size > 1024 * 1024)
+        if (!config_parse_size(value, &size) || size < 1024 || size > SRV_MAX_HEADER_LIMIT)
             return failf(p, name, "expected a size from 1k to 1M");
         c->max_header = (size_t)size;
     } else {

@@ -487,6 +487,8 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     }
 }
 
+static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
@@ -560,7 +562,7 @@ bool http_start(server *srv, char *err, size_t errlen)
             return false;
         }
         const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->daemons[i], MHD_DAEMON_INFO_BIND_PORT);
-        log_json(LOG_INFO, "listening",
+        log_json(LOG_NOTICE, "listening",
                  json_pack("{s:s, s:i}", "address", c->listen[i], "port", di ? (int)di->port : 0));
     }
     return true;

@@ -13,13 +13,15 @@
 #define SRV_DEFAULT_MAX_CONNECTIONS 1024  /* open connections in all */
 #define SRV_DEFAULT_PER_IP_CONNECTIONS 256 /* from one address (slowloris) */
 #define SRV_DEFAULT_REQUEST_TIMEOUT 10    /* seconds: idle connection, and a whole request body */
-#define SRV_DEFAULT_MAX_BODY (1024 * 1024) /* bytes; larger gets 413 */
+#define SRV_DEFAULT_MAX_BODY ((size_t)1024 * 1024) /* bytes; larger gets 413 */
+#define SRV_MAX_BODY_LIMIT ((int64_t)64 * 1024 * 1024) /* the largest max_body allowed */
 #define SRV_DEFAULT_MAX_HEADER 16384      /* bytes of request line and headers */
+#define SRV_MAX_HEADER_LIMIT ((int64_t)1024 * 1024) /* the largest max_header allowed */
 #define SRV_MAX_LISTEN 4                  /* listen addresses */
 #define SRV_MAX_ENDPOINTS 32
 #define SRV_MAX_ALLOW 64                  /* CIDRs in one allow list */
 #define SRV_MAX_SECRET_FILE 4096          /* bytes read from a file:PATH secret */
-#define SRV_SHUTDOWN_GRACE 15             /* seconds SIGTERM waits for in-flight requests */
+#define SRV_SHUTDOWN_GRACE_MS 15000       /* SIGTERM waits this long for in-flight requests */
 #define SRV_RETRY_AFTER "5"               /* seconds, on 503 */
 
 /* [store] */

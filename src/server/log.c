@@ -13,7 +13,7 @@
 
 static log_level threshold = LOG_INFO;
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
-static const char *const names[] = {"debug", "info", "warn", "error"};
+static const char *const names[] = {"debug", "info", "warn", "error", "notice"};
 
 bool log_parse_level(const char *name, log_level *out)
 {

@@ -8,7 +8,9 @@
 
 #include <jansson.h>
 
-typedef enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR } log_level;
+/* LOG_NOTICE is for the daemon's life (listening, started, keys reloaded, stopping, stopped):
+ * written whatever the level, since operators and scripts need it. */
+typedef enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_NOTICE } log_level;
 
 bool log_parse_level(const char *name, log_level *out);
 void log_set_level(log_level level);

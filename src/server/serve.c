@@ -82,17 +82,17 @@ static void reload_keys(server *srv)
         pthread_rwlock_unlock(&srv->keys_lock);
         for (size_t i = 0; i < fresh->nendpoints; i++)
             hookd_verifier_free(next[i]);
-        log_json(LOG_INFO, "keys reloaded", json_pack("{s:i}", "endpoints", (int)fresh->nendpoints));
+        log_json(LOG_NOTICE, "keys reloaded", json_pack("{s:i}", "endpoints", (int)fresh->nendpoints));
     }
     config_free(fresh);
     free(fresh);
 }
 
 /* Wait until no request is in flight, or the grace period is over. */
-static void wait_inflight(server *srv, double seconds)
+static void wait_inflight(server *srv, long ms)
 {
     struct timespec pause = {0, 10 * 1000000L};
-    for (double waited = 0; atomic_load(&srv->inflight) > 0 && waited < seconds; waited += 0.01)
+    for (long waited = 0; atomic_load(&srv->inflight) > 0 && waited < ms; waited += 10)
         nanosleep(&pause, NULL);
 }
 
@@ -134,7 +134,7 @@ int server_run(config *cfg)
         store_close(srv->store);
         goto out;
     }
-    log_json(LOG_INFO, "started",
+    log_json(LOG_NOTICE, "started",
              json_pack("{s:s, s:s, s:s, s:i}", "version", hookd_version(), "store", cfg->store_url,
                        "durability", cfg->durability == DURABILITY_FULL ? "full" : "process",
                        "endpoints", (int)cfg->nendpoints));
@@ -146,18 +146,18 @@ int server_run(config *cfg)
             reload_keys(srv);
             continue;
         }
-        log_json(LOG_INFO, "stopping", json_pack("{s:s, s:i}", "signal",
+        log_json(LOG_NOTICE, "stopping", json_pack("{s:s, s:i}", "signal",
                                                  sig == SIGTERM ? "SIGTERM" : "SIGINT", "in_flight",
                                                  (int)atomic_load(&srv->inflight)));
         break;
     }
     atomic_store(&srv->draining, true);
     http_quiesce(srv);                          /* no new connections */
-    wait_inflight(srv, SRV_SHUTDOWN_GRACE);     /* in-flight requests commit and answer */
+    wait_inflight(srv, SRV_SHUTDOWN_GRACE_MS);     /* in-flight requests commit and answer */
     store_close(srv->store);                    /* anything still queued commits (or fails) */
-    wait_inflight(srv, 1);
+    wait_inflight(srv, 1000);
     http_stop(srv);
-    log_json(LOG_INFO, "stopped", json_pack("{s:i}", "abandoned", (int)atomic_load(&srv->inflight)));
+    log_json(LOG_NOTICE, "stopped", json_pack("{s:i}", "abandoned", (int)atomic_load(&srv->inflight)));
     rc = 0;
 out:
     for (size_t i = 0; i < cfg->nendpoints; i++)

@@ -122,7 +122,9 @@ static store_outcome write_record(store *s, const store_record *r)
     return attempts == 1 ? STORE_NEW : STORE_DUPLICATE;
 }
 
-/* A readiness probe: a write that needs a fresh page, undone in the same transaction. */
+/* A readiness probe: a write that needs fresh pages (64 KiB, more than fits in the free space of
+ * any page), committed and deleted in the same transaction. A small probe would fit in a partly
+ * filled page and report "ready" while events no longer can be stored. */
 static store_outcome write_probe(store *s)
 {
     bool ok = sqlite3_step(s->probe_insert) == SQLITE_DONE;
@@ -289,7 +291,7 @@ static bool prepare(store *s, const config *c, char *err, size_t errlen)
             goto fail;
     }
     if (sqlite3_prepare_v2(s->db, upsert_sql, -1, &s->upsert, NULL) != SQLITE_OK
-        || sqlite3_prepare_v2(s->db, "INSERT INTO probe(x) VALUES (randomblob(512))", -1,
+        || sqlite3_prepare_v2(s->db, "INSERT INTO probe(x) VALUES (randomblob(65536))", -1,
                               &s->probe_insert, NULL) != SQLITE_OK
         || sqlite3_prepare_v2(s->db, "DELETE FROM probe", -1, &s->probe_delete, NULL) != SQLITE_OK)
         goto fail;

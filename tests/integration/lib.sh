@@ -62,6 +62,7 @@ start_server() {
     sleep 0.05
   done
   echo "hookd serve did not start: $(cat "$log")"
+  kill -9 "$SERVER_PID" 2>/dev/null
   return 1
 }
 
