@@ -364,20 +364,26 @@ static int handler(void *user, const char *section, const char *name, const char
 
 bool config_load(config *c, const char *path, char *err, size_t errlen)
 {
-    snprintf(c->file, sizeof c->file, "%s", path);
-    parse_ctx p = {.c = c, .err = err, .errlen = errlen};
-    p.f = fopen(path, "r");
-    if (p.f == NULL) {
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return false;
     }
+    bool ok = config_load_stream(c, f, path, err, errlen);
+    fclose(f);
+    return ok;
+}
+
+bool config_load_stream(config *c, FILE *f, const char *name, char *err, size_t errlen)
+{
+    snprintf(c->file, sizeof c->file, "%s", name);
+    parse_ctx p = {.c = c, .f = f, .err = err, .errlen = errlen};
     int rc = ini_parse_stream(read_line, &p, handler, &p);
-    fclose(p.f);
     if (p.failed)
         return false;
     if (rc != 0) {
         snprintf(err, errlen, "%s:%d: not an INI line (expected [section], key = value or a comment)",
-                 path, rc);
+                 name, rc);
         return false;
     }
     if (c->nlisten == 0) {

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "allow.h"
 #include "hookd/hookd.h"
@@ -57,6 +58,9 @@ void config_defaults(config *c);
 
 /* Read an INI file. On error returns false with "FILE:LINE: [section] key: what is wrong" in err. */
 bool config_load(config *c, const char *path, char *err, size_t errlen);
+
+/* The same from an open stream; name stands for the file in messages. */
+bool config_load_stream(config *c, FILE *f, const char *name, char *err, size_t errlen);
 
 /* Add the quick path's single Telnyx endpoint at /webhooks/telnyx, with one or more keys. */
 bool config_add_telnyx_endpoint(config *c, const char *const *keys, size_t nkeys, char *err,

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# config.sh - hookd check-config and hookd serve say precisely what is wrong in a config file
+# (FILE:LINE: [section] key: what), and refuse to start an endpoint that would accept forgeries.
+. "$(dirname "$0")/lib.sh"
+
+PUB=$("$HOOKD" keygen | sed -n 's/^public_key=//p')
+n=0
+# bad "DESCRIPTION" "EXPECTED MESSAGE REGEX" <<CONF ... CONF
+bad() {
+  n=$((n + 1))
+  cat >"$TMP/c$n.conf"
+  expect_exit 1 "check-config: $1" "$HOOKD" check-config -c "$TMP/c$n.conf"
+  expect_match "$TMP/err" "^$TMP/c$n.conf:?$2" "  says: $2"
+}
+
+bad "an endpoint without keys fails closed" '1: \[endpoint t\] public_key: scheme telnyx needs at least one key \(fail closed' <<CONF
+[endpoint t]
+scheme = telnyx
+CONF
+bad "a key that is not a key, at its line" '3: \[endpoint t\] key 1: not a valid telnyx key \(bad_key\)' <<CONF
+[endpoint t]
+scheme = telnyx
+public_key = ${PUB%?}
+CONF
+bad "a Standard Webhooks private key where the public one belongs" '3: \[endpoint s\] key 1: not a valid standard key' <<CONF
+[endpoint s]
+scheme = standard
+public_key = $("$HOOKD" keygen --scheme standard | sed -n 's/^private_key=//p')
+CONF
+bad "no scheme" '1: \[endpoint t\] scheme: missing' <<CONF
+[endpoint t]
+public_key = $PUB
+CONF
+bad "an unknown scheme" '2: \[endpoint t\] scheme: expected telnyx, standard or none' <<CONF
+[endpoint t]
+scheme = hmac
+CONF
+bad "an unknown key (a typo must not pass)" '4: \[endpoint t\] pubic_key: unknown key' <<CONF
+[endpoint t]
+scheme = telnyx
+public_key = $PUB
+pubic_key = $PUB
+CONF
+bad "an unknown section" '1: unknown section \[endpoints\]' <<CONF
+[endpoints]
+CONF
+bad "a value out of range" '2: \[server\] threads: expected a number from 1 to 64' <<CONF
+[server]
+threads = 0
+CONF
+bad "a bad size" '2: \[server\] max_body: expected a size' <<CONF
+[server]
+max_body = lots
+CONF
+bad "a bad durability" '2: \[store\] durability: expected full or process' <<CONF
+[store]
+durability = maybe
+CONF
+bad "an env: secret that is not set" '3: \[endpoint s\] secret: environment variable HOOKD_TEST_UNSET is not set' <<CONF
+[endpoint s]
+scheme = standard
+secret = env:HOOKD_TEST_UNSET
+CONF
+bad "a file: secret that cannot be read" "3: \\[endpoint s\\] secret: cannot read $TMP/missing" <<CONF
+[endpoint s]
+scheme = standard
+secret = file:$TMP/missing
+CONF
+bad "a bad CIDR" "4: \\[endpoint t\\] allow: '10.0.0.0/33' is not a CIDR" <<CONF
+[endpoint t]
+scheme = telnyx
+public_key = $PUB
+allow = telnyx, 10.0.0.0/33
+CONF
+bad "two endpoints on one path" '4: \[endpoint b\] path: /x is already \[endpoint a\]' <<CONF
+[endpoint a]
+scheme = none
+path = /x
+[endpoint b]
+scheme = none
+path = /x
+CONF
+bad "the same endpoint twice" '3: \[endpoint a\] appears twice \(first at line 1\)' <<CONF
+[endpoint a]
+scheme = none
+[endpoint a]
+CONF
+bad "a line that is not INI" '2: not an INI line' <<CONF
+[endpoint a]
+this is not a setting
+CONF
+bad "keys on an unsigned endpoint" '3: \[endpoint a\] public_key: scheme none takes no keys' <<CONF
+[endpoint a]
+scheme = none
+public_key = $PUB
+CONF
+bad "no endpoint at all" ' no \[endpoint NAME\] section' <<CONF
+[server]
+listen = 127.0.0.1:0
+CONF
+{ echo "[endpoint a]"; printf 'scheme = none ; %0300d\n' 0; } >"$TMP/long.conf"
+expect_exit 1 "a line longer than libinih reads is an error, not a silent cut" "$HOOKD" check-config -c "$TMP/long.conf"
+expect_match "$TMP/err" ':2: line longer than' "  at its line"
+
+# hookd serve refuses the same files, with the same words, before opening anything.
+expect_exit 2 "serve refuses a config with a keyless telnyx endpoint" "$HOOKD" serve -c "$TMP/c1.conf"
+expect_match "$TMP/err" 'needs at least one key' "  with the reason"
+expect_exit 2 "serve without -c or a key" "$HOOKD" serve --listen 127.0.0.1:0
+
+# What passes: secrets from the environment and from files, and scheme = none.
+export HOOKD_TEST_SECRET=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+printf 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n' >"$TMP/secret"
+cat >"$TMP/good.conf" <<CONF
+[endpoint s]
+scheme = standard
+secret = env:HOOKD_TEST_SECRET
+secret = file:$TMP/secret   ; the trailing newline is dropped
+[endpoint open]
+scheme = none
+CONF
+expect_exit 0 "env: and file: secrets, and scheme = none, are valid" "$HOOKD" check-config -c "$TMP/good.conf"
+expect_match "$TMP/out" 'scheme=standard keys=2' "  both secrets are read"
+expect_exit 0 "the shipped example config is valid" env TELNYX_PUBLIC_KEY="$PUB" STD_SECRET=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw \
+  "$HOOKD" check-config -c "$(dirname "$0")/../../examples/hookd.conf"
+finish
