@@ -4,7 +4,7 @@ DESTDIR ?=
 BUILD ?= build
 FUZZ_SECONDS ?= 20
 
-.PHONY: all deps build run test install fuzz bench lint clean
+.PHONY: all deps build run example test install fuzz bench clean
 
 all: build
 
@@ -17,8 +17,12 @@ $(BUILD)/build.ninja:
 build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
-# Until the receiver daemon exists: the worked example (keygen, sign, verify) from the README.
+# The receiver on 127.0.0.1:8080, store under ./var; a local key pair is made on first run.
 run: build
+	@scripts/run $(BUILD)/hookd
+
+# The README's worked example: keygen, sign the siprec.failed example, verify it.
+example: build
 	@scripts/example $(BUILD)/hookd
 
 test: deps

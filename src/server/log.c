@@ -50,7 +50,7 @@ void log_json(log_level level, const char *msg, json_t *fields)
     if (o != NULL && fields != NULL)
         json_object_update(o, fields);
     json_decref(fields);
-    char *line = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+    char *line = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
     json_decref(o);
     if (line == NULL)
         return;
