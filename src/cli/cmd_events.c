@@ -240,7 +240,7 @@ static int events_list(sqlite3 *db, const query_args *a)
                " FROM events WHERE (?1 IS NULL OR event_type = ?1)"
                " AND (?2 IS NULL OR ?2 IN (call_session_id, call_control_id, call_leg_id))"
                " AND received_at_us >= CAST(?3 AS INTEGER) AND (?4 IS NULL OR endpoint = ?4)"
-               " ORDER BY received_at_us DESC, seq DESC LIMIT CAST(?5 AS INTEGER)",
+               " ORDER BY seq DESC LIMIT CAST(?5 AS INTEGER)",
                params, 5, a->json, WIDTHS(27, 22, 36, 36, 16, 8, 8), NULL);
 }
 

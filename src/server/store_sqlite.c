@@ -6,7 +6,7 @@
  * returns is any of them told; if anything in the batch fails, the whole batch rolls back and
  * every request in it is told so (503), never half-written.
  *
- * Deduplication is the table's UNIQUE (endpoint, id): an upsert that RETURNs the attempt count
+ * Deduplication is the table's UNIQUE (id, endpoint): an upsert that RETURNs the attempt count
  * says whether the row is new (1) or a redelivery (more), in the same statement.
  *
  * Checkpoints run on their own connection and thread (PASSIVE, which never blocks the writer),
@@ -47,7 +47,7 @@ static const char upsert_sql[] =
     " content_type, parse_status, parse_error, body)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,"
     " ?19, ?20)"
-    " ON CONFLICT (endpoint, id) DO UPDATE SET attempts = attempts + 1,"
+    " ON CONFLICT (id, endpoint) DO UPDATE SET attempts = attempts + 1,"
     " meta_attempt = max(coalesce(meta_attempt, 0), coalesce(excluded.meta_attempt, 0)),"
     " delivered_to = coalesce(excluded.delivered_to, delivered_to),"
     " last_received_at_us = excluded.last_received_at_us"
