@@ -8,8 +8,12 @@
  * respond() answers from the committed outcome. on_completed() logs the request and frees it.
  *
  * Every libmicrohttpd limit is set in http_start(): connections, per address, idle timeout,
- * header memory. Two things libmicrohttpd 0.9.75 lets through are refused here: more than one
- * Content-Length, and Content-Length with Transfer-Encoding (request smuggling).
+ * header memory. What libmicrohttpd 0.9.75 does not enforce is enforced here:
+ *   - more than one Content-Length, or Content-Length with Transfer-Encoding: 400 (smuggling);
+ *   - headers over max_header bytes: 431 (its own limit is a memory pool, not a byte count);
+ *   - a deadline: its timeout is an idle timeout, so a client trickling a byte a second would
+ *     hold a connection forever (slowloris). A reaper thread shuts down any connection that has
+ *     not completed a request within request_timeout of its start or of its previous request.
  */
 #include <arpa/inet.h>
 #include <inttypes.h>
@@ -23,6 +27,7 @@
 #include <unistd.h>
 
 #include <microhttpd.h>
+#include <sys/socket.h>
 #include <sodium.h>
 
 #include "log.h"
@@ -75,6 +80,63 @@ static int64_t now_us(void)
     struct timespec t;
     clock_gettime(CLOCK_REALTIME, &t);
     return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+/* ---- deadlines ------------------------------------------------------------------------------ */
+
+/* One open connection, as the reaper sees it. Created and freed in on_connection(); libmicrohttpd
+ * reports a connection closed before it closes the socket, and the entry leaves the list under
+ * watch_lock first, so the reaper never shuts down a descriptor that was reused. */
+typedef struct conn_watch {
+    int fd;
+    _Atomic double since;    /* connection start, or the end of its previous request */
+    atomic_bool waiting;     /* suspended for the store: our delay, not the client's */
+    atomic_bool cut;         /* the reaper shut it down */
+    char remote[INET6_ADDRSTRLEN];
+    struct conn_watch *prev, *next;
+} conn_watch;
+
+static void address_text(const struct sockaddr *a, char *out, size_t cap)
+{
+    out[0] = '\0';
+    if (a != NULL && a->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)a)->sin_addr, out,
+                  (socklen_t)cap);
+    else if (a != NULL && a->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)a)->sin6_addr, out,
+                  (socklen_t)cap);
+}
+
+static conn_watch *watch_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci != NULL ? ci->socket_context : NULL;
+}
+
+static void *reaper_main(void *arg)
+{
+    server *srv = arg;
+    struct timespec pause = {0, 250 * 1000000L};
+    while (!atomic_load(&srv->stop_reaper)) {
+        nanosleep(&pause, NULL);
+        double now = now_seconds();
+        pthread_mutex_lock(&srv->watch_lock);
+        for (conn_watch *w = srv->watches; w != NULL; w = w->next) {
+            if (!atomic_load(&w->waiting) && !atomic_load(&w->cut)
+                && now - atomic_load(&w->since) > srv->cfg->request_timeout) {
+                atomic_store(&w->cut, true);
+                shutdown(w->fd, SHUT_RDWR); /* libmicrohttpd sees the end and closes it */
+                metrics_reject(&srv->metrics, "request_timeout");
+                log_json(LOG_WARN, "connection cut",
+                         json_pack("{s:i, s:s, s:s, s:i}", "status", 408, "reason",
+                                   "request_timeout", "remote", w->remote, "timeout_s",
+                                   (int)srv->cfg->request_timeout));
+            }
+        }
+        pthread_mutex_unlock(&srv->watch_lock);
+    }
+    return NULL;
 }
 
 /* ---- responses ------------------------------------------------------------------------------ */
@@ -165,6 +227,9 @@ static enum MHD_Result submit(request *r, const store_record *rec)
     r->job.done = committed;
     r->job.ctx = r;
     r->phase = PHASE_COMMITTING;
+    conn_watch *w = watch_of(r->conn);
+    if (w != NULL)
+        atomic_store(&w->waiting, true);
     MHD_suspend_connection(r->conn);
     if (!store_submit(r->srv->store, &r->job)) {
         r->outcome = STORE_FAILED;
@@ -179,14 +244,15 @@ static enum MHD_Result submit(request *r, const store_record *rec)
 
 typedef struct length_headers {
     unsigned content_length, transfer_encoding;
+    size_t bytes; /* of all header lines, as "name: value\r\n" */
 } length_headers;
 
 static enum MHD_Result count_lengths(void *cls, enum MHD_ValueKind kind, const char *key,
                                      const char *value)
 {
     (void)kind;
-    (void)value;
     length_headers *h = cls;
+    h->bytes += strlen(key) + (value != NULL ? strlen(value) : 0) + 4;
     if (strcasecmp(key, "Content-Length") == 0)
         h->content_length++;
     else if (strcasecmp(key, "Transfer-Encoding") == 0)
@@ -233,8 +299,11 @@ static enum MHD_Result health(request *r, const char *url, const char *method)
 static enum MHD_Result begin(request *r, const char *url, const char *method)
 {
     server *srv = r->srv;
-    length_headers lh = {0, 0};
+    length_headers lh = {0, 0, strlen(url) + strlen(method) + 12};
     MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_lengths, &lh);
+    if (lh.bytes > srv->cfg->max_header)
+        return reject(r, 431, "header_too_large", NULL, "headers of %zu bytes are over the %zu byte limit",
+                      lh.bytes, srv->cfg->max_header);
     if (lh.content_length > 1)
         return reject(r, 400, "ambiguous_length", NULL, "more than one Content-Length header");
     if (lh.content_length > 0 && lh.transfer_encoding > 0)
@@ -265,12 +334,6 @@ static enum MHD_Result begin(request *r, const char *url, const char *method)
 
 static enum MHD_Result append(request *r, const char *data, size_t n)
 {
-    if (now_seconds() - r->started > r->srv->cfg->request_timeout) {
-        metrics_reject(&r->srv->metrics, "request_timeout");
-        r->reason = "request_timeout";
-        r->status = 408;
-        return MHD_NO; /* too slow: close the connection */
-    }
     if (r->too_large || n > r->srv->cfg->max_body - r->len) {
         r->too_large = true; /* keep reading to the end, keep nothing */
         return MHD_YES;
@@ -393,13 +456,7 @@ static request *request_new(server *srv, struct MHD_Connection *conn)
     r->received_at_us = now_us();
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    const struct sockaddr *a = ci != NULL ? ci->client_addr : NULL;
-    if (a != NULL && a->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)a)->sin_addr, r->remote,
-                  sizeof r->remote);
-    else if (a != NULL && a->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)a)->sin6_addr, r->remote,
-                  sizeof r->remote);
+    address_text(ci != NULL ? ci->client_addr : NULL, r->remote, sizeof r->remote);
     atomic_fetch_add(&srv->inflight, 1);
     return r;
 }
@@ -455,15 +512,25 @@ static void log_request(const request *r, double seconds)
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)conn;
     server *srv = cls;
     request *r = *con_cls;
     if (r == NULL)
         return;
     *con_cls = NULL;
     double seconds = now_seconds() - r->started;
+    conn_watch *w = watch_of(conn);
+    if (w != NULL && r->status == 0 && atomic_load(&w->cut)) { /* counted by the reaper */
+        r->status = 408;
+        r->reason = "request_timeout";
+        snprintf(r->message, sizeof r->message, "no complete request within %u s",
+                 srv->cfg->request_timeout);
+    }
     if (r->status == 0) /* closed without a response: timeout, client gone, or refused early */
         r->status = toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? 408 : 400;
+    if (w != NULL) {
+        atomic_store(&w->since, now_seconds()); /* the next request's deadline starts now */
+        atomic_store(&w->waiting, false);
+    }
     metrics_request(&srv->metrics, r->endpoint, r->status, seconds);
     log_request(r, seconds);
     if (r->has_event)
@@ -476,15 +543,43 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
 {
-    (void)conn;
-    (void)socket_context;
     server *srv = cls;
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         atomic_fetch_add(&srv->metrics.connections, 1);
         atomic_fetch_add(&srv->metrics.connections_total, 1);
-    } else {
-        atomic_fetch_sub(&srv->metrics.connections, 1);
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        conn_watch *w = ci != NULL ? calloc(1, sizeof *w) : NULL;
+        if (w == NULL)
+            return; /* no deadline for this one; libmicrohttpd's idle timeout still applies */
+        w->fd = ci->connect_fd;
+        atomic_store(&w->since, now_seconds());
+        const union MHD_ConnectionInfo *ai =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        address_text(ai != NULL ? ai->client_addr : NULL, w->remote, sizeof w->remote);
+        pthread_mutex_lock(&srv->watch_lock);
+        w->next = srv->watches;
+        if (srv->watches != NULL)
+            srv->watches->prev = w;
+        srv->watches = w;
+        pthread_mutex_unlock(&srv->watch_lock);
+        *socket_context = w;
+        return;
     }
+    atomic_fetch_sub(&srv->metrics.connections, 1);
+    conn_watch *w = *socket_context;
+    if (w == NULL)
+        return;
+    pthread_mutex_lock(&srv->watch_lock);
+    if (w->prev != NULL)
+        w->prev->next = w->next;
+    else
+        srv->watches = w->next;
+    if (w->next != NULL)
+        w->next->prev = w->prev;
+    pthread_mutex_unlock(&srv->watch_lock);
+    *socket_context = NULL;
+    free(w);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
@@ -536,6 +631,12 @@ static bool parse_listen(const char *text, struct sockaddr_storage *ss)
 bool http_start(server *srv, char *err, size_t errlen)
 {
     const config *c = srv->cfg;
+    pthread_mutex_init(&srv->watch_lock, NULL);
+    if (pthread_create(&srv->reaper, NULL, reaper_main, srv) != 0) {
+        snprintf(err, errlen, "cannot start the deadline thread");
+        return false;
+    }
+    srv->reaper_started = true;
     for (size_t i = 0; i < c->nlisten; i++) {
         struct sockaddr_storage ss;
         if (!parse_listen(c->listen[i], &ss)) {
@@ -585,5 +686,11 @@ void http_stop(server *srv)
         if (srv->daemons[i] != NULL)
             MHD_stop_daemon(srv->daemons[i]);
         srv->daemons[i] = NULL;
+    }
+    if (srv->reaper_started) {
+        atomic_store(&srv->stop_reaper, true);
+        pthread_join(srv->reaper, NULL);
+        srv->reaper_started = false;
+        pthread_mutex_destroy(&srv->watch_lock);
     }
 }

@@ -16,7 +16,7 @@ static const char *const reasons[] = {
     "id_malformed",        "signature_malformed", "signature_unsupported", "signature_mismatch",
     "bearer_missing",      "bearer_mismatch",     "no_keys",              "not_found",
     "method_not_allowed",  "body_too_large",      "source_not_allowed",   "ambiguous_length",
-    "store_unavailable",   "request_timeout",     "other",
+    "store_unavailable",   "request_timeout",     "header_too_large",     "other",
 };
 
 static const double seconds_bounds[] = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05,

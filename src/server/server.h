@@ -17,6 +17,7 @@
 #include "store.h"
 
 struct MHD_Daemon;
+struct conn_watch;
 
 typedef struct server {
     config *cfg;
@@ -27,6 +28,12 @@ typedef struct server {
     struct MHD_Daemon *daemons[SRV_MAX_LISTEN];
     atomic_long inflight;    /* requests begun and not yet completed */
     atomic_bool draining;    /* SIGTERM: answering what is in flight, accepting nothing new */
+    /* Deadlines (http.c): every open connection, for the reaper that cuts slow ones. */
+    pthread_mutex_t watch_lock;
+    struct conn_watch *watches;
+    pthread_t reaper;
+    atomic_bool stop_reaper;
+    bool reaper_started;
 } server;
 
 /* Run until SIGTERM or SIGINT; 0 after a clean drain. The config must have been validated. */

@@ -135,6 +135,10 @@ expect_eq "$("$NODE" "$CLIENT" raw "$PORT" "$TMP/req")" "HTTP/1.1 400 Bad Reques
 expect_match "$TMP/serve.log" '"reason":"ambiguous_length","message":"more than one Content-Length header"' "smuggling attempts are logged with their reason"
 expect_eq "$(sql "SELECT count(*) FROM events WHERE endpoint = 'open'")" 1 "none of them was stored"
 
+curl -s -o "$TMP/resp" -w '%{http_code}' -X POST -H "X-Padding: $(head -c 20000 /dev/zero | tr '\0' a)" \
+  --data-binary @"$TMP/open.json" "http://127.0.0.1:$PORT/webhooks/open" >"$TMP/status"
+expect_eq "$(cat "$TMP/status")/$(sed 's/.*"reason":"\([^"]*\)".*/\1/' "$TMP/resp")" "431/header_too_large" "headers over max_header: 431"
+
 # --- slow clients are cut off -----------------------------------------------------------------
 printf 'POST /webhooks/open HTTP/1.1\r\nHost: x\r\n' >"$TMP/partial"
 START=$(date +%s)
