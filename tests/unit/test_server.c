@@ -1,0 +1,139 @@
+/*
+ * test_server.c - the daemon's small parsers: allow lists (CIDR matching at the prefix
+ * boundaries, IPv4-mapped IPv6, the telnyx ranges) and config sizes.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "testutil.h"
+
+#include "allow.h"
+#include "config.h"
+
+static struct sockaddr_storage v4(const char *text)
+{
+    struct sockaddr_storage ss = {0};
+    struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+    a->sin_family = AF_INET;
+    assert_int_equal(inet_pton(AF_INET, text, &a->sin_addr), 1);
+    return ss;
+}
+
+static struct sockaddr_storage v6(const char *text)
+{
+    struct sockaddr_storage ss = {0};
+    struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+    a->sin6_family = AF_INET6;
+    assert_int_equal(inet_pton(AF_INET6, text, &a->sin6_addr), 1);
+    return ss;
+}
+
+static bool allowed(const allow_list *l, struct sockaddr_storage ss)
+{
+    return allow_match(l, (const struct sockaddr *)&ss);
+}
+
+static allow_list parse(const char *text)
+{
+    allow_list l = {0};
+    char bad[64];
+    if (!allow_parse(&l, text, bad, sizeof bad))
+        fail_msg("'%s' did not parse (at '%s')", text, bad);
+    return l;
+}
+
+static void empty_list_allows_everyone(void **state)
+{
+    (void)state;
+    allow_list l = {0};
+    assert_true(allowed(&l, v4("8.8.8.8")));
+    assert_true(allow_match(&l, NULL));
+}
+
+static void ipv4_prefix_boundaries(void **state)
+{
+    (void)state;
+    allow_list l = parse("10.0.0.0/8, 192.168.1.128/25, 203.0.113.7");
+    assert_true(allowed(&l, v4("10.0.0.0")));
+    assert_true(allowed(&l, v4("10.255.255.255")));
+    assert_false(allowed(&l, v4("11.0.0.0")));
+    assert_false(allowed(&l, v4("9.255.255.255")));
+    assert_true(allowed(&l, v4("192.168.1.128")));
+    assert_true(allowed(&l, v4("192.168.1.255")));
+    assert_false(allowed(&l, v4("192.168.1.127")));
+    assert_true(allowed(&l, v4("203.0.113.7")));  /* a bare address is /32 */
+    assert_false(allowed(&l, v4("203.0.113.8")));
+    assert_false(allow_match(&l, NULL));           /* no address: refused */
+}
+
+static void ipv6_and_mapped(void **state)
+{
+    (void)state;
+    allow_list l = parse("2001:db8::/33, 127.0.0.1");
+    assert_true(allowed(&l, v6("2001:db8::1")));
+    assert_true(allowed(&l, v6("2001:db8:7fff:ffff::1")));
+    assert_false(allowed(&l, v6("2001:db8:8000::1")));
+    assert_true(allowed(&l, v6("::ffff:127.0.0.1")));  /* IPv4-mapped matches the IPv4 range */
+    assert_false(allowed(&l, v6("::ffff:127.0.0.2")));
+    assert_false(allowed(&l, v6("::1")));
+    assert_false(allowed(&l, v4("32.1.13.184")));      /* an IPv4 never matches an IPv6 range */
+}
+
+static void telnyx_ranges(void **state)
+{
+    (void)state;
+    allow_list l = parse("telnyx");
+    assert_int_equal(l.count, 9);
+    assert_true(allowed(&l, v4("192.76.120.130")));
+    assert_true(allowed(&l, v4("192.76.120.151")));  /* last of 192.76.120.144/29 */
+    assert_false(allowed(&l, v4("192.76.120.152")));
+    assert_true(allowed(&l, v4("64.16.239.255")));
+    assert_false(allowed(&l, v4("127.0.0.1")));
+}
+
+static void bad_entries(void **state)
+{
+    (void)state;
+    const char *bad[] = {"10.0.0.0/33", "10.0.0.0/", "10.0.0.0/8x", "::1/129", "example.com",
+                         "10.0.0.256", "10.0.0.0/-1", "telnyxx"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        allow_list l = {0};
+        char where[64] = "";
+        if (allow_parse(&l, bad[i], where, sizeof where))
+            fail_msg("'%s' parsed", bad[i]);
+        assert_string_equal(where, bad[i]);
+    }
+    allow_list l = {0};
+    char where[64];
+    for (int i = 0; i < SRV_MAX_ALLOW / 9; i++)
+        assert_true(allow_parse(&l, "telnyx", where, sizeof where));
+    assert_false(allow_parse(&l, "telnyx", where, sizeof where)); /* past SRV_MAX_ALLOW */
+}
+
+static void sizes(void **state)
+{
+    (void)state;
+    int64_t v;
+    assert_true(config_parse_size("1048576", &v) && v == 1048576);
+    assert_true(config_parse_size("512k", &v) && v == 524288);
+    assert_true(config_parse_size("1M", &v) && v == 1048576);
+    assert_true(config_parse_size("10G", &v) && v == INT64_C(10737418240));
+    const char *bad[] = {"", "k", "1.5M", "-1", "1MB", " 1", "1 ", "99999999999999999999G"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (config_parse_size(bad[i], &v))
+            fail_msg("size '%s' parsed", bad[i]);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(empty_list_allows_everyone),
+        cmocka_unit_test(ipv4_prefix_boundaries),
+        cmocka_unit_test(ipv6_and_mapped),
+        cmocka_unit_test(telnyx_ranges),
+        cmocka_unit_test(bad_entries),
+        cmocka_unit_test(sizes),
+    };
+    return cmocka_run_group_tests_name("server", tests, NULL, NULL);
+}
