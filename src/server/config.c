@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fnmatch.h>
 #include <ini.h>
 #include <sodium.h>
 
@@ -24,6 +25,7 @@ typedef struct parse_ctx {
     int line;
     char section[128];
     cfg_endpoint *ep;      /* the endpoint being read, when in [endpoint NAME] */
+    cfg_handler *hd;       /* the handler being read, when in [handler NAME] */
     char *err;
     size_t errlen;
     bool failed;
@@ -84,6 +86,18 @@ void config_free(config *c)
         e->bearer = NULL;
     }
     c->nendpoints = 0;
+    for (size_t i = 0; i < c->nhandlers; i++) {
+        cfg_handler *h = &c->handlers[i];
+        for (size_t k = 0; k < h->non; k++)
+            free(h->on[k]);
+        for (size_t k = 0; h->argv[k] != NULL; k++)
+            free(h->argv[k]);
+        free(h->url);
+        secret_free(h->sign_secret);
+        secret_free(h->sign_key);
+        memset(h, 0, sizeof *h);
+    }
+    c->nhandlers = 0;
 }
 
 /* ---- values ---------------------------------------------------------------------------------- */
@@ -276,6 +290,199 @@ static bool endpoint_key(parse_ctx *p, const char *name, const char *value)
     return true;
 }
 
+bool config_split_args(const char *text, char **argv, size_t max, size_t *argc)
+{
+    size_t n = 0, len = strlen(text);
+    char *word = malloc(len + 1);
+    if (word == NULL)
+        return false;
+    const char *s = text;
+    bool ok = true;
+    while (ok) {
+        while (*s == ' ' || *s == '\t')
+            s++;
+        if (*s == '\0')
+            break;
+        size_t w = 0;
+        char quote = 0;
+        for (; *s != '\0' && (quote || (*s != ' ' && *s != '\t')); s++) {
+            if (quote == 0 && (*s == '\'' || *s == '"')) {
+                quote = *s;
+            } else if (quote != 0 && *s == quote) {
+                quote = 0;
+            } else if (*s == '\\' && quote != '\'' && s[1] != '\0') {
+                word[w++] = *++s;
+            } else {
+                word[w++] = *s;
+            }
+        }
+        word[w] = '\0';
+        if (quote != 0 || n >= max) {
+            ok = false;
+        } else {
+            argv[n] = strdup(word);
+            ok = argv[n++] != NULL;
+        }
+    }
+    free(word);
+    argv[n] = NULL;
+    if (!ok) {
+        for (size_t i = 0; i < n; i++) {
+            free(argv[i]);
+            argv[i] = NULL;
+        }
+        return false;
+    }
+    *argc = n;
+    return true;
+}
+
+static bool handler_uint(parse_ctx *p, const char *name, const char *value, unsigned long min,
+                         unsigned long max, unsigned *out)
+{
+    unsigned long v;
+    if (!parse_uint(value, min, max, &v))
+        return failf(p, name, "expected a number from %lu to %lu", min, max);
+    *out = (unsigned)v;
+    return true;
+}
+
+static bool set_action(parse_ctx *p, const char *name, handler_action a)
+{
+    if (p->hd->action_set)
+        return failf(p, name, "a handler has exactly one action (exec or forward)");
+    p->hd->action_set = true;
+    p->hd->action = a;
+    return true;
+}
+
+static bool handler_key(parse_ctx *p, const char *name, const char *value)
+{
+    cfg_handler *h = p->hd;
+    if (strcmp(name, "on") == 0) {
+        char *copy = strdup(value), *save = NULL;
+        for (char *t = strtok_r(copy, ", \t", &save); t != NULL; t = strtok_r(NULL, ", \t", &save)) {
+            if (h->non >= SRV_MAX_PATTERNS || strlen(t) > HOOKD_MAX_FIELD_LEN) {
+                free(copy);
+                return failf(p, name, "at most %d event types or patterns", SRV_MAX_PATTERNS);
+            }
+            h->on[h->non++] = strdup(t);
+        }
+        free(copy);
+        return h->non > 0 ? true : failf(p, name, "expected event types or patterns (siprec.*, *)");
+    }
+    if (strcmp(name, "endpoint") == 0) {
+        if (strlen(value) >= sizeof h->endpoint)
+            return failf(p, name, "too long");
+        snprintf(h->endpoint, sizeof h->endpoint, "%s", value);
+        return true;
+    }
+    if (strcmp(name, "exec") == 0) {
+        size_t argc = 0;
+        if (!set_action(p, name, ACTION_EXEC))
+            return false;
+        if (!config_split_args(value, h->argv, SRV_MAX_ARGS, &argc) || argc == 0)
+            return failf(p, name, "expected a program and its arguments (quotes must close; at "
+                                  "most %d words)", SRV_MAX_ARGS);
+        if (h->argv[0][0] != '/')
+            return failf(p, name, "the program must be an absolute path (no shell, no PATH search)");
+        return true;
+    }
+    if (strcmp(name, "forward") == 0) {
+        if (!set_action(p, name, ACTION_FORWARD))
+            return false;
+        if (strncmp(value, "http://", 7) != 0 && strncmp(value, "https://", 8) != 0)
+            return failf(p, name, "expected an http:// or https:// URL");
+        h->url = strdup(value);
+        return true;
+    }
+    if (strcmp(name, "sign_secret") == 0 || strcmp(name, "sign_key") == 0) {
+        bool is_secret = strcmp(name, "sign_secret") == 0;
+        char **slot = is_secret ? &h->sign_secret : &h->sign_key;
+        secret_free(*slot);
+        *slot = resolve_secret(p, name, value);
+        if (*slot == NULL)
+            return false;
+        hookd_signer *s = NULL;
+        hookd_err e = hookd_signer_new(HOOKD_SCHEME_STANDARD, *slot, &s);
+        hookd_signer_free(s);
+        if (e != HOOKD_OK || strncmp(*slot, is_secret ? "whsec_" : "whsk_", 5) != 0)
+            return failf(p, name, "expected %s", is_secret ? "whsec_ + base64 (24 to 64 bytes)"
+                                                           : "whsk_ + base64 of a 32-byte seed");
+        return true;
+    }
+    if (strcmp(name, "timeout") == 0)
+        return handler_uint(p, name, value, 1, 3600, &h->timeout);
+    if (strcmp(name, "concurrency") == 0)
+        return handler_uint(p, name, value, 1, 256, &h->concurrency);
+    if (strcmp(name, "max_attempts") == 0)
+        return handler_uint(p, name, value, 1, 100, &h->max_attempts);
+    if (strcmp(name, "retry_base") == 0)
+        return handler_uint(p, name, value, 1, 86400, &h->retry_base);
+    if (strcmp(name, "retry_max") == 0)
+        return handler_uint(p, name, value, 1, 7 * 86400, &h->retry_max);
+    if (strcmp(name, "order") == 0) {
+        if (strcmp(value, "call") != 0 && strcmp(value, "none") != 0)
+            return failf(p, name, "expected call or none");
+        h->order_call = strcmp(value, "call") == 0;
+        return true;
+    }
+    return failf(p, name, "unknown key (on, endpoint, exec, forward, sign_secret, sign_key, timeout, "
+                          "concurrency, max_attempts, retry_base, retry_max, order)");
+}
+
+static cfg_handler *new_handler(parse_ctx *p, const char *name)
+{
+    config *c = p->c;
+    if (c->nhandlers >= SRV_MAX_HANDLERS) {
+        failf(p, NULL, "at most %d handlers", SRV_MAX_HANDLERS);
+        return NULL;
+    }
+    for (size_t i = 0; i < c->nhandlers; i++) {
+        if (strcmp(c->handlers[i].name, name) == 0) {
+            failf(p, NULL, "[handler %s] appears twice (first at line %d)", name, c->handlers[i].line);
+            return NULL;
+        }
+    }
+    for (const char *s = name; *s; s++) {
+        if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_') {
+            failf(p, NULL, "[handler %s]: names are letters, digits, '-' and '_'", name);
+            return NULL;
+        }
+    }
+    cfg_handler *h = &c->handlers[c->nhandlers++];
+    memset(h, 0, sizeof *h);
+    snprintf(h->name, sizeof h->name, "%s", name);
+    h->line = p->line;
+    h->timeout = HANDLER_DEFAULT_TIMEOUT;
+    h->concurrency = HANDLER_DEFAULT_CONCURRENCY;
+    h->max_attempts = HANDLER_DEFAULT_MAX_ATTEMPTS;
+    h->retry_base = HANDLER_DEFAULT_RETRY_BASE;
+    h->retry_max = HANDLER_DEFAULT_RETRY_MAX;
+    return h;
+}
+
+const cfg_handler *config_handler(const config *c, const char *name)
+{
+    for (size_t i = 0; i < c->nhandlers; i++) {
+        if (strcmp(c->handlers[i].name, name) == 0)
+            return &c->handlers[i];
+    }
+    return NULL;
+}
+
+bool config_handler_matches(const cfg_handler *h, const char *endpoint, const char *event_type)
+{
+    if (h->endpoint[0] != '\0' && (endpoint == NULL || strcmp(h->endpoint, endpoint) != 0))
+        return false;
+    const char *type = event_type != NULL ? event_type : "";
+    for (size_t i = 0; i < h->non; i++) {
+        if (fnmatch(h->on[i], type, 0) == 0)
+            return true;
+    }
+    return false;
+}
+
 static cfg_endpoint *new_endpoint(parse_ctx *p, const char *name)
 {
     config *c = p->c;
@@ -317,13 +524,18 @@ static void section_line(parse_ctx *p, const char *line)
     memcpy(p->section, line + 1, n);
     p->section[n] = '\0';
     p->ep = NULL;
+    p->hd = NULL;
     if (strcmp(p->section, "server") == 0 || strcmp(p->section, "store") == 0)
         return;
     if (strncmp(p->section, "endpoint ", 9) == 0 && p->section[9] != '\0') {
         p->ep = new_endpoint(p, p->section + 9);
         return;
     }
-    failf(p, NULL, "unknown section [%s] (server, store, endpoint NAME)", p->section);
+    if (strncmp(p->section, "handler ", 8) == 0 && p->section[8] != '\0') {
+        p->hd = new_handler(p, p->section + 8);
+        return;
+    }
+    failf(p, NULL, "unknown section [%s] (server, store, endpoint NAME, handler NAME)", p->section);
 }
 
 static char *read_line(char *str, int num, void *stream)
@@ -359,6 +571,8 @@ static int handler(void *user, const char *section, const char *name, const char
         return store_key(p, name, value);
     if (p->ep != NULL)
         return endpoint_key(p, name, value);
+    if (p->hd != NULL)
+        return handler_key(p, name, value);
     return failf(p, name, "outside any section");
 }
 
@@ -472,8 +686,39 @@ static bool validate_endpoint(config *c, size_t i, char *err, size_t errlen)
     return true;
 }
 
+static bool validate_handler(const config *c, const cfg_handler *h, char *err, size_t errlen)
+{
+    const char *where = c->file[0] ? c->file : "command line";
+    const char *what = NULL;
+    if (h->non == 0)
+        what = "on: missing (event types or patterns, e.g. siprec.failed or siprec.*)";
+    else if (!h->action_set)
+        what = "exec or forward: missing (a handler has exactly one action)";
+    else if (h->action == ACTION_FORWARD && h->sign_secret == NULL && h->sign_key == NULL)
+        what = "sign_secret or sign_key: missing (forwarded events are always signed)";
+    else if (h->action == ACTION_EXEC && (h->sign_secret != NULL || h->sign_key != NULL))
+        what = "sign_secret / sign_key: only for forward";
+    else if (h->retry_max < h->retry_base)
+        what = "retry_max: smaller than retry_base";
+    if (what == NULL && h->endpoint[0] != '\0') {
+        bool found = false;
+        for (size_t i = 0; i < c->nendpoints; i++)
+            found = found || strcmp(c->endpoints[i].name, h->endpoint) == 0;
+        if (!found)
+            what = "endpoint: no [endpoint] of that name";
+    }
+    if (what == NULL)
+        return true;
+    snprintf(err, errlen, "%s:%d: [handler %s] %s", where, h->line, h->name, what);
+    return false;
+}
+
 bool config_validate(config *c, char *err, size_t errlen)
 {
+    for (size_t i = 0; i < c->nhandlers; i++) {
+        if (!validate_handler(c, &c->handlers[i], err, errlen))
+            return false;
+    }
     if (c->nendpoints == 0) {
         snprintf(err, errlen, "%s: no [endpoint NAME] section", c->file[0] ? c->file : "command line");
         return false;

@@ -36,6 +36,23 @@ typedef struct cfg_endpoint {
     allow_list allow;
 } cfg_endpoint;
 
+typedef enum handler_action { ACTION_EXEC, ACTION_FORWARD } handler_action;
+
+typedef struct cfg_handler {
+    char name[64];
+    int line;
+    char *on[SRV_MAX_PATTERNS];      /* event types or fnmatch globs ("siprec.*", "*") */
+    size_t non;
+    char endpoint[64];               /* "" for every endpoint */
+    bool action_set;
+    handler_action action;
+    char *argv[SRV_MAX_ARGS + 1];    /* exec: split like a shell, no expansion; NULL-terminated */
+    char *url;                       /* forward */
+    char *sign_secret, *sign_key;    /* forward: whsec_ (v1) and/or whsk_ (v1a) */
+    unsigned timeout, concurrency, max_attempts, retry_base, retry_max;
+    bool order_call;                 /* order = call */
+} cfg_handler;
+
 typedef struct config {
     char file[512];                  /* "" for the quick path */
     char listen[SRV_MAX_LISTEN][128];
@@ -51,7 +68,19 @@ typedef struct config {
     int64_t store_max_size;          /* bytes, 0 for no cap */
     cfg_endpoint endpoints[SRV_MAX_ENDPOINTS];
     size_t nendpoints;
+    cfg_handler handlers[SRV_MAX_HANDLERS];
+    size_t nhandlers;
 } config;
+
+/* The handler named name, or NULL. */
+const cfg_handler *config_handler(const config *c, const char *name);
+
+/* Does handler h take an event of this type from this endpoint? (NULL type: unparsed.) */
+bool config_handler_matches(const cfg_handler *h, const char *endpoint, const char *event_type);
+
+/* Split a command line like a shell does, without expanding anything: words separated by blanks,
+ * '...' and "..." quote, backslash escapes the next character. At most max words. */
+bool config_split_args(const char *text, char **argv, size_t max, size_t *argc);
 
 /* Defaults everywhere, no endpoint. */
 void config_defaults(config *c);

@@ -223,6 +223,7 @@ static void committed(void *ctx, store_outcome outcome, const char *error)
 /* Suspend, then hand the job to the store (suspending first: the writer may resume at once). */
 static enum MHD_Result submit(request *r, const store_record *rec)
 {
+    r->job.kind = rec != NULL ? JOB_EVENT : JOB_PROBE;
     r->job.rec = rec;
     r->job.done = committed;
     r->job.ctx = r;

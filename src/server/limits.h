@@ -31,6 +31,20 @@
 #define STORE_CHECKPOINT_PAGES 4000       /* WAL size that wakes the checkpointer */
 #define STORE_CHECKPOINT_INTERVAL_MS 250
 
+/* [handler] defaults and bounds. The default backoff (10 s doubling to a 6 h cap, 15 attempts)
+ * spreads retries over about a day: 10 s x (2^12 - 1) + 2 x 6 h = 23.4 h. */
+#define SRV_MAX_HANDLERS 32
+#define SRV_MAX_PATTERNS 16               /* entries in one "on =" */
+#define SRV_MAX_ARGS 32                   /* words of one "exec =" */
+#define HANDLER_DEFAULT_TIMEOUT 30        /* seconds per attempt */
+#define HANDLER_DEFAULT_CONCURRENCY 4     /* attempts in flight per handler */
+#define HANDLER_DEFAULT_MAX_ATTEMPTS 15
+#define HANDLER_DEFAULT_RETRY_BASE 10     /* seconds before the first retry */
+#define HANDLER_DEFAULT_RETRY_MAX 21600   /* seconds, the cap of one wait */
+#define HANDLER_OUTPUT_KEEP 4096          /* bytes of output or response body kept per attempt */
+#define DISPATCH_POLL_MS 200              /* the scheduler looks for due deliveries this often */
+#define DISPATCH_BATCH 256                /* due deliveries read per look */
+
 /* Metrics: distinct event types counted by name before the rest count as "other". */
 #define METRICS_MAX_TYPES 128
 

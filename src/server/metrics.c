@@ -36,6 +36,7 @@ void metrics_init(metrics *m)
     hist_init(&m->request_seconds, seconds_bounds, sizeof seconds_bounds / sizeof seconds_bounds[0]);
     hist_init(&m->commit_seconds, seconds_bounds, sizeof seconds_bounds / sizeof seconds_bounds[0]);
     hist_init(&m->commit_batch, batch_bounds, sizeof batch_bounds / sizeof batch_bounds[0]);
+    hist_init(&m->attempt_seconds, seconds_bounds, sizeof seconds_bounds / sizeof seconds_bounds[0]);
     m->endpoint_names[0] = "-";
 }
 
@@ -54,6 +55,26 @@ void metrics_set_endpoints(metrics *m, const char *const *names, size_t n)
         m->endpoint_names[i] = names[i];
     m->endpoint_names[n] = "-";
     m->nendpoints = n;
+}
+
+static const char *const attempt_outcomes[4] = {"succeeded", "failed", "timeout", "gone"};
+
+void metrics_set_handlers(metrics *m, const char *const *names, size_t n)
+{
+    if (n > SRV_MAX_HANDLERS)
+        n = SRV_MAX_HANDLERS;
+    for (size_t i = 0; i < n; i++)
+        m->handler_names[i] = names[i];
+    m->nhandlers = n;
+}
+
+void metrics_attempt(metrics *m, size_t h, const char *outcome, double seconds)
+{
+    for (size_t o = 0; h < m->nhandlers && o < 4; o++) {
+        if (strcmp(attempt_outcomes[o], outcome) == 0)
+            atomic_fetch_add_explicit(&m->deliveries[h][o], 1, memory_order_relaxed);
+    }
+    metrics_observe(&m->attempt_seconds, seconds);
 }
 
 void metrics_observe(histogram *h, double value)
@@ -198,6 +219,28 @@ char *metrics_render(metrics *m, size_t *len)
     render_histogram(f, "hookd_commit_duration_seconds", "Time of one group commit (incl. fsync).",
                      &m->commit_seconds);
     render_histogram(f, "hookd_commit_batch_size", "Requests sharing one commit.", &m->commit_batch);
+    if (m->nhandlers > 0) {
+        head(f, "hookd_delivery_attempts_total", "counter", "Handler attempts, by handler and outcome.");
+        for (size_t h = 0; h < m->nhandlers; h++) {
+            for (size_t o = 0; o < 4; o++)
+                fprintf(f, "hookd_delivery_attempts_total{handler=\"%s\",outcome=\"%s\"} %llu\n",
+                        m->handler_names[h], attempt_outcomes[o],
+                        (unsigned long long)atomic_load(&m->deliveries[h][o]));
+        }
+        render_histogram(f, "hookd_delivery_attempt_seconds", "Time of one handler attempt.",
+                         &m->attempt_seconds);
+        head(f, "hookd_dispatch_queue_depth", "gauge", "Deliveries pending or waiting for a retry.");
+        fprintf(f, "hookd_dispatch_queue_depth %lld\n", (long long)atomic_load(&m->queue_depth));
+        head(f, "hookd_dispatch_oldest_pending_seconds", "gauge",
+             "Age of the oldest delivery not yet succeeded or dead.");
+        fprintf(f, "hookd_dispatch_oldest_pending_seconds %lld\n",
+                (long long)atomic_load(&m->oldest_pending_s));
+        head(f, "hookd_dead_letters", "gauge", "Deliveries that are dead (replay them with hookd replay).");
+        fprintf(f, "hookd_dead_letters %lld\n", (long long)atomic_load(&m->dead_letters));
+        head(f, "hookd_orphaned_deliveries", "gauge",
+             "Queued deliveries of handlers no longer configured (kept, not dispatched).");
+        fprintf(f, "hookd_orphaned_deliveries %lld\n", (long long)atomic_load(&m->orphaned));
+    }
     if (fclose(f) != 0) {
         free(buf);
         return NULL;

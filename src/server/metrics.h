@@ -33,6 +33,12 @@ typedef struct metrics {
     atomic_uint_least64_t duplicates, unparsed, store_errors, connections_total;
     atomic_int_least64_t connections;
     histogram request_seconds, commit_seconds, commit_batch;
+    /* dispatch */
+    size_t nhandlers;
+    const char *handler_names[SRV_MAX_HANDLERS];
+    atomic_uint_least64_t deliveries[SRV_MAX_HANDLERS][4]; /* succeeded, failed, timeout, gone */
+    histogram attempt_seconds;
+    atomic_int_least64_t queue_depth, oldest_pending_s, dead_letters, orphaned;
     pthread_mutex_t types_lock;
     size_t ntypes;
     char *type_names[METRICS_MAX_TYPES];
@@ -44,6 +50,12 @@ void metrics_destroy(metrics *m);
 
 /* Name the endpoints (index i is endpoint i); the names must outlive m. */
 void metrics_set_endpoints(metrics *m, const char *const *names, size_t n);
+
+/* Name the handlers (index i is handler i); the names must outlive m. */
+void metrics_set_handlers(metrics *m, const char *const *names, size_t n);
+
+/* One finished attempt of handler h; outcome is "succeeded", "failed", "timeout" or "gone". */
+void metrics_attempt(metrics *m, size_t h, const char *outcome, double seconds);
 
 /* endpoint is an index, or -1 for a request that matched none. */
 void metrics_request(metrics *m, int endpoint, unsigned status, double seconds);

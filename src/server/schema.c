@@ -39,6 +39,37 @@ static const char *const migrations[] = {
     "CREATE INDEX events_by_session ON events (call_session_id, occurred_at_us);"
     "CREATE INDEX events_by_control ON events (call_control_id, occurred_at_us);"
     "CREATE TABLE probe (x BLOB);",
+    /* 2: dispatch. A delivery is one handler's duty towards one event, written in the event's
+     * transaction; each try of it is an attempt. */
+    "CREATE TABLE deliveries ("
+    "  id INTEGER PRIMARY KEY,"
+    "  event_seq INTEGER NOT NULL REFERENCES events (seq),"
+    "  handler TEXT NOT NULL,"
+    "  state TEXT NOT NULL CHECK (state IN ('pending', 'in_flight', 'succeeded', 'retry', 'dead')),"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_attempt_us INTEGER NOT NULL,"
+    "  created_us INTEGER NOT NULL,"
+    "  updated_us INTEGER NOT NULL,"
+    "  call_key TEXT,"
+    "  occurred_at_us INTEGER,"
+    "  last_outcome TEXT"
+    ");"
+    "CREATE INDEX deliveries_due ON deliveries (state, next_attempt_us);"
+    "CREATE INDEX deliveries_by_event ON deliveries (event_seq);"
+    "CREATE INDEX deliveries_by_call ON deliveries (handler, call_key, occurred_at_us);"
+    "CREATE TABLE attempts ("
+    "  id INTEGER PRIMARY KEY,"
+    "  delivery_id INTEGER NOT NULL REFERENCES deliveries (id),"
+    "  attempt INTEGER NOT NULL,"
+    "  started_us INTEGER NOT NULL,"
+    "  finished_us INTEGER NOT NULL,"
+    "  outcome TEXT NOT NULL,"
+    "  http_status INTEGER,"
+    "  exit_code INTEGER,"
+    "  error TEXT,"
+    "  output TEXT"
+    ");"
+    "CREATE INDEX attempts_by_delivery ON attempts (delivery_id, attempt);",
 };
 
 int schema_version(void)

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "dispatch.h"
 #include "log.h"
 #include "server.h"
 
@@ -128,16 +129,24 @@ int server_run(config *cfg)
         log_msg(LOG_ERROR, "cannot open the store", "%s", err);
         goto out;
     }
+    dispatcher *dispatch = NULL;
+    if (!dispatch_start(cfg, srv->store, &srv->metrics, &dispatch, err, sizeof err)) {
+        log_msg(LOG_ERROR, "cannot start dispatch", "%s", err);
+        store_close(srv->store);
+        goto out;
+    }
     if (!http_start(srv, err, sizeof err)) {
         log_msg(LOG_ERROR, "cannot start", "%s", err);
         http_stop(srv);
+        dispatch_stop(dispatch);
         store_close(srv->store);
         goto out;
     }
     log_json(LOG_NOTICE, "started",
-             json_pack("{s:s, s:s, s:s, s:i}", "version", hookd_version(), "store", cfg->store_url,
-                       "durability", cfg->durability == DURABILITY_FULL ? "full" : "process",
-                       "endpoints", (int)cfg->nendpoints));
+             json_pack("{s:s, s:s, s:s, s:i, s:i}", "version", hookd_version(), "store",
+                       cfg->store_url, "durability",
+                       cfg->durability == DURABILITY_FULL ? "full" : "process", "endpoints",
+                       (int)cfg->nendpoints, "handlers", (int)cfg->nhandlers));
     for (;;) {
         int sig = 0;
         if (sigwait(&sigs, &sig) != 0)
@@ -154,6 +163,7 @@ int server_run(config *cfg)
     atomic_store(&srv->draining, true);
     http_quiesce(srv);                          /* no new connections */
     wait_inflight(srv, SRV_SHUTDOWN_GRACE_MS);     /* in-flight requests commit and answer */
+    dispatch_stop(dispatch);                    /* running attempts finish and are recorded */
     store_close(srv->store);                    /* anything still queued commits (or fails) */
     wait_inflight(srv, 1000);
     http_stop(srv);

@@ -46,10 +46,37 @@ typedef enum store_outcome {
 
 typedef void store_done(void *ctx, store_outcome outcome, const char *error);
 
+/* The end of one attempt at a delivery, and what becomes of the delivery (dispatch.c). */
+typedef struct store_attempt {
+    int64_t delivery_id;
+    const char *handler;
+    int attempt;               /* 1-based */
+    int64_t started_us, finished_us;
+    const char *outcome;       /* "succeeded", "failed", "timeout", "gone" */
+    int http_status;           /* 0: none */
+    int exit_code;             /* -1: none */
+    const char *error;         /* or NULL */
+    const char *output;        /* excerpt of stdout/stderr or the response body, or NULL */
+    size_t output_len;
+    const char *new_state;     /* "succeeded", "retry" or "dead" */
+    int64_t next_attempt_us;
+    bool handler_gone;         /* 410: the handler's other queued deliveries go dead too */
+} store_attempt;
+
+typedef enum store_job_kind {
+    JOB_EVENT,   /* rec: a delivery to record (and its deliveries to queue) */
+    JOB_PROBE,   /* a readiness probe */
+    JOB_CLAIM,   /* delivery_id goes in_flight */
+    JOB_ATTEMPT, /* attempt: record it and move the delivery on */
+} store_job_kind;
+
 /* A submission, embedded in the caller's request so submitting allocates nothing. The store owns
  * it from submit until done is called (from the store's writer thread). */
 typedef struct store_job {
-    const store_record *rec;   /* NULL: a readiness probe */
+    store_job_kind kind;
+    const store_record *rec;
+    const store_attempt *attempt;
+    int64_t delivery_id;
     store_done *done;
     void *ctx;
     struct store_job *next;
@@ -68,5 +95,11 @@ void store_close(store *s);
 
 /* The path of a sqlite: URL, or NULL. */
 const char *store_sqlite_path(const char *url);
+
+/* The database file of an open store (for the dispatcher's own read connection). */
+const char *store_path(const store *s);
+
+/* Called by the writer after a commit that queued deliveries (to wake the dispatcher). */
+void store_on_deliveries(store *s, void (*fn)(void *ctx), void *ctx);
 
 #endif

@@ -28,8 +28,13 @@
 
 struct store {
     char path[512];
+    const config *cfg; /* handlers: which deliveries a new event gets */
     sqlite3 *db; /* the writer's connection, used only by the writer thread once started */
     sqlite3_stmt *upsert, *probe_insert, *probe_delete;
+    sqlite3_stmt *queue, *claim, *attempt_insert, *attempt_update, *handler_gone;
+    void (*on_deliveries)(void *ctx);
+    void *on_deliveries_ctx;
+    bool queued; /* this batch queued deliveries */
     metrics *m;
     pthread_mutex_t lock;
     pthread_cond_t wake;
@@ -51,7 +56,22 @@ static const char upsert_sql[] =
     " meta_attempt = max(coalesce(meta_attempt, 0), coalesce(excluded.meta_attempt, 0)),"
     " delivered_to = coalesce(excluded.delivered_to, delivered_to),"
     " last_received_at_us = excluded.last_received_at_us"
-    " RETURNING attempts";
+    " RETURNING attempts, seq";
+
+static const char queue_sql[] =
+    "INSERT INTO deliveries (event_seq, handler, state, next_attempt_us, created_us, updated_us,"
+    " call_key, occurred_at_us) VALUES (?1, ?2, 'pending', ?3, ?3, ?3, ?4, ?5)";
+static const char claim_sql[] =
+    "UPDATE deliveries SET state = 'in_flight', updated_us = ?2 WHERE id = ?1";
+static const char attempt_insert_sql[] =
+    "INSERT INTO attempts (delivery_id, attempt, started_us, finished_us, outcome, http_status,"
+    " exit_code, error, output) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+static const char attempt_update_sql[] =
+    "UPDATE deliveries SET state = ?2, attempts = ?3, next_attempt_us = ?4, updated_us = ?5,"
+    " last_outcome = ?6 WHERE id = ?1";
+static const char handler_gone_sql[] =
+    "UPDATE deliveries SET state = 'dead', updated_us = ?2, last_outcome = 'gone'"
+    " WHERE handler = ?1 AND state IN ('pending', 'retry')";
 
 static double now_seconds(void)
 {
@@ -83,6 +103,30 @@ static void bind_int(sqlite3_stmt *st, int i, int64_t v, bool present)
         sqlite3_bind_null(st, i);
 }
 
+/* The deliveries a new event owes: one per matching handler, in the event's transaction, so a
+ * stored event always has its deliveries. */
+static bool queue_deliveries(store *s, const store_record *r, int64_t seq)
+{
+    for (size_t i = 0; i < s->cfg->nhandlers; i++) {
+        const cfg_handler *h = &s->cfg->handlers[i];
+        if (!config_handler_matches(h, r->endpoint, r->parsed ? r->event_type : NULL))
+            continue;
+        sqlite3_stmt *st = s->queue;
+        sqlite3_bind_int64(st, 1, seq);
+        sqlite3_bind_text(st, 2, h->name, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, r->received_at_us);
+        bind_text(st, 4, r->call_session_id != NULL ? r->call_session_id : r->call_control_id);
+        bind_int(st, 5, r->occurred_at_us, r->occurred_at != NULL);
+        int rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        if (rc != SQLITE_DONE)
+            return false;
+        s->queued = true;
+    }
+    return true;
+}
+
 /* Write one record; its outcome, or STORE_FAILED. */
 static store_outcome write_record(store *s, const store_record *r)
 {
@@ -109,17 +153,20 @@ static store_outcome write_record(store *s, const store_record *r)
     sqlite3_bind_blob64(st, 20, r->body_len > 0 ? r->body : (const void *)"", r->body_len,
                         SQLITE_STATIC);
     /* The upsert writes on the first step and returns one row; the second step ends it. */
-    int64_t attempts = 0;
+    int64_t attempts = 0, seq = 0;
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         attempts = sqlite3_column_int64(st, 0);
+        seq = sqlite3_column_int64(st, 1);
         rc = sqlite3_step(st);
     }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     if (rc != SQLITE_DONE || attempts < 1)
         return STORE_FAILED;
-    return attempts == 1 ? STORE_NEW : STORE_DUPLICATE;
+    if (attempts > 1)
+        return STORE_DUPLICATE; /* a duplicate creates no deliveries */
+    return queue_deliveries(s, r, seq) ? STORE_NEW : STORE_FAILED;
 }
 
 /* A readiness probe: a write that needs fresh pages (64 KiB, more than fits in the free space of
@@ -134,14 +181,74 @@ static store_outcome write_probe(store *s)
     return ok ? STORE_PROBED : STORE_FAILED;
 }
 
+static bool step_done(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE;
+}
+
+static store_outcome write_claim(store *s, int64_t id)
+{
+    sqlite3_bind_int64(s->claim, 1, id);
+    sqlite3_bind_int64(s->claim, 2, (int64_t)time(NULL) * 1000000);
+    return step_done(s->claim) ? STORE_PROBED : STORE_FAILED;
+}
+
+static store_outcome write_attempt(store *s, const store_attempt *a)
+{
+    sqlite3_stmt *st = s->attempt_insert;
+    sqlite3_bind_int64(st, 1, a->delivery_id);
+    sqlite3_bind_int(st, 2, a->attempt);
+    sqlite3_bind_int64(st, 3, a->started_us);
+    sqlite3_bind_int64(st, 4, a->finished_us);
+    bind_text(st, 5, a->outcome);
+    bind_int(st, 6, a->http_status, a->http_status > 0);
+    bind_int(st, 7, a->exit_code, a->exit_code >= 0);
+    bind_text(st, 8, a->error);
+    if (a->output != NULL)
+        sqlite3_bind_text(st, 9, a->output, (int)a->output_len, SQLITE_STATIC);
+    if (!step_done(st))
+        return STORE_FAILED;
+    st = s->attempt_update;
+    sqlite3_bind_int64(st, 1, a->delivery_id);
+    bind_text(st, 2, a->new_state);
+    sqlite3_bind_int(st, 3, a->attempt);
+    sqlite3_bind_int64(st, 4, a->next_attempt_us);
+    sqlite3_bind_int64(st, 5, a->finished_us);
+    bind_text(st, 6, a->outcome);
+    if (!step_done(st))
+        return STORE_FAILED;
+    if (a->handler_gone) {
+        sqlite3_bind_text(s->handler_gone, 1, a->handler, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s->handler_gone, 2, a->finished_us);
+        if (!step_done(s->handler_gone))
+            return STORE_FAILED;
+    }
+    return STORE_PROBED;
+}
+
+static store_outcome write_job(store *s, const store_job *j)
+{
+    switch (j->kind) {
+    case JOB_EVENT: return write_record(s, j->rec);
+    case JOB_PROBE: return write_probe(s);
+    case JOB_CLAIM: return write_claim(s, j->delivery_id);
+    case JOB_ATTEMPT: return write_attempt(s, j->attempt);
+    }
+    return STORE_FAILED;
+}
+
 static void run_batch(store *s, store_job *jobs, size_t n)
 {
     store_outcome outcomes[STORE_MAX_BATCH];
     double t0 = now_seconds();
+    s->queued = false;
     bool ok = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
     size_t i = 0;
     for (store_job *j = jobs; ok && j != NULL; j = j->next, i++) {
-        outcomes[i] = j->rec != NULL ? write_record(s, j->rec) : write_probe(s);
+        outcomes[i] = write_job(s, j);
         ok = outcomes[i] != STORE_FAILED;
     }
     if (ok)
@@ -155,12 +262,14 @@ static void run_batch(store *s, store_job *jobs, size_t n)
     }
     metrics_observe(&s->m->commit_seconds, now_seconds() - t0);
     metrics_observe(&s->m->commit_batch, (double)n);
+    if (ok && s->queued && s->on_deliveries != NULL)
+        s->on_deliveries(s->on_deliveries_ctx);
     i = 0;
     for (store_job *j = jobs, *next; j != NULL; j = next, i++) {
         next = j->next; /* done() may free the job */
         store_outcome o = ok ? outcomes[i] : STORE_FAILED;
         if (o == STORE_NEW)
-            metrics_stored(s->m, j->rec->event_type);
+            metrics_stored(s->m, j->rec->parsed ? j->rec->event_type : NULL);
         else if (o == STORE_DUPLICATE)
             atomic_fetch_add(&s->m->duplicates, 1);
         j->done(j->ctx, o, ok ? NULL : error);
@@ -293,7 +402,16 @@ static bool prepare(store *s, const config *c, char *err, size_t errlen)
     if (sqlite3_prepare_v2(s->db, upsert_sql, -1, &s->upsert, NULL) != SQLITE_OK
         || sqlite3_prepare_v2(s->db, "INSERT INTO probe(x) VALUES (randomblob(65536))", -1,
                               &s->probe_insert, NULL) != SQLITE_OK
-        || sqlite3_prepare_v2(s->db, "DELETE FROM probe", -1, &s->probe_delete, NULL) != SQLITE_OK)
+        || sqlite3_prepare_v2(s->db, "DELETE FROM probe", -1, &s->probe_delete, NULL) != SQLITE_OK
+        || sqlite3_prepare_v2(s->db, queue_sql, -1, &s->queue, NULL) != SQLITE_OK
+        || sqlite3_prepare_v2(s->db, claim_sql, -1, &s->claim, NULL) != SQLITE_OK
+        || sqlite3_prepare_v2(s->db, attempt_insert_sql, -1, &s->attempt_insert, NULL) != SQLITE_OK
+        || sqlite3_prepare_v2(s->db, attempt_update_sql, -1, &s->attempt_update, NULL) != SQLITE_OK
+        || sqlite3_prepare_v2(s->db, handler_gone_sql, -1, &s->handler_gone, NULL) != SQLITE_OK)
+        goto fail;
+    /* Deliveries in flight when hookd stopped (or died) are owed again: at least once. */
+    if (sqlite3_exec(s->db, "UPDATE deliveries SET state = 'pending' WHERE state = 'in_flight'",
+                     NULL, NULL, NULL) != SQLITE_OK)
         goto fail;
     sqlite3_wal_hook(s->db, wal_hook, s); /* replaces SQLite's own auto-checkpoint */
     return true;
@@ -308,6 +426,11 @@ static void release(store *s)
     sqlite3_finalize(s->upsert);
     sqlite3_finalize(s->probe_insert);
     sqlite3_finalize(s->probe_delete);
+    sqlite3_finalize(s->queue);
+    sqlite3_finalize(s->claim);
+    sqlite3_finalize(s->attempt_insert);
+    sqlite3_finalize(s->attempt_update);
+    sqlite3_finalize(s->handler_gone);
     sqlite3_close(s->db);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->wake);
@@ -326,6 +449,7 @@ bool store_open(const config *c, metrics *m, store **out, char *err, size_t errl
     if (s == NULL)
         return false;
     snprintf(s->path, sizeof s->path, "%s", path);
+    s->cfg = c;
     s->m = m;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->wake, NULL);
@@ -349,6 +473,19 @@ bool store_open(const config *c, metrics *m, store **out, char *err, size_t errl
     }
     *out = s;
     return true;
+}
+
+const char *store_path(const store *s)
+{
+    return s->path;
+}
+
+void store_on_deliveries(store *s, void (*fn)(void *ctx), void *ctx)
+{
+    pthread_mutex_lock(&s->lock);
+    s->on_deliveries = fn;
+    s->on_deliveries_ctx = ctx;
+    pthread_mutex_unlock(&s->lock);
 }
 
 void store_close(store *s)

@@ -1,0 +1,742 @@
+/*
+ * dispatch.c - run the handlers: exec a program or forward a signed request, at least once.
+ *
+ * Deliveries are rows, written in the same transaction as their event (store_sqlite.c), so a
+ * stored event always has them and a duplicate creates none. The scheduler thread reads due
+ * deliveries on its own read-only connection every DISPATCH_POLL_MS (or when the writer says new
+ * ones were queued), honours each handler's concurrency and order = call, and starts one thread
+ * per attempt. Every state change (in flight, attempt recorded, succeeded / retry / dead) goes
+ * through the store's writer queue like events do, so dispatch never holds SQLite's write lock
+ * and never slows acknowledgements. A delivery stays claimed in memory until its attempt is
+ * committed; one found in flight at start (hookd died) is owed again: at least once.
+ *
+ *   exec     the program without a shell, the raw body on stdin, HOOKD_* in the environment, in
+ *            its own process group (a timeout kills the whole group); exit 0 is success
+ *   forward  POST the original body signed as Standard Webhooks (webhook-id = the event id,
+ *            v1 and/or v1a); any 2xx is success; Retry-After on 429/503 is honoured; 410 makes
+ *            the handler's queued deliveries dead
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <sodium.h>
+#include <sqlite3.h>
+
+#include "dispatch.h"
+#include "log.h"
+
+extern char **environ;
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* One attempt: a copy of everything it needs, so the scheduler's rows can go. */
+typedef struct attempt {
+    dispatcher *d;
+    size_t handler;           /* index into cfg->handlers */
+    int64_t delivery_id;
+    int number;               /* 1-based */
+    char *call_key;
+    /* the event */
+    char *event_id, *endpoint, *event_type, *occurred_at, *content_type;
+    char *call_control_id, *call_session_id, *call_leg_id, *failure_cause, *hangup_cause;
+    uint8_t *body;
+    size_t body_len;
+    /* the outcome */
+    char output[HANDLER_OUTPUT_KEEP];
+    size_t output_len;
+    char error[256];
+    long retry_after;         /* seconds asked for by the target, 0 when not */
+    store_attempt record;
+    store_job claim_job, record_job;
+    bool abandoned;           /* its thread could not start: freed once the claim is written */
+    bool resubmit;            /* its record did not commit: the scheduler submits it again */
+    struct attempt *next;     /* in the running list */
+} attempt;
+
+struct dispatcher {
+    const config *cfg;
+    store *store;
+    metrics *m;
+    sqlite3 *db;              /* the scheduler's read connection */
+    hookd_signer *signers[SRV_MAX_HANDLERS][2]; /* forward: v1, v1a */
+    pthread_t thread;
+    bool thread_started;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    bool stopping;
+    attempt *running;         /* claimed: running, or waiting for their record to commit */
+    unsigned inflight[SRV_MAX_HANDLERS];
+};
+
+static int64_t now_us(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+static char *dup_column(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t != NULL ? strdup((const char *)t) : NULL;
+}
+
+static void attempt_free(attempt *a)
+{
+    char *strings[] = {a->call_key,        a->event_id,        a->endpoint,    a->event_type,
+                       a->occurred_at,     a->content_type,    a->call_control_id,
+                       a->call_session_id, a->call_leg_id,     a->failure_cause,
+                       a->hangup_cause};
+    for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
+        free(strings[i]);
+    free(a->body);
+    free(a);
+}
+
+static void keep_output(attempt *a, const char *data, size_t n)
+{
+    size_t room = sizeof a->output - a->output_len;
+    if (n > room)
+        n = room;
+    memcpy(a->output + a->output_len, data, n);
+    a->output_len += n;
+}
+
+/* ---- exec ----------------------------------------------------------------------------------- */
+
+static char *env_pair(const char *name, const char *value)
+{
+    size_t n = strlen(name) + strlen(value != NULL ? value : "") + 2;
+    char *s = malloc(n);
+    if (s != NULL)
+        snprintf(s, n, "%s=%s", name, value != NULL ? value : "");
+    return s;
+}
+
+/* The daemon's environment less any HOOKD_ variables, plus this event's. NULL-terminated. */
+static char **exec_env(const attempt *a)
+{
+    size_t n = 0;
+    while (environ[n] != NULL)
+        n++;
+    char **env = calloc(n + 16, sizeof *env);
+    if (env == NULL)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strncmp(environ[i], "HOOKD_", 6) != 0)
+            env[k++] = strdup(environ[i]);
+    }
+    char attempt_no[16];
+    snprintf(attempt_no, sizeof attempt_no, "%d", a->number);
+    const char *pairs[][2] = {
+        {"HOOKD_EVENT_ID", a->event_id},           {"HOOKD_EVENT_TYPE", a->event_type},
+        {"HOOKD_ENDPOINT", a->endpoint},           {"HOOKD_CALL_CONTROL_ID", a->call_control_id},
+        {"HOOKD_CALL_SESSION_ID", a->call_session_id}, {"HOOKD_CALL_LEG_ID", a->call_leg_id},
+        {"HOOKD_FAILURE_CAUSE", a->failure_cause}, {"HOOKD_HANGUP_CAUSE", a->hangup_cause},
+        {"HOOKD_OCCURRED_AT", a->occurred_at},     {"HOOKD_DELIVERY_ATTEMPT", attempt_no},
+    };
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++)
+        env[k++] = env_pair(pairs[i][0], pairs[i][1]);
+    env[k] = NULL;
+    return env;
+}
+
+static void free_env(char **env)
+{
+    for (size_t i = 0; env != NULL && env[i] != NULL; i++)
+        free(env[i]);
+    free(env);
+}
+
+/* Feed stdin, collect output, until the child exits or the deadline passes. */
+static bool supervise(attempt *a, pid_t pid, int in, int out, double deadline, int *status)
+{
+    size_t written = 0;
+    for (;;) {
+        if (waitpid(pid, status, WNOHANG) == pid)
+            break;
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        double left = deadline - ((double)t.tv_sec + (double)t.tv_nsec / 1e9);
+        if (left <= 0)
+            return false;
+        struct pollfd p[2] = {{out, POLLIN, 0}, {in, POLLOUT, 0}};
+        int np = in >= 0 ? 2 : 1;
+        int ms = left < 0.05 ? 1 : 50; /* also notice an exit that closes no pipe */
+        if (poll(p, (nfds_t)np, ms) < 0 && errno != EINTR)
+            return false;
+        if (p[0].revents & (POLLIN | POLLHUP)) {
+            char buf[4096];
+            ssize_t n = read(out, buf, sizeof buf);
+            if (n > 0)
+                keep_output(a, buf, (size_t)n);
+        }
+        if (in >= 0 && (p[1].revents & (POLLOUT | POLLERR | POLLHUP))) {
+            ssize_t n = written < a->body_len ? write(in, a->body + written, a->body_len - written) : 0;
+            if (n > 0)
+                written += (size_t)n;
+            if (n < 0 || written >= a->body_len) { /* all written, or the child closed stdin */
+                close(in);
+                in = -1;
+            }
+        }
+    }
+    if (in >= 0)
+        close(in);
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(out, buf, sizeof buf)) > 0) /* what the child wrote before exiting */
+        keep_output(a, buf, (size_t)n);
+    return true;
+}
+
+static const char *run_exec(attempt *a, const cfg_handler *h, int *exit_code)
+{
+    int in[2], out[2];
+    if (pipe2(in, O_CLOEXEC) != 0) {
+        snprintf(a->error, sizeof a->error, "pipe: %s", strerror(errno));
+        return "failed";
+    }
+    if (pipe2(out, O_CLOEXEC) != 0) {
+        close(in[0]);
+        close(in[1]);
+        snprintf(a->error, sizeof a->error, "pipe: %s", strerror(errno));
+        return "failed";
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 2);
+    posix_spawnattr_init(&attr);
+    sigset_t none, defaults;
+    sigemptyset(&none);
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGPIPE);
+    sigaddset(&defaults, SIGTERM);
+    sigaddset(&defaults, SIGINT);
+    sigaddset(&defaults, SIGHUP);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    posix_spawnattr_setpgroup(&attr, 0); /* its own process group, so a timeout kills it all */
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK
+                                        | POSIX_SPAWN_SETSIGDEF);
+    char **env = exec_env(a);
+    pid_t pid = 0;
+    int rc = env != NULL ? posix_spawn(&pid, h->argv[0], &fa, &attr, h->argv, env) : ENOMEM;
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    free_env(env);
+    close(in[0]);
+    close(out[1]);
+    if (rc != 0) {
+        close(in[1]);
+        close(out[0]);
+        snprintf(a->error, sizeof a->error, "cannot run %s: %s", h->argv[0], strerror(rc));
+        return "failed";
+    }
+    fcntl(in[1], F_SETFL, O_NONBLOCK);
+    fcntl(out[0], F_SETFL, O_NONBLOCK);
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    int status = 0;
+    bool finished = supervise(a, pid, in[1], out[0], (double)t.tv_sec + (double)t.tv_nsec / 1e9 + h->timeout,
+                              &status);
+    if (!finished) {
+        kill(-pid, SIGKILL); /* the whole process group */
+        waitpid(pid, &status, 0);
+        close(out[0]);
+        snprintf(a->error, sizeof a->error, "no exit within %u s: process group killed", h->timeout);
+        return "timeout";
+    }
+    close(out[0]);
+    if (WIFEXITED(status)) {
+        *exit_code = WEXITSTATUS(status);
+        if (*exit_code == 0)
+            return "succeeded";
+        snprintf(a->error, sizeof a->error, "exit status %d", *exit_code);
+        return "failed";
+    }
+    snprintf(a->error, sizeof a->error, "killed by signal %d", WTERMSIG(status));
+    return "failed";
+}
+
+/* ---- forward -------------------------------------------------------------------------------- */
+
+static size_t on_body(char *ptr, size_t size, size_t n, void *ud)
+{
+    keep_output(ud, ptr, size * n);
+    return size * n;
+}
+
+static size_t on_header(char *ptr, size_t size, size_t n, void *ud)
+{
+    attempt *a = ud;
+    size_t len = size * n;
+    if (len > 12 && strncasecmp(ptr, "Retry-After:", 12) == 0)
+        a->retry_after = strtol(ptr + 12, NULL, 10); /* seconds; an HTTP date counts as none */
+    return len;
+}
+
+/* The webhook-signature value: a v1 entry and/or a v1a entry. */
+static bool sign_forward(const dispatcher *d, const attempt *a, const char *ts, char *out, size_t cap)
+{
+    out[0] = '\0';
+    size_t used = 0;
+    for (int k = 0; k < 2; k++) {
+        const hookd_signer *s = d->signers[a->handler][k];
+        if (s == NULL)
+            continue;
+        if (used > 0 && used + 1 < cap)
+            out[used++] = ' ';
+        if (hookd_sign(s, a->event_id, ts, a->body, a->body_len, out + used, cap - used) != HOOKD_OK)
+            return false;
+        used += strlen(out + used);
+    }
+    return true;
+}
+
+static const char *run_forward(attempt *a, const cfg_handler *h, int *http_status)
+{
+    char ts[32], sig[2 * HOOKD_SIGNATURE_BUFSIZE], line[3][2 * HOOKD_SIGNATURE_BUFSIZE + 64];
+    snprintf(ts, sizeof ts, "%lld", (long long)time(NULL));
+    if (!sign_forward(a->d, a, ts, sig, sizeof sig)) {
+        snprintf(a->error, sizeof a->error, "event id %s cannot be a webhook-id", a->event_id);
+        return "gone"; /* it never could be signed: no retry would help */
+    }
+    snprintf(line[0], sizeof line[0], "webhook-id: %s", a->event_id);
+    snprintf(line[1], sizeof line[1], "webhook-timestamp: %s", ts);
+    snprintf(line[2], sizeof line[2], "webhook-signature: %s", sig);
+    char ctype[300];
+    snprintf(ctype, sizeof ctype, "Content-Type: %s", a->content_type ? a->content_type : "application/json");
+    struct curl_slist *hdrs = NULL;
+    const char *all[] = {ctype, "User-Agent: hookd/" HOOKD_VERSION_STRING, "Expect:", line[0], line[1], line[2]};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        struct curl_slist *next = curl_slist_append(hdrs, all[i]);
+        if (next == NULL)
+            break;
+        hdrs = next;
+    }
+    CURL *c = curl_easy_init();
+    if (c == NULL) {
+        curl_slist_free_all(hdrs);
+        snprintf(a->error, sizeof a->error, "cannot create an HTTP client");
+        return "failed";
+    }
+    char ebuf[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(c, CURLOPT_URL, h->url);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, a->body_len > 0 ? (const char *)a->body : "");
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)a->body_len);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)h->timeout * 1000L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, a);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
+    CURLcode rc = curl_easy_perform(c);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(c);
+    curl_slist_free_all(hdrs);
+    if (rc != CURLE_OK) {
+        snprintf(a->error, sizeof a->error, "%s", ebuf[0] ? ebuf : curl_easy_strerror(rc));
+        return rc == CURLE_OPERATION_TIMEDOUT ? "timeout" : "failed";
+    }
+    *http_status = (int)status;
+    if (status >= 200 && status < 300)
+        return "succeeded";
+    if (status == 410) {
+        snprintf(a->error, sizeof a->error, "HTTP 410 Gone: the handler's queued deliveries are dead");
+        return "gone";
+    }
+    if (status != 429 && status != 503)
+        a->retry_after = 0;
+    snprintf(a->error, sizeof a->error, "HTTP %ld", status);
+    return "failed";
+}
+
+/* ---- one attempt ---------------------------------------------------------------------------- */
+
+/* The wait before attempt n + 1: retry_base doubling, capped at retry_max, +-20% jitter. */
+static int64_t backoff_us(const cfg_handler *h, int n, long retry_after)
+{
+    double wait = h->retry_base;
+    for (int i = 1; i < n && wait < h->retry_max; i++)
+        wait *= 2;
+    if (wait > h->retry_max)
+        wait = h->retry_max;
+    wait *= 0.8 + 0.4 * (double)randombytes_uniform(1001) / 1000.0;
+    if (retry_after > 0 && (double)retry_after > wait)
+        wait = (double)retry_after;
+    return (int64_t)(wait * 1e6);
+}
+
+/* The attempt's record committed (or could not be): the delivery is no longer ours. */
+static void recorded(void *ctx, store_outcome outcome, const char *error)
+{
+    attempt *a = ctx;
+    dispatcher *d = a->d;
+    pthread_mutex_lock(&d->lock);
+    if (outcome == STORE_FAILED && !d->stopping) {
+        /* Keep it claimed and submit the record again, rather than run the handler again. */
+        log_msg(LOG_ERROR, "cannot record a delivery attempt; retrying the write", "%s", error);
+        a->resubmit = true;
+        pthread_mutex_unlock(&d->lock);
+        return;
+    }
+    for (attempt **p = &d->running; *p != NULL; p = &(*p)->next) {
+        if (*p == a) {
+            *p = a->next;
+            break;
+        }
+    }
+    d->inflight[a->handler]--;
+    pthread_cond_signal(&d->wake);
+    pthread_mutex_unlock(&d->lock);
+    attempt_free(a);
+}
+
+static void claimed(void *ctx, store_outcome outcome, const char *error)
+{
+    attempt *a = ctx;
+    (void)outcome; /* the in_flight mark is for people; the attempt runs either way */
+    pthread_mutex_lock(&a->d->lock);
+    bool abandoned = a->abandoned;
+    pthread_mutex_unlock(&a->d->lock);
+    if (abandoned) /* no thread took it: let it go, it stays owed in the store */
+        recorded(a, STORE_PROBED, error);
+}
+
+static void *run_attempt(void *arg)
+{
+    attempt *a = arg;
+    dispatcher *d = a->d;
+    const cfg_handler *h = &d->cfg->handlers[a->handler];
+    int64_t started = now_us();
+    int exit_code = -1, http_status = 0;
+    const char *outcome = h->action == ACTION_EXEC ? run_exec(a, h, &exit_code)
+                                                   : run_forward(a, h, &http_status);
+    int64_t finished = now_us();
+    metrics_attempt(d->m, a->handler, outcome, (double)(finished - started) / 1e6);
+    bool ok = strcmp(outcome, "succeeded") == 0, gone = strcmp(outcome, "gone") == 0;
+    bool dead = gone || (!ok && a->number >= (int)h->max_attempts);
+    store_attempt *r = &a->record;
+    *r = (store_attempt){
+        .delivery_id = a->delivery_id,
+        .handler = h->name,
+        .attempt = a->number,
+        .started_us = started,
+        .finished_us = finished,
+        .outcome = outcome,
+        .http_status = http_status,
+        .exit_code = exit_code,
+        .error = a->error[0] ? a->error : NULL,
+        .output = a->output_len > 0 ? a->output : NULL,
+        .output_len = a->output_len,
+        .new_state = ok ? "succeeded" : dead ? "dead" : "retry",
+        .next_attempt_us = ok || dead ? finished : finished + backoff_us(h, a->number, a->retry_after),
+        .handler_gone = gone && h->action == ACTION_FORWARD,
+    };
+    log_json(ok ? LOG_INFO : LOG_WARN, "delivery attempt",
+             json_pack("{s:s, s:I, s:s, s:i, s:s, s:s*, s:s}", "handler", h->name, "delivery",
+                       (json_int_t)a->delivery_id, "event_id", a->event_id, "attempt", a->number,
+                       "outcome", outcome, "error", r->error, "state", r->new_state));
+    a->record_job = (store_job){.kind = JOB_ATTEMPT, .attempt = r, .done = recorded, .ctx = a};
+    if (!store_submit(d->store, &a->record_job))
+        recorded(a, STORE_FAILED, "the store is closing");
+    return NULL;
+}
+
+/* ---- the scheduler -------------------------------------------------------------------------- */
+
+static const char due_sql[] =
+    "SELECT d.id, d.handler, d.attempts, d.call_key, coalesce(d.occurred_at_us, 0), e.id,"
+    " e.endpoint, e.event_type, e.occurred_at, e.content_type, e.call_control_id,"
+    " e.call_session_id, e.call_leg_id, e.failure_cause, e.hangup_cause, e.body"
+    " FROM deliveries d JOIN events e ON e.seq = d.event_seq"
+    " WHERE d.state IN ('pending', 'retry', 'in_flight') AND d.next_attempt_us <= ?1"
+    " ORDER BY d.next_attempt_us, d.id LIMIT " STR(DISPATCH_BATCH);
+
+/* order = call: is an earlier delivery of this call still owed (pending, retrying, in flight)? */
+static const char earlier_sql[] =
+    "SELECT 1 FROM deliveries WHERE handler = ?1 AND call_key = ?2"
+    " AND state IN ('pending', 'retry', 'in_flight')"
+    " AND (coalesce(occurred_at_us, 0) < ?3 OR (coalesce(occurred_at_us, 0) = ?3 AND id < ?4))"
+    " LIMIT 1";
+
+static bool is_running(const dispatcher *d, int64_t id, size_t handler, const char *call_key,
+                       bool by_call)
+{
+    for (const attempt *a = d->running; a != NULL; a = a->next) {
+        if (a->delivery_id == id)
+            return true;
+        if (by_call && a->handler == handler && a->call_key != NULL && call_key != NULL
+            && strcmp(a->call_key, call_key) == 0)
+            return true;
+    }
+    return false;
+}
+
+static bool earlier_owed(dispatcher *d, sqlite3_stmt *earlier, const char *handler,
+                         const char *call_key, int64_t occurred, int64_t id)
+{
+    sqlite3_bind_text(earlier, 1, handler, -1, SQLITE_STATIC);
+    sqlite3_bind_text(earlier, 2, call_key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(earlier, 3, occurred);
+    sqlite3_bind_int64(earlier, 4, id);
+    bool owed = sqlite3_step(earlier) == SQLITE_ROW;
+    sqlite3_reset(earlier);
+    (void)d;
+    return owed;
+}
+
+static attempt *attempt_from_row(dispatcher *d, sqlite3_stmt *st, size_t handler)
+{
+    attempt *a = calloc(1, sizeof *a);
+    if (a == NULL)
+        return NULL;
+    a->d = d;
+    a->handler = handler;
+    a->delivery_id = sqlite3_column_int64(st, 0);
+    a->number = sqlite3_column_int(st, 2) + 1;
+    a->call_key = dup_column(st, 3);
+    a->event_id = dup_column(st, 5);
+    a->endpoint = dup_column(st, 6);
+    a->event_type = dup_column(st, 7);
+    a->occurred_at = dup_column(st, 8);
+    a->content_type = dup_column(st, 9);
+    a->call_control_id = dup_column(st, 10);
+    a->call_session_id = dup_column(st, 11);
+    a->call_leg_id = dup_column(st, 12);
+    a->failure_cause = dup_column(st, 13);
+    a->hangup_cause = dup_column(st, 14);
+    a->body_len = (size_t)sqlite3_column_bytes(st, 15);
+    a->body = malloc(a->body_len + 1);
+    if (a->body == NULL || a->event_id == NULL) {
+        attempt_free(a);
+        return NULL;
+    }
+    if (a->body_len > 0)
+        memcpy(a->body, sqlite3_column_blob(st, 15), a->body_len);
+    a->body[a->body_len] = 0;
+    return a;
+}
+
+/* Start what is due and allowed; called with d->lock held. */
+static void schedule(dispatcher *d, sqlite3_stmt *due, sqlite3_stmt *earlier)
+{
+    sqlite3_bind_int64(due, 1, now_us());
+    while (sqlite3_step(due) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(due, 1);
+        const cfg_handler *h = config_handler(d->cfg, name);
+        if (h == NULL)
+            continue; /* a removed handler's delivery: kept and reported, not run */
+        size_t hi = (size_t)(h - d->cfg->handlers);
+        int64_t id = sqlite3_column_int64(due, 0);
+        const char *call_key = (const char *)sqlite3_column_text(due, 3);
+        bool by_call = h->order_call && call_key != NULL;
+        if (d->inflight[hi] >= h->concurrency || is_running(d, id, hi, call_key, by_call))
+            continue;
+        if (by_call && earlier_owed(d, earlier, name, call_key, sqlite3_column_int64(due, 4), id))
+            continue;
+        attempt *a = attempt_from_row(d, due, hi);
+        if (a == NULL)
+            break;
+        a->next = d->running;
+        d->running = a;
+        d->inflight[hi]++;
+        a->claim_job = (store_job){.kind = JOB_CLAIM, .delivery_id = id, .done = claimed, .ctx = a};
+        if (!store_submit(d->store, &a->claim_job)) {
+            d->running = a->next;
+            d->inflight[hi]--;
+            attempt_free(a);
+            break;
+        }
+        pthread_t t;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&t, &attr, run_attempt, a) != 0)
+            a->abandoned = true; /* freed when its claim is written (the claim job is inside) */
+        pthread_attr_destroy(&attr);
+    }
+    sqlite3_reset(due);
+}
+
+/* Queue depth, the oldest owed delivery, dead letters, orphans: for /metrics. */
+static void measure(dispatcher *d, sqlite3_stmt *gauges)
+{
+    if (sqlite3_step(gauges) == SQLITE_ROW) {
+        atomic_store(&d->m->queue_depth, sqlite3_column_int64(gauges, 0));
+        int64_t oldest = sqlite3_column_int64(gauges, 1);
+        atomic_store(&d->m->oldest_pending_s, oldest > 0 ? (now_us() - oldest) / 1000000 : 0);
+        atomic_store(&d->m->dead_letters, sqlite3_column_int64(gauges, 2));
+    }
+    sqlite3_reset(gauges);
+}
+
+static void *scheduler_main(void *arg)
+{
+    dispatcher *d = arg;
+    sqlite3_stmt *due = NULL, *earlier = NULL, *gauges = NULL;
+    if (sqlite3_prepare_v2(d->db, due_sql, -1, &due, NULL) != SQLITE_OK
+        || sqlite3_prepare_v2(d->db, earlier_sql, -1, &earlier, NULL) != SQLITE_OK
+        || sqlite3_prepare_v2(d->db,
+                              "SELECT (SELECT count(*) FROM deliveries WHERE state IN ('pending', 'retry')),"
+                              " (SELECT min(created_us) FROM deliveries WHERE state IN ('pending', 'retry', 'in_flight')),"
+                              " (SELECT count(*) FROM deliveries WHERE state = 'dead')",
+                              -1, &gauges, NULL) != SQLITE_OK) {
+        log_msg(LOG_ERROR, "dispatch stopped", "%s", sqlite3_errmsg(d->db));
+        sqlite3_finalize(due);
+        sqlite3_finalize(earlier);
+        return NULL;
+    }
+    int ticks = 0;
+    pthread_mutex_lock(&d->lock);
+    while (!d->stopping) {
+        for (attempt *a = d->running; a != NULL; a = a->next) {
+            if (a->resubmit) {
+                a->resubmit = false;
+                store_submit(d->store, &a->record_job);
+            }
+        }
+        schedule(d, due, earlier);
+        if (ticks++ % 5 == 0)
+            measure(d, gauges);
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += DISPATCH_POLL_MS * 1000000L;
+        until.tv_sec += until.tv_nsec / 1000000000L;
+        until.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&d->wake, &d->lock, &until);
+    }
+    pthread_mutex_unlock(&d->lock);
+    sqlite3_finalize(due);
+    sqlite3_finalize(earlier);
+    sqlite3_finalize(gauges);
+    return NULL;
+}
+
+static void wake(void *ctx)
+{
+    dispatcher *d = ctx;
+    pthread_mutex_lock(&d->lock);
+    pthread_cond_signal(&d->wake);
+    pthread_mutex_unlock(&d->lock);
+}
+
+/* Deliveries queued for handlers the config no longer has: kept, reported, not run. */
+static void report_orphans(dispatcher *d)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t total = 0;
+    if (sqlite3_prepare_v2(d->db, "SELECT handler, count(*) FROM deliveries WHERE state IN"
+                                  " ('pending', 'retry', 'in_flight') GROUP BY handler",
+                           -1, &st, NULL) != SQLITE_OK)
+        return;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        if (config_handler(d->cfg, name) != NULL)
+            continue;
+        total += sqlite3_column_int64(st, 1);
+        log_json(LOG_WARN, "deliveries of a removed handler are kept, not run",
+                 json_pack("{s:s, s:I}", "handler", name, "deliveries",
+                           (json_int_t)sqlite3_column_int64(st, 1)));
+    }
+    sqlite3_finalize(st);
+    atomic_store(&d->m->orphaned, total);
+}
+
+bool dispatch_start(const config *cfg, store *st, metrics *m, dispatcher **out, char *err,
+                    size_t errlen)
+{
+    *out = NULL;
+    if (cfg->nhandlers == 0)
+        return true;
+    dispatcher *d = calloc(1, sizeof *d);
+    if (d == NULL)
+        return false;
+    d->cfg = cfg;
+    d->store = st;
+    d->m = m;
+    pthread_mutex_init(&d->lock, NULL);
+    pthread_cond_init(&d->wake, NULL);
+    const char *names[SRV_MAX_HANDLERS];
+    for (size_t i = 0; i < cfg->nhandlers; i++) {
+        const cfg_handler *h = &cfg->handlers[i];
+        names[i] = h->name;
+        if (h->sign_secret != NULL)
+            hookd_signer_new(HOOKD_SCHEME_STANDARD, h->sign_secret, &d->signers[i][0]);
+        if (h->sign_key != NULL)
+            hookd_signer_new(HOOKD_SCHEME_STANDARD, h->sign_key, &d->signers[i][1]);
+    }
+    metrics_set_handlers(m, names, cfg->nhandlers);
+    if (sqlite3_open_v2(store_path(st), &d->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "dispatch cannot read the store: %s", sqlite3_errmsg(d->db));
+        dispatch_stop(d);
+        return false;
+    }
+    sqlite3_busy_timeout(d->db, STORE_BUSY_TIMEOUT_MS);
+    report_orphans(d);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (pthread_create(&d->thread, NULL, scheduler_main, d) != 0) {
+        snprintf(err, errlen, "cannot start the dispatch thread");
+        dispatch_stop(d);
+        return false;
+    }
+    d->thread_started = true;
+    store_on_deliveries(st, wake, d);
+    *out = d;
+    return true;
+}
+
+void dispatch_stop(dispatcher *d)
+{
+    if (d == NULL)
+        return;
+    pthread_mutex_lock(&d->lock);
+    d->stopping = true;
+    pthread_cond_signal(&d->wake);
+    pthread_mutex_unlock(&d->lock);
+    if (d->thread_started)
+        pthread_join(d->thread, NULL);
+    /* Running attempts finish (each within its timeout) and are recorded before the store closes;
+     * one whose record cannot be written is let go: still owed in the store, run after restart. */
+    pthread_mutex_lock(&d->lock);
+    for (attempt *a = d->running; a != NULL; a = a->next) {
+        if (a->resubmit) {
+            a->resubmit = false;
+            store_submit(d->store, &a->record_job);
+        }
+    }
+    while (d->running != NULL)
+        pthread_cond_wait(&d->wake, &d->lock);
+    pthread_mutex_unlock(&d->lock);
+    store_on_deliveries(d->store, NULL, NULL);
+    for (size_t i = 0; i < SRV_MAX_HANDLERS; i++) {
+        hookd_signer_free(d->signers[i][0]);
+        hookd_signer_free(d->signers[i][1]);
+    }
+    sqlite3_close(d->db);
+    pthread_mutex_destroy(&d->lock);
+    pthread_cond_destroy(&d->wake);
+    free(d);
+}
