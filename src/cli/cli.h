@@ -29,6 +29,8 @@ int cmd_check_config(int argc, char **argv);
 int cmd_events(int argc, char **argv);
 int cmd_calls(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
+int cmd_deliveries(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
 
 /* Print "hookd CMD: message" and a pointer to --help on stderr; returns CLI_EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -15,9 +15,8 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
-#include "../server/config.h"
-#include "../server/store.h"
 #include "cli.h"
+#include "query.h"
 
 typedef struct query_args {
     const char *db, *file, *type, *call, *since, *endpoint;
@@ -26,151 +25,10 @@ typedef struct query_args {
     const char *positional;
 } query_args;
 
-/* ---- opening the store ---------------------------------------------------------------------- */
-
 static sqlite3 *open_store(const char *cmd, const query_args *a)
 {
-    char path[512];
-    if (a->db != NULL) {
-        snprintf(path, sizeof path, "%s", a->db);
-    } else {
-        config *cfg = malloc(sizeof *cfg);
-        char err[768];
-        if (cfg == NULL)
-            return NULL;
-        config_defaults(cfg);
-        if (a->file != NULL && !config_load(cfg, a->file, err, sizeof err)) {
-            fprintf(stderr, "hookd %s: %s\n", cmd, err);
-            config_free(cfg);
-            free(cfg);
-            return NULL;
-        }
-        snprintf(path, sizeof path, "%s", store_sqlite_path(cfg->store_url));
-        config_free(cfg);
-        free(cfg);
-    }
-    sqlite3 *db = NULL;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK
-        || sqlite3_exec(db, "SELECT 1 FROM events LIMIT 1", NULL, NULL, NULL) != SQLITE_OK) {
-        fprintf(stderr, "hookd %s: cannot read a hookd store at %s: %s\n", cmd, path,
-                db ? sqlite3_errmsg(db) : "out of memory");
-        sqlite3_close(db);
-        return NULL;
-    }
-    sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS);
-    return db;
+    return query_open(cmd, a->db, a->file, false, NULL);
 }
-
-/* --since: Unix seconds, an ISO 8601 date-time, or an age like 30m, 2h, 7d. Microseconds. */
-static bool parse_since(const char *s, int64_t *us)
-{
-    size_t n = strlen(s);
-    int64_t v;
-    if (hookd_timestamp_parse(s, n, &v) == HOOKD_OK && v < INT64_MAX / 1000000) {
-        *us = v * 1000000;
-        return true;
-    }
-    if (hookd_iso8601_parse(s, n, us) == HOOKD_OK)
-        return true;
-    if (n >= 2 && hookd_timestamp_parse(s, n - 1, &v) == HOOKD_OK && v < 100000000) {
-        int64_t unit = s[n - 1] == 's' ? 1 : s[n - 1] == 'm' ? 60 : s[n - 1] == 'h' ? 3600
-                                             : s[n - 1] == 'd' ? 86400 : 0;
-        if (unit == 0)
-            return false;
-        *us = (cli_now() - v * unit) * 1000000;
-        return true;
-    }
-    return false;
-}
-
-/* ---- printing rows -------------------------------------------------------------------------- */
-
-static json_t *column_json(sqlite3_stmt *st, int i)
-{
-    switch (sqlite3_column_type(st, i)) {
-    case SQLITE_INTEGER: return json_integer(sqlite3_column_int64(st, i));
-    case SQLITE_FLOAT: return json_real(sqlite3_column_double(st, i));
-    case SQLITE_NULL: return json_null();
-    case SQLITE_BLOB:
-        return json_stringn((const char *)sqlite3_column_blob(st, i), (size_t)sqlite3_column_bytes(st, i));
-    default: return json_string((const char *)sqlite3_column_text(st, i));
-    }
-}
-
-/* Column widths of a table: one per column; 0, or a column past the list, is as wide as needed. */
-typedef struct col_widths {
-    const int *w;
-    size_t n;
-} col_widths;
-#define WIDTHS(...) ((col_widths){(const int[]){__VA_ARGS__}, sizeof((const int[]){__VA_ARGS__}) / sizeof(int)})
-
-static int width(col_widths w, int i)
-{
-    return (size_t)i < w.n ? w.w[i] : 0;
-}
-
-/* Print every row of st as a table or as a JSON array of objects. The number of rows, or -1. */
-static long print_rows(sqlite3_stmt *st, bool json, col_widths widths)
-{
-    int ncol = sqlite3_column_count(st);
-    json_t *arr = json ? json_array() : NULL;
-    long rows = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (json) {
-            json_t *o = json_object();
-            for (int i = 0; i < ncol; i++)
-                json_object_set_new(o, sqlite3_column_name(st, i), column_json(st, i));
-            json_array_append_new(arr, o);
-        } else {
-            if (rows == 0) {
-                for (int i = 0; i < ncol; i++)
-                    printf("%-*s%s", width(widths, i), sqlite3_column_name(st, i),
-                           i + 1 < ncol ? "  " : "\n");
-            }
-            for (int i = 0; i < ncol; i++) {
-                const char *v = (const char *)sqlite3_column_text(st, i);
-                int w = width(widths, i);
-                printf("%-*.*s%s", w, w ? w : 4096, v ? v : "-", i + 1 < ncol ? "  " : "\n");
-            }
-        }
-        rows++;
-    }
-    if (rc != SQLITE_DONE) {
-        fprintf(stderr, "hookd: query failed: %s\n", sqlite3_errmsg(sqlite3_db_handle(st)));
-        json_decref(arr);
-        return -1;
-    }
-    if (json) {
-        json_dumpf(arr, stdout, JSON_INDENT(2));
-        printf("\n");
-        json_decref(arr);
-    }
-    return rows;
-}
-
-/* Prepare sql, bind the text parameters given (NULL binds NULL), print. */
-static int run(sqlite3 *db, const char *sql, const char *const *params, size_t nparams, bool json,
-               col_widths widths, long *rows_out)
-{
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        fprintf(stderr, "hookd: %s\n", sqlite3_errmsg(db));
-        return CLI_EXIT_FAIL;
-    }
-    for (size_t i = 0; i < nparams; i++) {
-        if (params[i] != NULL)
-            sqlite3_bind_text(st, (int)i + 1, params[i], -1, SQLITE_TRANSIENT);
-    }
-    long rows = print_rows(st, json, widths);
-    sqlite3_finalize(st);
-    if (rows_out != NULL)
-        *rows_out = rows;
-    return rows < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
-}
-
-/* The readable time of a received_at_us column, in SQL. */
-#define RECEIVED "strftime('%Y-%m-%dT%H:%M:%fZ', received_at_us / 1e6, 'unixepoch')"
 
 /* ---- arguments ------------------------------------------------------------------------------ */
 
@@ -227,13 +85,13 @@ static const char events_help[] =
 static int events_list(sqlite3 *db, const query_args *a)
 {
     int64_t since = 0;
-    if (a->since != NULL && !parse_since(a->since, &since))
+    if (a->since != NULL && !query_parse_since(a->since, &since))
         return cli_usage_error("events", "--since is Unix seconds, ISO 8601 or an age like 2h");
     char since_text[32], limit_text[32];
     snprintf(since_text, sizeof since_text, "%" PRId64, since);
     snprintf(limit_text, sizeof limit_text, "%lld", a->limit);
     const char *params[] = {a->type, a->call, since_text, a->endpoint, limit_text};
-    return run(db,
+    return query_run(db,
                "SELECT " RECEIVED " AS received_at, coalesce(event_type, '-') AS event_type, id,"
                " coalesce(call_session_id, call_control_id) AS call,"
                " coalesce(failure_cause, hangup_cause) AS cause, attempts, parse_status AS parse"
@@ -281,7 +139,7 @@ static int events_show(sqlite3 *db, const query_args *a)
     if (!a->json) {
         /* One field a line: the SQL returns (field, value) pairs. */
         long rows = 0;
-        int rc = run(db,
+        int rc = query_run(db,
                      "SELECT key AS field, value FROM (SELECT seq, json_object("
                      "'id', id, 'endpoint', endpoint, 'scheme', scheme, 'event_type', event_type,"
                      "'occurred_at', occurred_at, 'received_at', " RECEIVED ","
@@ -301,7 +159,7 @@ static int events_show(sqlite3 *db, const query_args *a)
         }
         return rc;
     }
-    return run(db,
+    return query_run(db,
                "SELECT seq, id, endpoint, scheme, event_type, occurred_at, " RECEIVED " AS received_at,"
                " call_control_id, call_session_id, call_leg_id, connection_id, failure_cause,"
                " hangup_cause, attempts, meta_attempt, delivered_to, remote_addr, content_type,"
@@ -361,7 +219,7 @@ int cmd_calls(int argc, char **argv)
         return CLI_EXIT_FAIL;
     const char *params[] = {a.positional};
     long rows = 0;
-    rc = run(db,
+    rc = query_run(db,
              "WITH call AS (SELECT * FROM events WHERE ?1 IN (call_session_id, call_control_id,"
              " call_leg_id)), first AS (SELECT min(coalesce(occurred_at_us, received_at_us)) AS t0"
              " FROM call)"
@@ -390,7 +248,7 @@ int cmd_stats(int argc, char **argv)
     if (rc != CLI_EXIT_OK)
         return rc < 0 ? CLI_EXIT_OK : rc;
     int64_t since = 0;
-    if (a.since != NULL && !parse_since(a.since, &since))
+    if (a.since != NULL && !query_parse_since(a.since, &since))
         return cli_usage_error("stats", "--since is Unix seconds, ISO 8601 or an age like 2h");
     sqlite3 *db = open_store("stats", &a);
     if (db == NULL)
@@ -417,7 +275,7 @@ int cmd_stats(int argc, char **argv)
             printf("%s\"%s\": ", i ? ",\n" : "", i == 0 ? "by_type" : i == 1 ? "siprec_failed_by_cause" : "per_hour");
         else
             printf("%s%s\n", i ? "\n" : "", titles[i]);
-        rc = run(db, sql[i], params, 1, a.json, WIDTHS(36, 10, 10), NULL);
+        rc = query_run(db, sql[i], params, 1, a.json, WIDTHS(36, 10, 10), NULL);
     }
     if (a.json)
         printf("}\n");

@@ -21,6 +21,8 @@ static const struct {
     {"events", cmd_events, "list or show stored events"},
     {"calls", cmd_calls, "show one call's events as a timeline"},
     {"stats", cmd_stats, "counts by type, failure cause and hour"},
+    {"deliveries", cmd_deliveries, "list what the handlers did with each event"},
+    {"replay", cmd_replay, "queue fresh deliveries for stored events"},
 };
 
 static void usage(FILE *out)
