@@ -114,8 +114,10 @@ static void print_attempt(sqlite3_stmt *at)
     char excerpt[121] = "";
     if (out != NULL) {
         snprintf(excerpt, sizeof excerpt, "%s", out);
-        for (char *p = excerpt; *p; p++)
-            *p = (*p == '\n' || *p == '\r' || *p == '\t') ? ' ' : *p;
+        for (char *p = excerpt; *p; p++) {
+            if (*p == '\n' || *p == '\r' || *p == '\t')
+                *p = ' ';
+        }
     }
     printf("    #%d %s %5lldms %-9s", sqlite3_column_int(at, 0),
            (const char *)sqlite3_column_text(at, 1), (long long)sqlite3_column_int64(at, 2),

@@ -32,7 +32,9 @@ sqlite3 *query_open(const char *cmd, const char *dbpath, const char *file, bool 
             return NULL;
         }
     }
-    snprintf(path, sizeof path, "%s", dbpath != NULL ? dbpath : store_sqlite_path(cfg->store_url));
+    /* cfg is loaded whenever dbpath is NULL (above). */
+    const char *from = dbpath != NULL ? dbpath : cfg != NULL ? store_sqlite_path(cfg->store_url) : "";
+    snprintf(path, sizeof path, "%s", from);
     if (cfg_out != NULL) {
         *cfg_out = cfg;
     } else if (cfg != NULL) {

@@ -420,7 +420,7 @@ static bool handler_key(parse_ctx *p, const char *name, const char *value)
     if (strcmp(name, "retry_base") == 0)
         return handler_uint(p, name, value, 1, 86400, &h->retry_base);
     if (strcmp(name, "retry_max") == 0)
-        return handler_uint(p, name, value, 1, 7 * 86400, &h->retry_max);
+        return handler_uint(p, name, value, 1, 7UL * 86400, &h->retry_max);
     if (strcmp(name, "order") == 0) {
         if (strcmp(value, "call") != 0 && strcmp(value, "none") != 0)
             return failf(p, name, "expected call or none");

@@ -125,31 +125,47 @@ static char *env_pair(const char *name, const char *value)
     return s;
 }
 
-/* The daemon's environment less any HOOKD_ variables, plus this event's. NULL-terminated. */
+/* The variables hookd sets for a handler; any of the daemon's own with these names are replaced. */
+static const char *const event_vars[] = {
+    "HOOKD_EVENT_ID",        "HOOKD_EVENT_TYPE",    "HOOKD_ENDPOINT",     "HOOKD_CALL_CONTROL_ID",
+    "HOOKD_CALL_SESSION_ID", "HOOKD_CALL_LEG_ID",   "HOOKD_FAILURE_CAUSE", "HOOKD_HANGUP_CAUSE",
+    "HOOKD_OCCURRED_AT",     "HOOKD_DELIVERY_ATTEMPT",
+};
+#define NEVENT_VARS (sizeof event_vars / sizeof event_vars[0])
+
+static bool is_event_var(const char *entry)
+{
+    for (size_t i = 0; i < NEVENT_VARS; i++) {
+        size_t n = strlen(event_vars[i]);
+        if (strncmp(entry, event_vars[i], n) == 0 && entry[n] == '=')
+            return true;
+    }
+    return false;
+}
+
+/* The daemon's environment (so PATH, API keys and the like reach handlers) with this event's
+ * HOOKD_* variables in place of any the daemon had. NULL-terminated. */
 static char **exec_env(const attempt *a)
 {
     size_t n = 0;
     while (environ[n] != NULL)
         n++;
-    char **env = calloc(n + 16, sizeof *env);
+    char **env = calloc(n + NEVENT_VARS + 1, sizeof *env);
     if (env == NULL)
         return NULL;
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        if (strncmp(environ[i], "HOOKD_", 6) != 0)
+        if (!is_event_var(environ[i]))
             env[k++] = strdup(environ[i]);
     }
     char attempt_no[16];
     snprintf(attempt_no, sizeof attempt_no, "%d", a->number);
-    const char *pairs[][2] = {
-        {"HOOKD_EVENT_ID", a->event_id},           {"HOOKD_EVENT_TYPE", a->event_type},
-        {"HOOKD_ENDPOINT", a->endpoint},           {"HOOKD_CALL_CONTROL_ID", a->call_control_id},
-        {"HOOKD_CALL_SESSION_ID", a->call_session_id}, {"HOOKD_CALL_LEG_ID", a->call_leg_id},
-        {"HOOKD_FAILURE_CAUSE", a->failure_cause}, {"HOOKD_HANGUP_CAUSE", a->hangup_cause},
-        {"HOOKD_OCCURRED_AT", a->occurred_at},     {"HOOKD_DELIVERY_ATTEMPT", attempt_no},
+    const char *values[NEVENT_VARS] = {
+        a->event_id,        a->event_type,  a->endpoint,      a->call_control_id, a->call_session_id,
+        a->call_leg_id,     a->failure_cause, a->hangup_cause, a->occurred_at,  attempt_no,
     };
-    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++)
-        env[k++] = env_pair(pairs[i][0], pairs[i][1]);
+    for (size_t i = 0; i < NEVENT_VARS; i++)
+        env[k++] = env_pair(event_vars[i], values[i]);
     env[k] = NULL;
     return env;
 }
@@ -324,7 +340,8 @@ static const char *run_forward(attempt *a, const cfg_handler *h, int *http_statu
     char ctype[300];
     snprintf(ctype, sizeof ctype, "Content-Type: %s", a->content_type ? a->content_type : "application/json");
     struct curl_slist *hdrs = NULL;
-    const char *all[] = {ctype, "User-Agent: hookd/" HOOKD_VERSION_STRING, "Expect:", line[0], line[1], line[2]};
+    static const char user_agent[] = "User-Agent: hookd/" HOOKD_VERSION_STRING;
+    const char *all[] = {ctype, user_agent, "Expect:", line[0], line[1], line[2]};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         struct curl_slist *next = curl_slist_append(hdrs, all[i]);
         if (next == NULL)
