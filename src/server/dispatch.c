@@ -617,8 +617,10 @@ static void *scheduler_main(void *arg)
     if (sqlite3_prepare_v2(d->db, due_sql, -1, &due, NULL) != SQLITE_OK
         || sqlite3_prepare_v2(d->db, earlier_sql, -1, &earlier, NULL) != SQLITE_OK
         || sqlite3_prepare_v2(d->db,
-                              "SELECT (SELECT count(*) FROM deliveries WHERE state IN ('pending', 'retry')),"
-                              " (SELECT min(created_us) FROM deliveries WHERE state IN ('pending', 'retry', 'in_flight')),"
+                              "SELECT (SELECT count(*) FROM deliveries"
+                              "   WHERE state IN ('pending', 'retry', 'in_flight')),"
+                              " (SELECT min(created_us) FROM deliveries"
+                              "   WHERE state IN ('pending', 'retry', 'in_flight')),"
                               " (SELECT count(*) FROM deliveries WHERE state = 'dead')",
                               -1, &gauges, NULL) != SQLITE_OK) {
         log_msg(LOG_ERROR, "dispatch stopped", "%s", sqlite3_errmsg(d->db));
