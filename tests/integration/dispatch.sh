@@ -150,6 +150,13 @@ expect_eq "$(sqlite3 "$TMP/target.db" "SELECT group_concat(endpoint) FROM (SELEC
 expect_eq "$(sqlite3 "$TMP/target.db" "SELECT body FROM events WHERE endpoint = 'v1'")" "$(sqlite3 "$TMP/sender.db" "SELECT body FROM events WHERE id = '$ID'")" \
   "the original body is forwarded byte for byte"
 
+# --- a redelivery (same data.id) creates no deliveries ----------------------------------------
+sqlite3 "$TMP/sender.db" "SELECT CAST(body AS TEXT) FROM events WHERE id = '$ID'" >"$TMP/again.json" # + a newline: a new body
+expect_eq "$("$HOOKD" send "$SENDER_URL" --private-key "$K_private_key" --retry-delay 0 --attempts 1 --file "$TMP/again.json" | grep -c '^delivered')" 1 \
+  "Telnyx redelivers the event (a new body, the same data.id)"
+expect_eq "$(sqlite3 "$TMP/sender.db" "SELECT e.attempts, count(d.id) FROM events e JOIN deliveries d ON d.event_seq = e.seq WHERE e.id = '$ID'")" "2|5" \
+  "the duplicate is counted on the event and creates no deliveries (still one per handler: 5)"
+
 # --- exec: stdin, environment, arguments without a shell ---------------------------------------
 wait_state record "$ID" succeeded
 expect_eq "$(xxd -p "$RECORD_DIR/stdin-$ID" | tr -d '\n' | tr a-f A-F)" "$(sqlite3 "$TMP/sender.db" "SELECT hex(body) FROM events WHERE id = '$ID'")" \
