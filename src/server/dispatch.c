@@ -6,9 +6,10 @@
  * deliveries on its own read-only connection every DISPATCH_POLL_MS (or when the writer says new
  * ones were queued), honours each handler's concurrency and order = call, and starts one thread
  * per attempt. Every state change (in flight, attempt recorded, succeeded / retry / dead) goes
- * through the store's writer queue like events do, so dispatch never holds SQLite's write lock
- * and never slows acknowledgements. A delivery stays claimed in memory until its attempt is
- * committed; one found in flight at start (hookd died) is owed again: at least once.
+ * through the store's writer queue like events do, so dispatch never holds SQLite's write lock.
+ * Nor does the writer ever wait for dispatch: its callbacks only push onto a lock-free list and
+ * signal, and the scheduler reaps that list. A delivery stays claimed in memory until its attempt
+ * is committed; one found in flight at start (hookd died) is owed again: at least once.
  *
  *   exec     the program without a shell, the raw body on stdin, HOOKD_* in the environment, in
  *            its own process group (a timeout kills the whole group); exit 0 is success
@@ -20,6 +21,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -59,10 +61,11 @@ typedef struct attempt {
     char error[256];
     long retry_after;         /* seconds asked for by the target, 0 when not */
     store_attempt record;
-    store_job claim_job, record_job;
-    bool abandoned;           /* its thread could not start: freed once the claim is written */
+    store_job record_job;
+    store_outcome record_outcome; /* set by the writer before the attempt goes on `finished` */
     bool resubmit;            /* its record did not commit: the scheduler submits it again */
     struct attempt *next;     /* in the running list */
+    struct attempt *next_finished;
 } attempt;
 
 struct dispatcher {
@@ -77,6 +80,7 @@ struct dispatcher {
     pthread_cond_t wake;
     bool stopping;
     attempt *running;         /* claimed: running, or waiting for their record to commit */
+    _Atomic(attempt *) finished; /* records committed (or not): pushed by the writer, lock-free */
     unsigned inflight[SRV_MAX_HANDLERS];
 };
 
@@ -406,40 +410,68 @@ static int64_t backoff_us(const cfg_handler *h, int n, long retry_after)
     return (int64_t)(wait * 1e6);
 }
 
-/* The attempt's record committed (or could not be): the delivery is no longer ours. */
+/* Called by the store's writer once the attempt's record committed (or could not be). The writer
+ * must not wait for dispatch: push the attempt for the scheduler to reap, and signal. */
 static void recorded(void *ctx, store_outcome outcome, const char *error)
 {
     attempt *a = ctx;
     dispatcher *d = a->d;
-    pthread_mutex_lock(&d->lock);
-    if (outcome == STORE_FAILED && !d->stopping) {
-        /* Keep it claimed and submit the record again, rather than run the handler again. */
-        log_msg(LOG_ERROR, "cannot record a delivery attempt; retrying the write", "%s", error);
-        a->resubmit = true;
-        pthread_mutex_unlock(&d->lock);
-        return;
-    }
-    for (attempt **p = &d->running; *p != NULL; p = &(*p)->next) {
-        if (*p == a) {
-            *p = a->next;
-            break;
-        }
-    }
-    d->inflight[a->handler]--;
-    pthread_cond_signal(&d->wake);
-    pthread_mutex_unlock(&d->lock);
-    attempt_free(a);
+    a->record_outcome = outcome;
+    if (outcome == STORE_FAILED)
+        log_msg(LOG_ERROR, "cannot record a delivery attempt", "%s", error);
+    attempt *head = atomic_load(&d->finished);
+    do {
+        a->next_finished = head;
+    } while (!atomic_compare_exchange_weak(&d->finished, &head, a));
+    pthread_cond_signal(&d->wake); /* a wake-up lost to a race costs one poll interval */
 }
 
+/* Take in what the writer finished; called with d->lock held. A record that did not commit is
+ * submitted again (the handler is not run again) unless hookd is stopping; then the delivery is
+ * let go, still owed in the store, and runs after the restart. */
+static void reap(dispatcher *d)
+{
+    for (attempt *a = atomic_exchange(&d->finished, NULL), *next; a != NULL; a = next) {
+        next = a->next_finished;
+        if (a->record_outcome == STORE_FAILED && !d->stopping) {
+            a->resubmit = true;
+            continue;
+        }
+        for (attempt **p = &d->running; *p != NULL; p = &(*p)->next) {
+            if (*p == a) {
+                *p = a->next;
+                break;
+            }
+        }
+        d->inflight[a->handler]--;
+        attempt_free(a);
+    }
+    for (attempt *a = d->running; a != NULL; a = a->next) {
+        if (a->resubmit) {
+            a->resubmit = false;
+            if (!store_submit(d->store, &a->record_job))
+                recorded(a, STORE_FAILED, "the store is closing");
+        }
+    }
+}
+
+/* The in-flight mark is a small job of its own, freed when written. */
 static void claimed(void *ctx, store_outcome outcome, const char *error)
 {
-    attempt *a = ctx;
     (void)outcome; /* the in_flight mark is for people; the attempt runs either way */
-    pthread_mutex_lock(&a->d->lock);
-    bool abandoned = a->abandoned;
-    pthread_mutex_unlock(&a->d->lock);
-    if (abandoned) /* no thread took it: let it go, it stays owed in the store */
-        recorded(a, STORE_PROBED, error);
+    (void)error;
+    free(ctx);
+}
+
+static void claim(dispatcher *d, int64_t id)
+{
+    store_job *j = calloc(1, sizeof *j);
+    if (j == NULL)
+        return;
+    *j = (store_job){.kind = JOB_CLAIM, .delivery_id = id, .done = claimed};
+    j->ctx = j;
+    if (!store_submit(d->store, j))
+        free(j);
 }
 
 static void *run_attempt(void *arg)
@@ -512,8 +544,8 @@ static bool is_running(const dispatcher *d, int64_t id, size_t handler, const ch
     return false;
 }
 
-static bool earlier_owed(dispatcher *d, sqlite3_stmt *earlier, const char *handler,
-                         const char *call_key, int64_t occurred, int64_t id)
+static bool earlier_owed(sqlite3_stmt *earlier, const char *handler, const char *call_key,
+                         int64_t occurred, int64_t id)
 {
     sqlite3_bind_text(earlier, 1, handler, -1, SQLITE_STATIC);
     sqlite3_bind_text(earlier, 2, call_key, -1, SQLITE_STATIC);
@@ -521,7 +553,6 @@ static bool earlier_owed(dispatcher *d, sqlite3_stmt *earlier, const char *handl
     sqlite3_bind_int64(earlier, 4, id);
     bool owed = sqlite3_step(earlier) == SQLITE_ROW;
     sqlite3_reset(earlier);
-    (void)d;
     return owed;
 }
 
@@ -572,7 +603,7 @@ static void schedule(dispatcher *d, sqlite3_stmt *due, sqlite3_stmt *earlier)
         bool by_call = h->order_call && call_key != NULL;
         if (d->inflight[hi] >= h->concurrency || is_running(d, id, hi, call_key, by_call))
             continue;
-        if (by_call && earlier_owed(d, earlier, name, call_key, sqlite3_column_int64(due, 4), id))
+        if (by_call && earlier_owed(earlier, name, call_key, sqlite3_column_int64(due, 4), id))
             continue;
         attempt *a = attempt_from_row(d, due, hi);
         if (a == NULL)
@@ -580,20 +611,19 @@ static void schedule(dispatcher *d, sqlite3_stmt *due, sqlite3_stmt *earlier)
         a->next = d->running;
         d->running = a;
         d->inflight[hi]++;
-        a->claim_job = (store_job){.kind = JOB_CLAIM, .delivery_id = id, .done = claimed, .ctx = a};
-        if (!store_submit(d->store, &a->claim_job)) {
+        pthread_t t;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        int rc = pthread_create(&t, &attr, run_attempt, a);
+        pthread_attr_destroy(&attr);
+        if (rc != 0) { /* nothing was submitted for it: let it go, it stays owed */
             d->running = a->next;
             d->inflight[hi]--;
             attempt_free(a);
             break;
         }
-        pthread_t t;
-        pthread_attr_t attr;
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        if (pthread_create(&t, &attr, run_attempt, a) != 0)
-            a->abandoned = true; /* freed when its claim is written (the claim job is inside) */
-        pthread_attr_destroy(&attr);
+        claim(d, id);
     }
     sqlite3_reset(due);
 }
@@ -631,12 +661,7 @@ static void *scheduler_main(void *arg)
     int ticks = 0;
     pthread_mutex_lock(&d->lock);
     while (!d->stopping) {
-        for (attempt *a = d->running; a != NULL; a = a->next) {
-            if (a->resubmit) {
-                a->resubmit = false;
-                store_submit(d->store, &a->record_job);
-            }
-        }
+        reap(d);
         schedule(d, due, earlier);
         if (ticks++ % 5 == 0)
             measure(d, gauges);
@@ -654,12 +679,11 @@ static void *scheduler_main(void *arg)
     return NULL;
 }
 
+/* Called by the store's writer after a commit that queued deliveries: signal, never wait. */
 static void wake(void *ctx)
 {
     dispatcher *d = ctx;
-    pthread_mutex_lock(&d->lock);
     pthread_cond_signal(&d->wake);
-    pthread_mutex_unlock(&d->lock);
 }
 
 /* Deliveries queued for handlers the config no longer has: kept, reported, not run. */
@@ -740,14 +764,14 @@ void dispatch_stop(dispatcher *d)
     /* Running attempts finish (each within its timeout) and are recorded before the store closes;
      * one whose record cannot be written is let go: still owed in the store, run after restart. */
     pthread_mutex_lock(&d->lock);
-    for (attempt *a = d->running; a != NULL; a = a->next) {
-        if (a->resubmit) {
-            a->resubmit = false;
-            store_submit(d->store, &a->record_job);
-        }
+    for (reap(d); d->running != NULL; reap(d)) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 50 * 1000000L;
+        until.tv_sec += until.tv_nsec / 1000000000L;
+        until.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&d->wake, &d->lock, &until);
     }
-    while (d->running != NULL)
-        pthread_cond_wait(&d->wake, &d->lock);
     pthread_mutex_unlock(&d->lock);
     store_on_deliveries(d->store, NULL, NULL);
     for (size_t i = 0; i < SRV_MAX_HANDLERS; i++) {

@@ -61,8 +61,10 @@ static const char upsert_sql[] =
 static const char queue_sql[] =
     "INSERT INTO deliveries (event_seq, handler, state, next_attempt_us, created_us, updated_us,"
     " call_key, occurred_at_us) VALUES (?1, ?2, 'pending', ?3, ?3, ?3, ?4, ?5)";
+/* Only an owed delivery goes in flight: if the attempt's record committed first, it stays done. */
 static const char claim_sql[] =
-    "UPDATE deliveries SET state = 'in_flight', updated_us = ?2 WHERE id = ?1";
+    "UPDATE deliveries SET state = 'in_flight', updated_us = ?2"
+    " WHERE id = ?1 AND state IN ('pending', 'retry')";
 static const char attempt_insert_sql[] =
     "INSERT INTO attempts (delivery_id, attempt, started_us, finished_us, outcome, http_status,"
     " exit_code, error, output) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
@@ -262,8 +264,14 @@ static void run_batch(store *s, store_job *jobs, size_t n)
     }
     metrics_observe(&s->m->commit_seconds, now_seconds() - t0);
     metrics_observe(&s->m->commit_batch, (double)n);
-    if (ok && s->queued && s->on_deliveries != NULL)
-        s->on_deliveries(s->on_deliveries_ctx);
+    if (ok && s->queued) {
+        pthread_mutex_lock(&s->lock);
+        void (*fn)(void *) = s->on_deliveries;
+        void *ctx = s->on_deliveries_ctx;
+        pthread_mutex_unlock(&s->lock);
+        if (fn != NULL)
+            fn(ctx);
+    }
     i = 0;
     for (store_job *j = jobs, *next; j != NULL; j = next, i++) {
         next = j->next; /* done() may free the job */
