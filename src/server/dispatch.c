@@ -8,7 +8,7 @@
  * per attempt. Every state change (in flight, attempt recorded, succeeded / retry / dead) goes
  * through the store's writer queue like events do, so dispatch never holds SQLite's write lock.
  * Nor does the writer ever wait for dispatch: its callbacks only push onto a lock-free list and
- * signal, and the scheduler reaps that list. A delivery stays claimed in memory until its attempt
+ * write to an eventfd (so no wake-up is lost), and the scheduler reaps that list. A delivery stays claimed in memory until its attempt
  * is committed; one found in flight at start (hookd died) is owed again: at least once.
  *
  *   exec     the program without a shell, the raw body on stdin, HOOKD_* in the environment, in
@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -77,7 +78,7 @@ struct dispatcher {
     pthread_t thread;
     bool thread_started;
     pthread_mutex_t lock;
-    pthread_cond_t wake;
+    int wake_fd;              /* eventfd: anyone may kick the scheduler without waiting */
     bool stopping;
     attempt *running;         /* claimed: running, or waiting for their record to commit */
     _Atomic(attempt *) finished; /* records committed (or not): pushed by the writer, lock-free */
@@ -410,8 +411,27 @@ static int64_t backoff_us(const cfg_handler *h, int n, long retry_after)
     return (int64_t)(wait * 1e6);
 }
 
+/* Wake the scheduler: one write to an eventfd, which never blocks and is never lost. */
+static void kick(dispatcher *d)
+{
+    uint64_t one = 1;
+    ssize_t n = write(d->wake_fd, &one, sizeof one);
+    (void)n; /* EAGAIN: the counter is full, so a wake-up is pending anyway */
+}
+
+/* Sleep until kicked or until ms have passed; called without d->lock. */
+static void nap(dispatcher *d, int ms)
+{
+    struct pollfd p = {d->wake_fd, POLLIN, 0};
+    if (poll(&p, 1, ms) > 0) {
+        uint64_t v;
+        ssize_t n = read(d->wake_fd, &v, sizeof v);
+        (void)n;
+    }
+}
+
 /* Called by the store's writer once the attempt's record committed (or could not be). The writer
- * must not wait for dispatch: push the attempt for the scheduler to reap, and signal. */
+ * must not wait for dispatch: push the attempt for the scheduler to reap, and kick. */
 static void recorded(void *ctx, store_outcome outcome, const char *error)
 {
     attempt *a = ctx;
@@ -423,7 +443,7 @@ static void recorded(void *ctx, store_outcome outcome, const char *error)
     do {
         a->next_finished = head;
     } while (!atomic_compare_exchange_weak(&d->finished, &head, a));
-    pthread_cond_signal(&d->wake); /* a wake-up lost to a race costs one poll interval */
+    kick(d);
 }
 
 /* Take in what the writer finished; called with d->lock held. A record that did not commit is
@@ -665,12 +685,9 @@ static void *scheduler_main(void *arg)
         schedule(d, due, earlier);
         if (ticks++ % 5 == 0)
             measure(d, gauges);
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += DISPATCH_POLL_MS * 1000000L;
-        until.tv_sec += until.tv_nsec / 1000000000L;
-        until.tv_nsec %= 1000000000L;
-        pthread_cond_timedwait(&d->wake, &d->lock, &until);
+        pthread_mutex_unlock(&d->lock);
+        nap(d, DISPATCH_POLL_MS);
+        pthread_mutex_lock(&d->lock);
     }
     pthread_mutex_unlock(&d->lock);
     sqlite3_finalize(due);
@@ -679,11 +696,10 @@ static void *scheduler_main(void *arg)
     return NULL;
 }
 
-/* Called by the store's writer after a commit that queued deliveries: signal, never wait. */
+/* Called by the store's writer after a commit that queued deliveries: kick, never wait. */
 static void wake(void *ctx)
 {
-    dispatcher *d = ctx;
-    pthread_cond_signal(&d->wake);
+    kick(ctx);
 }
 
 /* Deliveries queued for handlers the config no longer has: kept, reported, not run. */
@@ -721,7 +737,13 @@ bool dispatch_start(const config *cfg, store *st, metrics *m, dispatcher **out, 
     d->store = st;
     d->m = m;
     pthread_mutex_init(&d->lock, NULL);
-    pthread_cond_init(&d->wake, NULL);
+    d->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (d->wake_fd < 0) {
+        snprintf(err, errlen, "eventfd: %s", strerror(errno));
+        pthread_mutex_destroy(&d->lock);
+        free(d);
+        return false;
+    }
     const char *names[SRV_MAX_HANDLERS];
     for (size_t i = 0; i < cfg->nhandlers; i++) {
         const cfg_handler *h = &cfg->handlers[i];
@@ -757,20 +779,17 @@ void dispatch_stop(dispatcher *d)
         return;
     pthread_mutex_lock(&d->lock);
     d->stopping = true;
-    pthread_cond_signal(&d->wake);
     pthread_mutex_unlock(&d->lock);
+    kick(d);
     if (d->thread_started)
         pthread_join(d->thread, NULL);
     /* Running attempts finish (each within its timeout) and are recorded before the store closes;
      * one whose record cannot be written is let go: still owed in the store, run after restart. */
     pthread_mutex_lock(&d->lock);
     for (reap(d); d->running != NULL; reap(d)) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += 50 * 1000000L;
-        until.tv_sec += until.tv_nsec / 1000000000L;
-        until.tv_nsec %= 1000000000L;
-        pthread_cond_timedwait(&d->wake, &d->lock, &until);
+        pthread_mutex_unlock(&d->lock);
+        nap(d, 50);
+        pthread_mutex_lock(&d->lock);
     }
     pthread_mutex_unlock(&d->lock);
     store_on_deliveries(d->store, NULL, NULL);
@@ -779,7 +798,7 @@ void dispatch_stop(dispatcher *d)
         hookd_signer_free(d->signers[i][1]);
     }
     sqlite3_close(d->db);
+    close(d->wake_fd);
     pthread_mutex_destroy(&d->lock);
-    pthread_cond_destroy(&d->wake);
     free(d);
 }
