@@ -39,6 +39,9 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
  * (not counted in *len) and must be freed. Prints the reason and returns false on failure. */
 bool cli_read_body(const char *cmd, const char *path, uint8_t **out, size_t *len);
 
+/* After getopt: take at most one positional argument (optional, NULL when absent). */
+int cli_positional(const char *cmd, int argc, char **argv, const char **out);
+
 /* Parse a decimal integer in [min, max]. */
 bool cli_parse_int(const char *s, long long min, long long max, long long *out);
 

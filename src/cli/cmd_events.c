@@ -65,11 +65,7 @@ static int parse_args(const char *cmd, int argc, char **argv, query_args *a, con
             return cli_usage_error(cmd, "unknown option");
         }
     }
-    if (optind < argc)
-        a->positional = argv[optind++];
-    if (optind < argc)
-        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-    return CLI_EXIT_OK;
+    return cli_positional(cmd, argc, argv, &a->positional);
 }
 
 /* ---- commands ------------------------------------------------------------------------------- */

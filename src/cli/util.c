@@ -2,6 +2,7 @@
  * util.c - helpers shared by the hookd subcommands.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +65,15 @@ bool cli_read_body(const char *cmd, const char *path, uint8_t **out, size_t *len
     *out = buf;
     *len = n;
     return true;
+}
+
+int cli_positional(const char *cmd, int argc, char **argv, const char **out)
+{
+    if (optind < argc)
+        *out = argv[optind++];
+    if (optind < argc)
+        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    return CLI_EXIT_OK;
 }
 
 bool cli_parse_int(const char *s, long long min, long long max, long long *out)
