@@ -66,6 +66,12 @@ bad "a file: secret that cannot be read" "3: \\[endpoint s\\] secret: cannot rea
 scheme = standard
 secret = file:$TMP/missing
 CONF
+head -c 5000 /dev/zero | tr '\0' a >"$TMP/huge-secret"
+bad "a file: secret over 4096 bytes" "3: \\[endpoint s\\] secret: $TMP/huge-secret is larger than 4096 bytes" <<CONF
+[endpoint s]
+scheme = standard
+secret = file:$TMP/huge-secret
+CONF
 bad "a bad CIDR" "4: \\[endpoint t\\] allow: '10.0.0.0/33' is not a CIDR" <<CONF
 [endpoint t]
 scheme = telnyx

@@ -59,6 +59,10 @@ echo "$HOOKD_OCCURRED_AT" >>"$RECORD_DIR/order"
 sleep 0.3
 rmdir "$RECORD_DIR/lock-$HOOKD_CALL_SESSION_ID"
 SH
+cat >"$TMP/chatty.sh" <<'SH'
+#!/bin/sh
+head -c 10000 /dev/zero | tr '\0' x
+SH
 cat >"$TMP/slow.sh" <<'SH'
 #!/bin/sh
 sleep 0.2
@@ -128,6 +132,9 @@ on = call.dtmf.received
 exec = $TMP/ordered.sh
 order = call
 concurrency = 4
+[handler chatty]
+on = call.speak.started
+exec = $TMP/chatty.sh
 [handler slow]
 on = fax.received
 exec = $TMP/slow.sh
@@ -222,6 +229,12 @@ expect_eq "$(sqlite3 "$TMP/sender.db" "SELECT (max(started_us) - min(started_us)
 ID5=$(send --event call.initiated)
 wait_state gone "$ID5" dead 50
 expect_eq "$(state gone "$ID5")" dead "410 Gone: dead at once, no retries"
+
+# --- output is kept up to 4 KiB (the rest is read and dropped, so the program never blocks) ---
+ID7=$(send --event call.speak.started)
+wait_state chatty "$ID7" succeeded 50
+expect_eq "$(sqlite3 "$TMP/sender.db" "SELECT a.outcome, length(a.output) FROM attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.handler = 'chatty'")" \
+  "succeeded|4096" "a handler writing 10,000 bytes succeeds, and its first 4096 are kept"
 
 # --- a hanging handler is killed with its whole process group ----------------------------------
 ID6=$(send --event call.playback.started)

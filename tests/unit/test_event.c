@@ -213,6 +213,22 @@ static void sizes_and_depth_are_bounded(void **state)
     snprintf(longid + k + HOOKD_MAX_FIELD_LEN + 1, 3, "\"}");
     assert_int_equal(parse(longid, &ev, &pe), HOOKD_ERR_FIELD_TOO_LONG);
     assert_string_equal(pe.field, "id");
+
+    /* client_state may be longer (HOOKD_MAX_LONG_FIELD_LEN), but not without bound. */
+    for (size_t len = HOOKD_MAX_LONG_FIELD_LEN; len <= HOOKD_MAX_LONG_FIELD_LEN + 4; len += 4) {
+        char *cs = malloc(len + 64);
+        assert_non_null(cs);
+        int h = snprintf(cs, len + 64, "{\"payload\":{\"client_state\":\"");
+        memset(cs + h, 'Q', len);
+        snprintf(cs + h + len, 64 - 1, "\"}}");
+        hookd_err want = len <= HOOKD_MAX_LONG_FIELD_LEN ? HOOKD_OK : HOOKD_ERR_FIELD_TOO_LONG;
+        assert_int_equal(parse(cs, &ev, &pe), want);
+        if (want == HOOKD_OK)
+            hookd_event_free(&ev);
+        else
+            assert_string_equal(pe.field, "client_state");
+        free(cs);
+    }
 }
 
 static void standard_body(void **state)

@@ -227,6 +227,10 @@ static void bad_keys_are_refused(void **state)
         if (hookd_verifier_add_key(v, bad[i]) != HOOKD_ERR_BAD_KEY)
             fail_msg("key %zu accepted", i);
     }
+    char huge[HOOKD_MAX_KEY_TEXT + 8]; /* over HOOKD_MAX_KEY_TEXT: refused before decoding */
+    memset(huge, 'A', sizeof huge - 1);
+    huge[sizeof huge - 1] = 0;
+    assert_int_equal(hookd_verifier_add_key(v, huge), HOOKD_ERR_BAD_KEY);
     assert_int_equal(hookd_verifier_key_count(v), 0);
     hookd_verifier_free(v);
 }
@@ -261,6 +265,12 @@ static void bearer_token(void **state)
     req_set(&r, "telnyx-signature-ed25519", TELNYX_SIG);
     assert_int_equal(req_verify(v, &r, "{}", NOW, NULL), HOOKD_ERR_SIGNATURE_MISMATCH);
     assert_int_equal(hookd_verifier_set_bearer(v, ""), HOOKD_ERR_BAD_KEY);
+    char long_token[HOOKD_MAX_BEARER_LEN + 2];
+    memset(long_token, 't', sizeof long_token - 1);
+    long_token[sizeof long_token - 1] = 0;
+    assert_int_equal(hookd_verifier_set_bearer(v, long_token), HOOKD_ERR_BAD_KEY); /* limit + 1 */
+    long_token[HOOKD_MAX_BEARER_LEN] = 0;
+    assert_int_equal(hookd_verifier_set_bearer(v, long_token), HOOKD_OK);          /* at the limit */
     hookd_verifier_free(v);
 
     hookd_verifier *none = verifier(HOOKD_SCHEME_NONE, NULL);
