@@ -156,7 +156,8 @@ static char *resolve_secret(parse_ctx *p, const char *key, const char *value)
             failf(p, key, "cannot read %s: %s", value + 5, strerror(errno));
             return NULL;
         }
-        char *buf = calloc(1, SRV_MAX_SECRET_FILE + 1);
+        /* Room for one byte over the limit (to see it) and a NUL that is never overwritten. */
+        char *buf = calloc(1, SRV_MAX_SECRET_FILE + 2);
         size_t n = buf != NULL ? fread(buf, 1, SRV_MAX_SECRET_FILE + 1, f) : 0;
         fclose(f);
         if (buf == NULL || n > SRV_MAX_SECRET_FILE) {
