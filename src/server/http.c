@@ -200,6 +200,7 @@ static enum MHD_Result respond(request *r)
     case STORE_DUPLICATE:
         return send_json(r, 200, json_pack("{s:s, s:s}", "status", "duplicate", "id", r->event_id),
                          NULL);
+    case STORE_WRITTEN: /* not a request's outcome */
     case STORE_FAILED:
         break;
     }

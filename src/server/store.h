@@ -41,6 +41,7 @@ typedef enum store_outcome {
     STORE_NEW,       /* a new row, committed */
     STORE_DUPLICATE, /* the id was already stored; its attempt count was raised, committed */
     STORE_PROBED,    /* a readiness probe wrote and committed */
+    STORE_WRITTEN,   /* dispatch bookkeeping (a claim, an attempt) committed */
     STORE_FAILED,    /* nothing committed (disk full, I/O error, locked, closed) */
 } store_outcome;
 

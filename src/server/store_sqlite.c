@@ -195,7 +195,7 @@ static store_outcome write_claim(store *s, int64_t id)
 {
     sqlite3_bind_int64(s->claim, 1, id);
     sqlite3_bind_int64(s->claim, 2, (int64_t)time(NULL) * 1000000);
-    return step_done(s->claim) ? STORE_PROBED : STORE_FAILED;
+    return step_done(s->claim) ? STORE_WRITTEN : STORE_FAILED;
 }
 
 static store_outcome write_attempt(store *s, const store_attempt *a)
@@ -228,7 +228,7 @@ static store_outcome write_attempt(store *s, const store_attempt *a)
         if (!step_done(s->handler_gone))
             return STORE_FAILED;
     }
-    return STORE_PROBED;
+    return STORE_WRITTEN;
 }
 
 static store_outcome write_job(store *s, const store_job *j)
