@@ -23,6 +23,11 @@
 #define HOOKD_MAX_SIGNATURE_HEADER 4096
 #define HOOKD_MAX_SIGNATURES 16
 
+/* Ed25519 checks one delivery may cost (each hashes the whole body): entries x keys are cut off
+ * here, or at the number of Ed25519 keys configured when that is larger. A sender listing 16 v1a
+ * entries cannot make a request cost 16 x keys body hashes. */
+#define HOOKD_MAX_ED25519_CHECKS 4
+
 /* Longest key or secret text (whpk_ + base64 of a 44-byte DER key is 65 characters). */
 #define HOOKD_MAX_KEY_TEXT 256
 

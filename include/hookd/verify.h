@@ -98,6 +98,12 @@ HOOKD_API hookd_err hookd_verify(const hookd_verifier *v, hookd_header_lookup *l
                                  const void *body, size_t len, int64_t now,
                                  hookd_verify_result *result);
 
+/* The checks that need no body, for a server to run before it reads one: the bearer token, the
+ * presence of the scheme's headers, the webhook-id, the timestamp window and the form of the
+ * signature header. HOOKD_OK means the body may be worth reading; only hookd_verify authenticates. */
+HOOKD_API hookd_err hookd_verify_headers(const hookd_verifier *v, hookd_header_lookup *lookup,
+                                         void *ctx, int64_t now, hookd_verify_result *result);
+
 /* One log-ready line describing result, e.g. "timestamp is too old: 412 s before now, window 300 s"
  * or "missing header telnyx-signature-ed25519". snprintf semantics. */
 HOOKD_API int hookd_verify_describe(const hookd_verify_result *result, char *buf, size_t cap);

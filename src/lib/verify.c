@@ -142,6 +142,7 @@ typedef struct check {
     hookd_header_lookup *lookup;
     void *ctx;
     int64_t now;
+    bool headers_only;  /* hookd_verify_headers: everything but the body and the cryptography */
     hookd_verify_result *r;
 } check;
 
@@ -191,16 +192,30 @@ static hookd_err check_timestamp(check *c, const char *name, const char *ts)
     return e == HOOKD_OK ? HOOKD_OK : fail(c, e, name);
 }
 
-/* Try an Ed25519 signature against every Ed25519 key; the index of the one that verifies, or -1. */
+/* Try an Ed25519 signature against every Ed25519 key; the index of the one that verifies, or -1.
+ * Each check hashes the whole body, so *budget counts down the checks one request may still cost:
+ * a sender cannot multiply them by listing many signatures (HOOKD_MAX_ED25519_CHECKS). */
 static int ed25519_match(const hookd_verifier *v, const uint8_t sig[64], const uint8_t *msg,
-                         size_t len)
+                         size_t len, unsigned *budget)
 {
-    for (size_t i = 0; i < v->nkeys; i++) {
-        if (v->keys[i].kind == HK_KEY_ED25519_PUBLIC
-            && crypto_sign_verify_detached(sig, msg, len, v->keys[i].bytes) == 0)
+    for (size_t i = 0; i < v->nkeys && *budget > 0; i++) {
+        if (v->keys[i].kind != HK_KEY_ED25519_PUBLIC)
+            continue;
+        --*budget;
+        if (crypto_sign_verify_detached(sig, msg, len, v->keys[i].bytes) == 0)
             return (int)i;
     }
     return -1;
+}
+
+/* The Ed25519 checks one request may cost: HOOKD_MAX_ED25519_CHECKS, or one per configured Ed25519
+ * key when there are more (the operator's choice, not the sender's). */
+static unsigned ed25519_budget(const hookd_verifier *v)
+{
+    unsigned n = 0;
+    for (size_t i = 0; i < v->nkeys; i++)
+        n += v->keys[i].kind == HK_KEY_ED25519_PUBLIC;
+    return n > HOOKD_MAX_ED25519_CHECKS ? n : HOOKD_MAX_ED25519_CHECKS;
 }
 
 static hookd_err verify_telnyx(check *c, const void *body, size_t len)
@@ -216,11 +231,14 @@ static hookd_err verify_telnyx(check *c, const void *body, size_t len)
     uint8_t raw[64];
     if (hookd_base64_decode_exact(sig, strnlen(sig, 128), raw, sizeof raw) != HOOKD_OK)
         return fail(c, HOOKD_ERR_SIGNATURE_MALFORMED, HOOKD_HDR_TELNYX_SIGNATURE);
+    if (c->headers_only)
+        return HOOKD_OK;
     size_t mlen = 0;
     uint8_t *msg = hk_signed_message(NULL, ts, body, len, &mlen);
     if (msg == NULL)
         return fail(c, HOOKD_ERR_NO_MEMORY, NULL);
-    c->r->key_index = ed25519_match(c->v, raw, msg, mlen);
+    unsigned budget = ed25519_budget(c->v);
+    c->r->key_index = ed25519_match(c->v, raw, msg, mlen, &budget);
     free(msg);
     if (c->r->key_index < 0)
         return fail(c, HOOKD_ERR_SIGNATURE_MISMATCH, HOOKD_HDR_TELNYX_SIGNATURE);
@@ -250,6 +268,7 @@ typedef struct std_state {
     size_t mlen;
     bool macs_done;
     uint8_t macs[HOOKD_MAX_KEYS][32];
+    unsigned ed25519_left; /* checks this request may still cost */
     unsigned known; /* well-formed v1 / v1a entries */
     unsigned bad;   /* v1 / v1a entries that were malformed */
 } std_state;
@@ -279,7 +298,15 @@ static int v1a_match(const hookd_verifier *v, std_state *s, const uint8_t sig[64
         if (s->msg == NULL)
             return -2;
     }
-    return ed25519_match(v, sig, s->msg, s->mlen);
+    return ed25519_match(v, sig, s->msg, s->mlen, &s->ed25519_left);
+}
+
+/* Versions are compared exactly: the specification's are "v1" and "v1a", and every reference
+ * library rejects "V1". */
+static bool version_is(const hk_sig_entry *e, const char *name)
+{
+    size_t n = strlen(name);
+    return e->version_len == n && memcmp(e->version, name, n) == 0;
 }
 
 /* Check one entry; the matching key index, -1 for none, -2 when out of memory. */
@@ -287,7 +314,7 @@ static int std_entry(const hookd_verifier *v, std_state *s, const hk_sig_entry *
                      const char **version)
 {
     uint8_t raw[64];
-    if (hk_ascii_ieq(e->version, e->version_len, "v1") && e->sig != NULL) {
+    if (version_is(e, "v1") && e->sig != NULL) {
         if (hookd_base64_decode_exact(e->sig, e->sig_len, raw, 32) != HOOKD_OK) {
             s->bad++;
             return -1;
@@ -296,7 +323,7 @@ static int std_entry(const hookd_verifier *v, std_state *s, const hk_sig_entry *
         *version = "v1";
         return v1_match(v, s, raw);
     }
-    if (hk_ascii_ieq(e->version, e->version_len, "v1a") && e->sig != NULL) {
+    if (version_is(e, "v1a") && e->sig != NULL) {
         if (hookd_base64_decode_exact(e->sig, e->sig_len, raw, 64) != HOOKD_OK) {
             s->bad++;
             return -1;
@@ -305,8 +332,7 @@ static int std_entry(const hookd_verifier *v, std_state *s, const hk_sig_entry *
         *version = "v1a";
         return v1a_match(v, s, raw);
     }
-    if (e->sig == NULL && (hk_ascii_ieq(e->version, e->version_len, "v1")
-                           || hk_ascii_ieq(e->version, e->version_len, "v1a")))
+    if (e->sig == NULL && (version_is(e, "v1") || version_is(e, "v1a")))
         s->bad++; /* "v1" with no comma */
     return -1;
 }
@@ -329,8 +355,11 @@ static hookd_err verify_standard(check *c, const void *body, size_t len)
     size_t slen = strnlen(sigs, HOOKD_MAX_SIGNATURE_HEADER + 1);
     if (slen > HOOKD_MAX_SIGNATURE_HEADER)
         return fail(c, HOOKD_ERR_SIGNATURE_MALFORMED, HOOKD_HDR_WEBHOOK_SIGNATURE);
+    if (c->headers_only)
+        return HOOKD_OK;
 
-    std_state s = {.id = id, .ts = ts, .body = body, .len = len};
+    std_state s = {.id = id, .ts = ts, .body = body, .len = len,
+                   .ed25519_left = ed25519_budget(c->v)};
     const char *cur = sigs, *end = sigs + slen;
     hk_sig_entry e;
     unsigned seen = 0;
@@ -362,8 +391,9 @@ static hookd_err verify_standard(check *c, const void *body, size_t len)
     return fail(c, HOOKD_ERR_SIGNATURE_UNSUPPORTED, HOOKD_HDR_WEBHOOK_SIGNATURE);
 }
 
-hookd_err hookd_verify(const hookd_verifier *v, hookd_header_lookup *lookup, void *ctx,
-                       const void *body, size_t len, int64_t now, hookd_verify_result *result)
+static hookd_err run_checks(const hookd_verifier *v, hookd_header_lookup *lookup, void *ctx,
+                            const void *body, size_t len, int64_t now, bool headers_only,
+                            hookd_verify_result *result)
 {
     hookd_verify_result local = {0};
     hookd_verify_result *r = result != NULL ? result : &local;
@@ -372,7 +402,8 @@ hookd_err hookd_verify(const hookd_verifier *v, hookd_header_lookup *lookup, voi
     if (v == NULL || lookup == NULL || (body == NULL && len > 0))
         return r->err = HOOKD_ERR_INVALID_ARGUMENT;
     r->tolerance = v->tolerance;
-    check c = {.v = v, .lookup = lookup, .ctx = ctx, .now = now, .r = r};
+    check c = {.v = v, .lookup = lookup, .ctx = ctx, .now = now, .headers_only = headers_only,
+               .r = r};
 
     if (check_bearer(&c) != HOOKD_OK)
         return r->err;
@@ -389,6 +420,18 @@ hookd_err hookd_verify(const hookd_verifier *v, hookd_header_lookup *lookup, voi
         return verify_standard(&c, body, len);
     }
     return fail(&c, HOOKD_ERR_INVALID_ARGUMENT, NULL);
+}
+
+hookd_err hookd_verify(const hookd_verifier *v, hookd_header_lookup *lookup, void *ctx,
+                       const void *body, size_t len, int64_t now, hookd_verify_result *result)
+{
+    return run_checks(v, lookup, ctx, body, len, now, false, result);
+}
+
+hookd_err hookd_verify_headers(const hookd_verifier *v, hookd_header_lookup *lookup, void *ctx,
+                               int64_t now, hookd_verify_result *result)
+{
+    return run_checks(v, lookup, ctx, NULL, 0, now, true, result);
 }
 
 int hookd_verify_describe(const hookd_verify_result *r, char *buf, size_t cap)

@@ -240,6 +240,101 @@ static void key_forms(void **state)
     hookd_verifier_free(v);
 }
 
+/* The specification's versions are "v1" and "v1a", compared exactly (as every reference library
+ * does): "V1,<valid signature>" is an unknown entry, not a signature. */
+static void versions_are_case_sensitive(void **state)
+{
+    (void)state;
+    hookd_verifier *v = verifier(HOOKD_SCHEME_STANDARD, SW_SECRET);
+    char upper[128];
+    snprintf(upper, sizeof upper, "V%s", SW_SIG + 1);
+    assert_int_equal(check(v, upper, NULL), HOOKD_ERR_SIGNATURE_UNSUPPORTED);
+    ed e;
+    make_ed(&e);
+    hookd_verifier *k = verifier(HOOKD_SCHEME_STANDARD, e.whpk);
+    char shout[128];
+    snprintf(shout, sizeof shout, "V1A%s", e.entry + 3);
+    assert_int_equal(check(k, shout, NULL), HOOKD_ERR_SIGNATURE_UNSUPPORTED);
+    assert_int_equal(check(k, e.entry, NULL), HOOKD_OK);
+    hookd_verifier_free(v);
+    hookd_verifier_free(k);
+}
+
+/* Each Ed25519 check hashes the whole body: a sender listing many v1a entries (valid signatures
+ * from another key) cannot multiply them by the number of keys. The budget is
+ * HOOKD_MAX_ED25519_CHECKS, so a legitimate rotation (2 entries x 2 keys) still verifies. */
+static void ed25519_checks_per_request_are_capped(void **state)
+{
+    (void)state;
+    ed good, other, spare;
+    make_ed(&good);
+    make_ed(&other);
+    make_ed(&spare);
+    hookd_verifier *v = verifier(HOOKD_SCHEME_STANDARD, spare.whpk);
+    assert_int_equal(hookd_verifier_add_key(v, good.whpk), HOOKD_OK);
+    char list[4096] = "";
+    /* Two keys: one foreign entry costs 2 checks, the good one 2 more: within the budget. */
+    snprintf(list, sizeof list, "%s %s", other.entry, good.entry);
+    assert_int_equal(check(v, list, NULL), HOOKD_OK);
+    /* Two foreign entries spend all 4 checks: the good entry behind them is never tried. */
+    snprintf(list, sizeof list, "%s %s %s", other.entry, other.entry, good.entry);
+    assert_int_equal(check(v, list, NULL), HOOKD_ERR_SIGNATURE_MISMATCH);
+    /* 15 foreign entries and the good one first: verified at once. */
+    size_t used = (size_t)snprintf(list, sizeof list, "%s", good.entry);
+    for (int i = 0; i < 15; i++)
+        used += (size_t)snprintf(list + used, sizeof list - used, " %s", other.entry);
+    assert_int_equal(check(v, list, NULL), HOOKD_OK);
+    /* More Ed25519 keys than the budget: each key still gets its check for the first entry. */
+    hookd_verifier *many = verifier(HOOKD_SCHEME_STANDARD, NULL);
+    for (int i = 0; i < HOOKD_MAX_ED25519_CHECKS + 1; i++)
+        assert_int_equal(hookd_verifier_add_key(many, spare.whpk), HOOKD_OK);
+    assert_int_equal(hookd_verifier_add_key(many, good.whpk), HOOKD_OK);
+    assert_int_equal(check(many, good.entry, NULL), HOOKD_OK);
+    hookd_verifier_free(v);
+    hookd_verifier_free(many);
+}
+
+/* hookd_verify_headers: what a server checks before it reads a body. */
+static void header_checks_need_no_body(void **state)
+{
+    (void)state;
+    hookd_verifier *v = verifier(HOOKD_SCHEME_STANDARD, SW_SECRET);
+    req r = vector_req(SW_SIG);
+    hookd_verify_result res;
+    assert_int_equal(hookd_verify_headers(v, hookd_header_list_lookup, req_list(&r), NOW, &res),
+                     HOOKD_OK);
+    /* A wrong signature is only found with the body. */
+    req wrong = vector_req("v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+    assert_int_equal(hookd_verify_headers(v, hookd_header_list_lookup, req_list(&wrong), NOW, &res),
+                     HOOKD_OK);
+    assert_int_equal(hookd_verify_headers(v, hookd_header_list_lookup, req_list(&r), NOW + 1000,
+                                          &res),
+                     HOOKD_ERR_TIMESTAMP_TOO_OLD);
+    req none = {0};
+    req_set(&none, "webhook-id", SW_ID);
+    req_set(&none, "webhook-timestamp", SW_TS);
+    assert_int_equal(hookd_verify_headers(v, hookd_header_list_lookup, req_list(&none), NOW, &res),
+                     HOOKD_ERR_MISSING_HEADER);
+    assert_string_equal(res.header, "webhook-signature");
+    assert_int_equal(hookd_verifier_set_bearer(v, "s3cret"), HOOKD_OK);
+    assert_int_equal(hookd_verify_headers(v, hookd_header_list_lookup, req_list(&r), NOW, &res),
+                     HOOKD_ERR_BEARER_MISSING);
+    /* Telnyx: the signature must at least be strict base64 of 64 bytes. */
+    hookd_verifier *t = verifier(HOOKD_SCHEME_TELNYX, TELNYX_PUB);
+    req tr = {0};
+    req_set(&tr, "telnyx-timestamp", TELNYX_TS);
+    req_set(&tr, "telnyx-signature-ed25519", "AAAA");
+    assert_int_equal(hookd_verify_headers(t, hookd_header_list_lookup, req_list(&tr), 1700000000,
+                                          &res),
+                     HOOKD_ERR_SIGNATURE_MALFORMED);
+    req_set(&tr, "telnyx-signature-ed25519", TELNYX_SIG);
+    assert_int_equal(hookd_verify_headers(t, hookd_header_list_lookup, req_list(&tr), 1700000000,
+                                          &res),
+                     HOOKD_OK);
+    hookd_verifier_free(v);
+    hookd_verifier_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -252,6 +347,9 @@ int main(void)
         cmocka_unit_test(webhook_id_rules),
         cmocka_unit_test(missing_headers_and_window),
         cmocka_unit_test(key_forms),
+        cmocka_unit_test(versions_are_case_sensitive),
+        cmocka_unit_test(ed25519_checks_per_request_are_capped),
+        cmocka_unit_test(header_checks_need_no_body),
     };
     assert_int_equal(hookd_init(), HOOKD_OK);
     return cmocka_run_group_tests_name("standard", tests, NULL, NULL);
