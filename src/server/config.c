@@ -68,8 +68,12 @@ void config_defaults(config *c)
     c->max_connections = SRV_DEFAULT_MAX_CONNECTIONS;
     c->per_ip_connections = SRV_DEFAULT_PER_IP_CONNECTIONS;
     c->request_timeout = SRV_DEFAULT_REQUEST_TIMEOUT;
+    c->header_timeout = SRV_DEFAULT_HEADER_TIMEOUT;
     c->max_body = SRV_DEFAULT_MAX_BODY;
     c->max_header = SRV_DEFAULT_MAX_HEADER;
+    c->max_buffered = SRV_DEFAULT_MAX_BUFFERED;
+    char bad[64];
+    allow_parse(&c->ops_allow, SRV_DEFAULT_OPS_ALLOW, bad, sizeof bad);
     snprintf(c->store_url, sizeof c->store_url, "%s", STORE_DEFAULT_URL);
     c->durability = DURABILITY_FULL;
 }
@@ -208,6 +212,20 @@ static bool server_key(parse_ctx *p, const char *name, const char *value)
         if (!parse_uint(value, 1, 3600, &v))
             return failf(p, name, "expected seconds from 1 to 3600");
         c->request_timeout = (unsigned)v;
+    } else if (strcmp(name, "header_timeout") == 0) {
+        if (!parse_uint(value, 1, 3600, &v))
+            return failf(p, name, "expected seconds from 1 to 3600");
+        c->header_timeout = (unsigned)v;
+    } else if (strcmp(name, "max_buffered") == 0) {
+        if (!config_parse_size(value, &size) || size < 65536 || size > ((int64_t)1 << 40))
+            return failf(p, name, "expected a size of at least 64k (e.g. 64M)");
+        c->max_buffered = (size_t)size;
+    } else if (strcmp(name, "ops_allow") == 0) {
+        char bad[64] = "";
+        c->ops_allow.count = 0;
+        if (!allow_parse(&c->ops_allow, value, bad, sizeof bad))
+            return failf(p, name, "'%s' is not a CIDR (like 10.0.0.0/8 or ::1), or the list has more "
+                                  "than %d ranges", bad, SRV_MAX_ALLOW);
     } else if (strcmp(name, "max_body") == 0) {
         if (!config_parse_size(value, &size) || size < 1 || size > SRV_MAX_BODY_LIMIT)
             return failf(p, name, "expected a size from 1 to 64M (e.g. 1048576, 512k, 1M)");
@@ -218,7 +236,8 @@ static bool server_key(parse_ctx *p, const char *name, const char *value)
         c->max_header = (size_t)size;
     } else {
         return failf(p, name, "unknown key (listen, threads, max_connections, per_ip_connections, "
-                              "request_timeout, max_body, max_header)");
+                              "request_timeout, header_timeout, max_body, max_header, "
+                              "max_buffered, ops_allow)");
     }
     return true;
 }

@@ -60,9 +60,12 @@ typedef struct config {
     unsigned threads;
     unsigned max_connections;
     unsigned per_ip_connections;
-    unsigned request_timeout;
+    unsigned request_timeout;        /* seconds for a whole request, body included */
+    unsigned header_timeout;         /* seconds until the headers are in (and keep-alive idle) */
     size_t max_body;
     size_t max_header;
+    size_t max_buffered;             /* bytes of request bodies held across all connections */
+    allow_list ops_allow;            /* who may read /metrics and /readyz */
     char store_url[512];
     durability durability;
     int64_t store_max_size;          /* bytes, 0 for no cap */

@@ -9,11 +9,24 @@
  *
  * Every libmicrohttpd limit is set in http_start(): connections, per address, idle timeout,
  * header memory. What libmicrohttpd 0.9.75 does not enforce is enforced here:
- *   - more than one Content-Length, or Content-Length with Transfer-Encoding: 400 (smuggling);
+ *   - framing a proxy could read differently (smuggling): more than one Content-Length,
+ *     Content-Length with Transfer-Encoding, a header name with a space or other non-token byte
+ *     ("Content-Length : 5"), a CR or LF inside a value (obs-fold), HTTP/1.1 without one Host: 400;
+ *     a Transfer-Encoding other than chunked: 501;
  *   - headers over max_header bytes: 431 (its own limit is a memory pool, not a byte count);
- *   - a deadline: its timeout is an idle timeout, so a client trickling a byte a second would
- *     hold a connection forever (slowloris). A reaper thread shuts down any connection that has
- *     not completed a request within request_timeout of its start or of its previous request.
+ *   - deadlines: its timeout is an idle timeout, so a client trickling a byte a second would
+ *     hold a connection forever (slowloris). A reaper thread shuts down any connection whose
+ *     headers are not in within header_timeout, or whose request is not complete within
+ *     request_timeout, of its start or of its previous request;
+ *   - nothing of a body is buffered before the checks that need no body (allow-list, bearer,
+ *     signature headers present, timestamp in the window), and all connections together hold at
+ *     most max_buffered bytes of bodies;
+ *   - a body that grows past max_body (chunked) or past max_buffered mid-upload is answered 413
+ *     or 503 and the connection closed: libmicrohttpd refuses to queue a response in the middle
+ *     of an upload, so that answer is written on the socket here (abort_upload).
+ * Sockets are watched with poll(), not epoll: with epoll, libmicrohttpd 0.9.75 does not notice a
+ * client closing a half-sent request, and such connections held their slots until the deadline.
+ * When every endpoint has an allow-list, other addresses are refused at accept time.
  */
 #include <arpa/inet.h>
 #include <inttypes.h>
@@ -49,8 +62,8 @@ typedef struct request {
     double started;
     int64_t received_at_us;
     uint8_t *body;
-    size_t len, cap;
-    bool too_large;              /* a chunked body grew past max_body */
+    size_t len, cap;             /* cap bytes are counted in srv->buffered */
+    size_t declared;             /* Content-Length, or 0 */
     unsigned status;
     const char *reason;          /* rejection reason code, or NULL */
     char message[256];
@@ -90,6 +103,7 @@ static int64_t now_us(void)
 typedef struct conn_watch {
     int fd;
     _Atomic double since;    /* connection start, or the end of its previous request */
+    atomic_bool headers_in;  /* the current request's headers are complete */
     atomic_bool waiting;     /* suspended for the store: our delay, not the client's */
     atomic_bool cut;         /* the reaper shut it down */
     char remote[INET6_ADDRSTRLEN];
@@ -123,15 +137,19 @@ static void *reaper_main(void *arg)
         double now = now_seconds();
         pthread_mutex_lock(&srv->watch_lock);
         for (conn_watch *w = srv->watches; w != NULL; w = w->next) {
+            bool headers_in = atomic_load(&w->headers_in);
+            unsigned limit = srv->cfg->request_timeout;
+            if (!headers_in && srv->cfg->header_timeout < limit)
+                limit = srv->cfg->header_timeout;
             if (!atomic_load(&w->waiting) && !atomic_load(&w->cut)
-                && now - atomic_load(&w->since) > srv->cfg->request_timeout) {
+                && now - atomic_load(&w->since) > limit) {
+                const char *reason = headers_in ? "request_timeout" : "header_timeout";
                 atomic_store(&w->cut, true);
                 shutdown(w->fd, SHUT_RDWR); /* libmicrohttpd sees the end and closes it */
-                metrics_reject(&srv->metrics, "request_timeout");
+                metrics_reject(&srv->metrics, reason);
                 log_json(LOG_WARN, "connection cut",
-                         json_pack("{s:i, s:s, s:s, s:i}", "status", 408, "reason",
-                                   "request_timeout", "remote", w->remote, "timeout_s",
-                                   (int)srv->cfg->request_timeout));
+                         json_pack("{s:i, s:s, s:s, s:i}", "status", 408, "reason", reason,
+                                   "remote", w->remote, "timeout_s", (int)limit));
             }
         }
         pthread_mutex_unlock(&srv->watch_lock);
@@ -185,9 +203,54 @@ static enum MHD_Result reject(request *r, unsigned status, const char *reason, c
                      allow);
 }
 
+/* Answer in the middle of an upload, and close. libmicrohttpd 0.9.75 will not queue a response
+ * while a body is arriving, so the response is written on the socket directly (it is small and
+ * the socket's send buffer is empty while we read), the write side is shut (FIN after it), and
+ * MHD_NO makes libmicrohttpd close the connection without reading the rest of the body. */
+static enum MHD_Result abort_upload(request *r, unsigned status, const char *reason,
+                                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static enum MHD_Result abort_upload(request *r, unsigned status, const char *reason,
+                                    const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->message, sizeof r->message, fmt, ap);
+    va_end(ap);
+    r->reason = reason;
+    r->status = status;
+    r->phase = PHASE_ANSWERED;
+    metrics_reject(&r->srv->metrics, reason);
+    json_t *j = json_pack("{s:s, s:s, s:s}", "status", "rejected", "reason", reason, "message",
+                          r->message);
+    char *body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (body != NULL && ci != NULL) {
+        char head[256];
+        int n = snprintf(head, sizeof head,
+                         "HTTP/1.1 %u %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                         "%sConnection: close\r\n\r\n",
+                         status, status == 413 ? "Content Too Large" : "Service Unavailable",
+                         strlen(body), status == 503 ? "Retry-After: " SRV_RETRY_AFTER "\r\n" : "");
+        struct iovec iov[2] = {{head, (size_t)n}, {body, strlen(body)}};
+        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
+        ssize_t sent = sendmsg(ci->connect_fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)sent; /* a client that stopped reading gets the close alone */
+        shutdown(ci->connect_fd, SHUT_WR);
+    }
+    free(body);
+    return MHD_NO;
+}
+
 /* The answer once the store has spoken. */
 static enum MHD_Result respond(request *r)
 {
+    if (r->probe) { /* the next second's probes get this answer */
+        atomic_store(&r->srv->ready_ok, r->outcome == STORE_PROBED);
+        atomic_store(&r->srv->ready_until_ms, (long long)(now_seconds() * 1000) + SRV_READY_CACHE_MS);
+    }
     switch (r->outcome) {
     case STORE_PROBED:
         return send_json(r, 200, json_pack("{s:s}", "status", "ready"), NULL);
@@ -244,21 +307,77 @@ static enum MHD_Result submit(request *r, const store_record *rec)
 
 /* ---- begin: headers are in ------------------------------------------------------------------ */
 
-typedef struct length_headers {
-    unsigned content_length, transfer_encoding;
-    size_t bytes; /* of all header lines, as "name: value\r\n" */
-} length_headers;
+/* What the header lines say about framing, gathered in one pass. */
+typedef struct framing {
+    unsigned content_length, transfer_encoding, host;
+    size_t bytes;             /* of all header lines, as "name: value\r\n" */
+    const char *bad_name;     /* the first name that is not a token, or that only starts like
+                               * Content-Length / Transfer-Encoding */
+    const char *bad_value;    /* the name of the first value holding a CR or LF (obs-fold) */
+} framing;
 
-static enum MHD_Result count_lengths(void *cls, enum MHD_ValueKind kind, const char *key,
-                                     const char *value)
+/* RFC 9110 token characters. */
+static bool is_token(const char *s)
+{
+    if (*s == '\0')
+        return false;
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+              || strchr("!#$%&'*+-.^_`|~", c) != NULL))
+            return false;
+    }
+    return true;
+}
+
+static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
 {
     (void)kind;
-    length_headers *h = cls;
+    framing *h = cls;
     h->bytes += strlen(key) + (value != NULL ? strlen(value) : 0) + 4;
-    if (strcasecmp(key, "Content-Length") == 0)
-        h->content_length++;
-    else if (strcasecmp(key, "Transfer-Encoding") == 0)
-        h->transfer_encoding++;
+    bool cl = strcasecmp(key, "Content-Length") == 0, te = strcasecmp(key, "Transfer-Encoding") == 0;
+    h->content_length += cl;
+    h->transfer_encoding += te;
+    h->host += strcasecmp(key, "Host") == 0;
+    if (h->bad_name == NULL
+        && (!is_token(key) || (!cl && strncasecmp(key, "Content-Length", 14) == 0)
+            || (!te && strncasecmp(key, "Transfer-Encoding", 17) == 0)))
+        h->bad_name = key;
+    if (h->bad_value == NULL && value != NULL && strpbrk(value, "\r\n") != NULL)
+        h->bad_value = key;
+    return MHD_YES;
+}
+
+/* Reject what a proxy in front of us could frame differently; MHD_YES when all is well. */
+static enum MHD_Result check_framing(request *r, const char *url, const char *method,
+                                     const char *version, bool *rejected)
+{
+    server *srv = r->srv;
+    framing h = {.bytes = strlen(url) + strlen(method) + 12};
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, scan_header, &h);
+    *rejected = true;
+    if (h.bytes > srv->cfg->max_header)
+        return reject(r, 431, "header_too_large", NULL, "headers of %zu bytes are over the %zu byte limit",
+                      h.bytes, srv->cfg->max_header);
+    if (h.bad_name != NULL)
+        return reject(r, 400, "bad_header_name", NULL,
+                      "a header name is not a token, or only begins like a framing header");
+    if (h.bad_value != NULL)
+        return reject(r, 400, "bad_header_value", NULL,
+                      "a header value holds a CR or LF (line folding is not accepted)");
+    if (h.content_length > 1)
+        return reject(r, 400, "ambiguous_length", NULL, "more than one Content-Length header");
+    if (h.content_length > 0 && h.transfer_encoding > 0)
+        return reject(r, 400, "ambiguous_length", NULL,
+                      "Content-Length together with Transfer-Encoding");
+    const char *te = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Transfer-Encoding");
+    if (h.transfer_encoding > 1 || (te != NULL && strcasecmp(te, "chunked") != 0))
+        return reject(r, 501, "transfer_encoding_unsupported", NULL,
+                      "only Transfer-Encoding: chunked is understood");
+    if (strcmp(version, MHD_HTTP_VERSION_1_1) == 0 && h.host != 1)
+        return reject(r, 400, "host_missing", NULL, "an HTTP/1.1 request needs exactly one Host header");
+    *rejected = false;
     return MHD_YES;
 }
 
@@ -271,14 +390,39 @@ static int find_endpoint(const server *srv, const char *url)
     return -1;
 }
 
+static const struct sockaddr *client_addr(const request *r)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    return ci != NULL ? ci->client_addr : NULL;
+}
+
+static bool allowed(server *srv, const allow_list *l, const struct sockaddr *addr)
+{
+    pthread_rwlock_rdlock(&srv->keys_lock);
+    bool ok = allow_match(l, addr);
+    pthread_rwlock_unlock(&srv->keys_lock);
+    return ok;
+}
+
+/* /healthz for everyone; /readyz and /metrics for ops_allow (a probe is a 64 KiB write + fsync,
+ * and metrics name endpoints and handlers). */
 static enum MHD_Result health(request *r, const char *url, const char *method)
 {
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return reject(r, 405, "method_not_allowed", "GET, HEAD", "%s takes GET", url);
     if (strcmp(url, "/healthz") == 0)
         return send_json(r, 200, json_pack("{s:s}", "status", "alive"), NULL);
+    if (!allowed(r->srv, &r->srv->ops_allow, client_addr(r)))
+        return reject(r, 403, "source_not_allowed", NULL, "%s may not read %s ([server] ops_allow)",
+                      r->remote, url);
     if (strcmp(url, "/readyz") == 0) {
         r->probe = true;
+        if ((long long)(now_seconds() * 1000) < atomic_load(&r->srv->ready_until_ms)) {
+            r->outcome = atomic_load(&r->srv->ready_ok) ? STORE_PROBED : STORE_FAILED;
+            snprintf(r->store_error, sizeof r->store_error, "the last probe failed");
+            return respond(r);
+        }
         return submit(r, NULL);
     }
     size_t len = 0;
@@ -298,23 +442,24 @@ static enum MHD_Result health(request *r, const char *url, const char *method)
     return ok;
 }
 
-static enum MHD_Result begin(request *r, const char *url, const char *method)
+static const char *header(void *ctx, const char *name)
+{
+    return MHD_lookup_connection_value(ctx, MHD_HEADER_KIND, name);
+}
+
+static enum MHD_Result begin(request *r, const char *url, const char *method, const char *version)
 {
     server *srv = r->srv;
-    length_headers lh = {0, 0, strlen(url) + strlen(method) + 12};
-    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_lengths, &lh);
-    if (lh.bytes > srv->cfg->max_header)
-        return reject(r, 431, "header_too_large", NULL, "headers of %zu bytes are over the %zu byte limit",
-                      lh.bytes, srv->cfg->max_header);
-    if (lh.content_length > 1)
-        return reject(r, 400, "ambiguous_length", NULL, "more than one Content-Length header");
-    if (lh.content_length > 0 && lh.transfer_encoding > 0)
-        return reject(r, 400, "ambiguous_length", NULL,
-                      "Content-Length together with Transfer-Encoding");
+    bool rejected = false;
+    enum MHD_Result framing_result = check_framing(r, url, method, version, &rejected);
+    if (rejected)
+        return framing_result;
     const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Length");
-    if (cl != NULL && strtoull(cl, NULL, 10) > srv->cfg->max_body)
+    unsigned long long declared = cl != NULL ? strtoull(cl, NULL, 10) : 0;
+    if (declared > srv->cfg->max_body)
         return reject(r, 413, "body_too_large", NULL, "body of %s bytes is over the %zu byte limit",
                       cl, srv->cfg->max_body);
+    r->declared = (size_t)declared;
 
     if (strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0 || strcmp(url, "/metrics") == 0)
         return health(r, url, method);
@@ -323,32 +468,53 @@ static enum MHD_Result begin(request *r, const char *url, const char *method)
         return reject(r, 404, "not_found", NULL, "no endpoint at %s", url);
     if (strcmp(method, "POST") != 0)
         return reject(r, 405, "method_not_allowed", "POST", "webhooks are delivered with POST");
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    const struct sockaddr *addr = ci != NULL ? ci->client_addr : NULL;
-    if (!allow_match(&srv->cfg->endpoints[r->endpoint].allow, addr))
+    if (!allowed(srv, &srv->allow[r->endpoint], client_addr(r)))
         return reject(r, 403, "source_not_allowed", NULL, "%s may not deliver to this endpoint",
                       r->remote);
+    /* Everything that needs no body, before a byte of it is buffered. */
+    hookd_verify_result vr;
+    pthread_rwlock_rdlock(&srv->keys_lock);
+    hookd_err e = hookd_verify_headers(srv->verifiers[r->endpoint], header, r->conn,
+                                       (int64_t)time(NULL), &vr);
+    pthread_rwlock_unlock(&srv->keys_lock);
+    if (e != HOOKD_OK) {
+        char why[200];
+        hookd_verify_describe(&vr, why, sizeof why);
+        return reject(r, 401, hookd_errname(e), NULL, "%s", why);
+    }
     return MHD_YES;
 }
 
 /* ---- append: a chunk of body ---------------------------------------------------------------- */
 
+/* The buffer grows with what arrives (doubling, up to the declared length), so a client holds
+ * only about what it sent; every byte of capacity is counted against max_buffered. */
 static enum MHD_Result append(request *r, const char *data, size_t n)
 {
-    if (r->too_large || n > r->srv->cfg->max_body - r->len) {
-        r->too_large = true; /* keep reading to the end, keep nothing */
-        return MHD_YES;
-    }
+    server *srv = r->srv;
+    if (n > srv->cfg->max_body - r->len)
+        return abort_upload(r, 413, "body_too_large", "body is over the %zu byte limit",
+                            srv->cfg->max_body);
     if (r->len + n > r->cap) {
         size_t cap = r->cap ? r->cap : 4096;
         while (cap < r->len + n)
             cap *= 2;
-        if (cap > r->srv->cfg->max_body)
-            cap = r->srv->cfg->max_body;
+        if (r->declared >= r->len + n && cap > r->declared)
+            cap = r->declared;
+        if (cap > srv->cfg->max_body)
+            cap = srv->cfg->max_body;
+        size_t more = cap - r->cap;
+        if (atomic_fetch_add(&srv->buffered, more) + more > srv->cfg->max_buffered) {
+            atomic_fetch_sub(&srv->buffered, more);
+            return abort_upload(r, 503, "server_busy",
+                                "request bodies in progress fill the %zu byte buffer; retry later",
+                                srv->cfg->max_buffered);
+        }
         uint8_t *b = realloc(r->body, cap);
-        if (b == NULL)
+        if (b == NULL) {
+            atomic_fetch_sub(&srv->buffered, more);
             return MHD_NO;
+        }
         r->body = b;
         r->cap = cap;
     }
@@ -358,11 +524,6 @@ static enum MHD_Result append(request *r, const char *data, size_t n)
 }
 
 /* ---- finish: the whole body is in ----------------------------------------------------------- */
-
-static const char *header(void *ctx, const char *name)
-{
-    return MHD_lookup_connection_value(ctx, MHD_HEADER_KIND, name);
-}
 
 static const char *hex_sha256(request *r)
 {
@@ -424,9 +585,6 @@ static void build_record(request *r, const cfg_endpoint *ep)
 static enum MHD_Result finish(request *r)
 {
     server *srv = r->srv;
-    if (r->too_large)
-        return reject(r, 413, "body_too_large", NULL, "body is over the %zu byte limit",
-                      srv->cfg->max_body);
     const cfg_endpoint *ep = &srv->cfg->endpoints[r->endpoint];
     hookd_verify_result vr;
     pthread_rwlock_rdlock(&srv->keys_lock);
@@ -467,7 +625,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
 {
-    (void)version;
     request *r = *con_cls;
     if (r == NULL) {
         r = request_new(cls, conn);
@@ -475,7 +632,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_NO;
         *con_cls = r;
         snprintf(r->path, sizeof r->path, "%s", url);
-        return begin(r, url, method);
+        conn_watch *w = watch_of(conn);
+        if (w != NULL)
+            atomic_store(&w->headers_in, true);
+        return begin(r, url, method, version);
     }
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
@@ -527,12 +687,19 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         snprintf(r->message, sizeof r->message, "no complete request within %u s",
                  srv->cfg->request_timeout);
     }
+    if (r->status == 0 && r->phase == PHASE_READING && r->endpoint >= 0
+        && toe != MHD_REQUEST_TERMINATED_TIMEOUT_REACHED) {
+        r->reason = "client_closed"; /* closed before the end of its body */
+        metrics_reject(&srv->metrics, "client_closed");
+    }
     if (r->status == 0) /* closed without a response: timeout, client gone, or refused early */
         r->status = toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? 408 : 400;
     if (w != NULL) {
         atomic_store(&w->since, now_seconds()); /* the next request's deadline starts now */
+        atomic_store(&w->headers_in, false);
         atomic_store(&w->waiting, false);
     }
+    atomic_fetch_sub(&srv->buffered, r->cap);
     metrics_request(&srv->metrics, r->endpoint, r->status, seconds);
     log_request(r, seconds);
     if (r->has_event)
@@ -599,6 +766,35 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---- start and stop ------------------------------------------------------------------------- */
 
+void server_set_allow(server *srv, const config *cfg)
+{
+    srv->accept_any = false;
+    for (size_t i = 0; i < cfg->nendpoints; i++) {
+        srv->allow[i] = cfg->endpoints[i].allow;
+        if (cfg->endpoints[i].allow.count == 0)
+            srv->accept_any = true;
+    }
+    srv->ops_allow = cfg->ops_allow;
+    if (cfg->ops_allow.count == 0)
+        srv->accept_any = true;
+}
+
+/* At accept time: when every endpoint (and ops_allow) has an allow-list, an address on none of
+ * them gets no connection slot at all (it never reaches a header or a deadline). */
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+    (void)len;
+    server *srv = cls;
+    pthread_rwlock_rdlock(&srv->keys_lock);
+    bool ok = srv->accept_any || allow_match(&srv->ops_allow, addr);
+    for (size_t i = 0; !ok && i < srv->cfg->nendpoints; i++)
+        ok = allow_match(&srv->allow[i], addr);
+    pthread_rwlock_unlock(&srv->keys_lock);
+    if (!ok)
+        metrics_reject(&srv->metrics, "source_refused_at_accept");
+    return ok ? MHD_YES : MHD_NO;
+}
+
 /* "127.0.0.1:8080", "[::1]:8080", ":8080" (all IPv4 addresses). */
 static bool parse_listen(const char *text, struct sockaddr_storage *ss)
 {
@@ -645,10 +841,10 @@ bool http_start(server *srv, char *err, size_t errlen)
             snprintf(err, errlen, "listen address %s: expected HOST:PORT or [IPv6]:PORT", c->listen[i]);
             return false;
         }
-        unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME
+        unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME
                          | MHD_USE_ERROR_LOG | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
         srv->daemons[i] = MHD_start_daemon(
-            flags, 0, NULL, NULL, on_request, srv,
+            flags, 0, accept_policy, srv, on_request, srv,
             MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, /* first, or early messages miss it */
             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
             MHD_OPTION_THREAD_POOL_SIZE, c->threads,

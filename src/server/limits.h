@@ -12,7 +12,11 @@
 #define SRV_DEFAULT_THREADS 2             /* libmicrohttpd polling threads */
 #define SRV_DEFAULT_MAX_CONNECTIONS 1024  /* open connections in all */
 #define SRV_DEFAULT_PER_IP_CONNECTIONS 256 /* from one address (slowloris) */
-#define SRV_DEFAULT_REQUEST_TIMEOUT 10    /* seconds: idle connection, and a whole request body */
+#define SRV_DEFAULT_REQUEST_TIMEOUT 10    /* seconds: a whole request, body included */
+#define SRV_DEFAULT_HEADER_TIMEOUT 5      /* seconds until the headers are in, or a keep-alive idles */
+#define SRV_DEFAULT_MAX_BUFFERED ((size_t)64 * 1024 * 1024) /* body bytes held, all connections */
+#define SRV_DEFAULT_OPS_ALLOW "127.0.0.0/8, ::1" /* /metrics and /readyz */
+#define SRV_READY_CACHE_MS 1000           /* a /readyz answer is reused this long */
 #define SRV_DEFAULT_MAX_BODY ((size_t)1024 * 1024) /* bytes; larger gets 413 */
 #define SRV_MAX_BODY_LIMIT ((int64_t)64 * 1024 * 1024) /* the largest max_body allowed */
 #define SRV_DEFAULT_MAX_HEADER 16384      /* bytes of request line and headers */

@@ -16,8 +16,12 @@ static const char *const reasons[] = {
     "id_malformed",        "signature_malformed", "signature_unsupported", "signature_mismatch",
     "bearer_missing",      "bearer_mismatch",     "no_keys",              "not_found",
     "method_not_allowed",  "body_too_large",      "source_not_allowed",   "ambiguous_length",
-    "store_unavailable",   "request_timeout",     "header_too_large",     "other",
+    "store_unavailable",   "request_timeout",     "header_too_large",     "header_timeout",
+    "bad_header_name",     "bad_header_value",    "transfer_encoding_unsupported",
+    "host_missing",        "server_busy",         "client_closed",
+    "source_refused_at_accept",                   "other", /* "other" stays last */
 };
+_Static_assert(sizeof reasons / sizeof reasons[0] <= METRICS_REASONS, "raise METRICS_REASONS");
 
 static const double seconds_bounds[] = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05,
                                         0.1,    0.25,  0.5,   1,     2.5,   5,    10};

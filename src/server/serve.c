@@ -80,6 +80,7 @@ static void reload_keys(server *srv)
             srv->verifiers[i] = next[i];
             next[i] = old;
         }
+        server_set_allow(srv, fresh);
         pthread_rwlock_unlock(&srv->keys_lock);
         for (size_t i = 0; i < fresh->nendpoints; i++)
             hookd_verifier_free(next[i]);
@@ -124,6 +125,7 @@ int server_run(config *cfg)
         log_msg(LOG_ERROR, "cannot start", "%s", err);
         goto out;
     }
+    server_set_allow(srv, cfg);
     warn_if_unsigned(cfg);
     if (!store_open(cfg, &srv->metrics, &srv->store, err, sizeof err)) {
         log_msg(LOG_ERROR, "cannot open the store", "%s", err);
@@ -133,6 +135,7 @@ int server_run(config *cfg)
     if (!dispatch_start(cfg, srv->store, &srv->metrics, &dispatch, err, sizeof err)) {
         log_msg(LOG_ERROR, "cannot start dispatch", "%s", err);
         store_close(srv->store);
+        store_free(srv->store);
         goto out;
     }
     if (!http_start(srv, err, sizeof err)) {
@@ -140,6 +143,7 @@ int server_run(config *cfg)
         http_stop(srv);
         dispatch_stop(dispatch);
         store_close(srv->store);
+        store_free(srv->store);
         goto out;
     }
     log_json(LOG_NOTICE, "started",
@@ -160,13 +164,16 @@ int server_run(config *cfg)
                                                  (int)atomic_load(&srv->inflight)));
         break;
     }
+    /* The store is freed only once no HTTP thread can reach it: a request completing its body
+     * after store_close() is told 503 (the store refuses it), never a 200, never freed memory. */
     atomic_store(&srv->draining, true);
     http_quiesce(srv);                          /* no new connections */
     wait_inflight(srv, SRV_SHUTDOWN_GRACE_MS);     /* in-flight requests commit and answer */
     dispatch_stop(dispatch);                    /* running attempts finish and are recorded */
     store_close(srv->store);                    /* anything still queued commits (or fails) */
     wait_inflight(srv, 1000);
-    http_stop(srv);
+    http_stop(srv);                             /* every connection closed, every thread gone */
+    store_free(srv->store);
     log_json(LOG_NOTICE, "stopped", json_pack("{s:i}", "abandoned", (int)atomic_load(&srv->inflight)));
     rc = 0;
 out:

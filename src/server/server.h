@@ -21,13 +21,22 @@ struct conn_watch;
 
 typedef struct server {
     config *cfg;
-    hookd_verifier *verifiers[SRV_MAX_ENDPOINTS]; /* swapped on SIGHUP, under keys_lock */
+    /* What SIGHUP replaces, under keys_lock: the verifiers (keys, tolerance, bearer) and the
+     * allow lists. Request threads and the accept policy take it for reading. */
+    hookd_verifier *verifiers[SRV_MAX_ENDPOINTS];
+    allow_list allow[SRV_MAX_ENDPOINTS];
+    allow_list ops_allow;
+    bool accept_any;         /* some endpoint takes every address: no filter at accept time */
     pthread_rwlock_t keys_lock;
     store *store;
     metrics metrics;
     struct MHD_Daemon *daemons[SRV_MAX_LISTEN];
     atomic_long inflight;    /* requests begun and not yet completed */
     atomic_bool draining;    /* SIGTERM: answering what is in flight, accepting nothing new */
+    atomic_size_t buffered;  /* bytes of request bodies held, all connections ([server] max_buffered) */
+    /* /readyz: the last probe's answer, reused for SRV_READY_CACHE_MS (a probe writes 64 KiB). */
+    atomic_llong ready_until_ms;
+    atomic_bool ready_ok;
     /* Deadlines (http.c): every open connection, for the reaper that cuts slow ones. */
     pthread_mutex_t watch_lock;
     struct conn_watch *watches;
@@ -35,6 +44,9 @@ typedef struct server {
     atomic_bool stop_reaper;
     bool reaper_started;
 } server;
+
+/* Copy the allow lists of cfg into srv (call with keys_lock held for writing, or before start). */
+void server_set_allow(server *srv, const config *cfg);
 
 /* Run until SIGTERM or SIGINT; 0 after a clean drain. The config must have been validated. */
 int server_run(config *cfg);

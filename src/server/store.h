@@ -91,8 +91,12 @@ bool store_open(const config *c, metrics *m, store **out, char *err, size_t errl
 /* Queue a job. Returns false (and never calls done) when the store is closing. */
 bool store_submit(store *s, store_job *job);
 
-/* Stop taking jobs, commit everything queued, stop the threads, close. */
+/* Stop taking jobs (store_submit returns false from now on), commit everything queued, stop the
+ * threads, close the database. The handle stays valid for store_submit until store_free. */
 void store_close(store *s);
+
+/* Free a closed store; nothing may call store_submit on it any more. */
+void store_free(store *s);
 
 /* The path of a sqlite: URL, or NULL. */
 const char *store_sqlite_path(const char *url);

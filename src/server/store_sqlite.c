@@ -43,6 +43,7 @@ struct store {
     pthread_t writer, checkpointer;
     atomic_int wal_pages;
     atomic_bool stop_checkpoints;
+    bool no_checkpointer;
 };
 
 static const char upsert_sql[] =
@@ -429,17 +430,22 @@ fail:
     return false;
 }
 
+/* Close the database; safe to call twice (store_close, then store_free). */
+static void finalize_all(store *s)
+{
+    sqlite3_stmt **all[] = {&s->upsert, &s->probe_insert, &s->probe_delete, &s->queue, &s->claim,
+                            &s->attempt_insert, &s->attempt_update, &s->handler_gone};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        sqlite3_finalize(*all[i]);
+        *all[i] = NULL;
+    }
+    sqlite3_close(s->db);
+    s->db = NULL;
+}
+
 static void release(store *s)
 {
-    sqlite3_finalize(s->upsert);
-    sqlite3_finalize(s->probe_insert);
-    sqlite3_finalize(s->probe_delete);
-    sqlite3_finalize(s->queue);
-    sqlite3_finalize(s->claim);
-    sqlite3_finalize(s->attempt_insert);
-    sqlite3_finalize(s->attempt_update);
-    sqlite3_finalize(s->handler_gone);
-    sqlite3_close(s->db);
+    finalize_all(s);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->wake);
     free(s);
@@ -475,7 +481,9 @@ bool store_open(const config *c, metrics *m, store **out, char *err, size_t errl
         return false;
     }
     if (pthread_create(&s->checkpointer, NULL, checkpointer_main, s) != 0) {
+        s->no_checkpointer = true;
         store_close(s);
+        store_free(s);
         snprintf(err, errlen, "cannot start the checkpoint thread");
         return false;
     }
@@ -506,7 +514,14 @@ void store_close(store *s)
     pthread_mutex_unlock(&s->lock);
     pthread_join(s->writer, NULL);
     atomic_store(&s->stop_checkpoints, true);
-    pthread_join(s->checkpointer, NULL);
+    if (!s->no_checkpointer)
+        pthread_join(s->checkpointer, NULL);
     sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-    release(s);
+    finalize_all(s);
+}
+
+void store_free(store *s)
+{
+    if (s != NULL)
+        release(s);
 }
