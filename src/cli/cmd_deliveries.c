@@ -28,8 +28,9 @@ static const char deliveries_help[] =
     "usage: hookd deliveries list [--state S] [--handler H] [--event ID] [--limit N] [--json]\n"
     "                             (--db PATH | -c FILE)\n\n"
     "Deliveries, newest first (default 50), each with its attempts: time, outcome, HTTP status or\n"
-    "exit code, error, and the start of the output. S is pending, in_flight, succeeded, retry or\n"
-    "dead.\n";
+    "exit code, error, and the start of the output. S is pending, waiting (order = call: behind\n"
+    "the head of its call), in_flight, succeeded, retry, dead or replayed (dead, then queued again\n"
+    "by hookd replay).\n";
 
 static const char replay_help[] =
     "usage: hookd replay EVENT_ID [--handler H] (-c FILE | --db PATH --handler H)\n"
@@ -37,7 +38,8 @@ static const char replay_help[] =
     "                    (-c FILE | --db PATH)\n\n"
     "Queue fresh deliveries for stored events, whatever became of the earlier ones. Without\n"
     "--handler, every handler of the config that takes the event. With --state (e.g. dead), only\n"
-    "the events with a delivery in that state, for that delivery's handler. TIME is Unix\n"
+    "the events with a delivery in that state, for that delivery's handler. A dead delivery that\n"
+    "is replayed becomes 'replayed', so --state dead does not pick it again. TIME is Unix\n"
     "seconds, ISO 8601 or an age (30m, 2h, 7d). The running daemon picks them up at once.\n";
 
 static int parse(const char *cmd, int argc, char **argv, dl_args *a, const char *help)
@@ -50,7 +52,8 @@ static int parse(const char *cmd, int argc, char **argv, dl_args *a, const char 
         {"limit", required_argument, NULL, 'n'},   {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
-    static const char *const states[] = {"pending", "in_flight", "succeeded", "retry", "dead"};
+    static const char *const states[] = {"pending", "waiting", "in_flight", "succeeded",
+                                         "retry",   "dead",    "replayed"};
     a->limit = 50;
     int c;
     while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
@@ -217,7 +220,7 @@ typedef struct replay {
     sqlite3 *db;
     const config *cfg;       /* NULL with --db only */
     const dl_args *a;
-    sqlite3_stmt *insert, *by_state;
+    sqlite3_stmt *insert, *by_state, *mark;
     int64_t now;
     long queued, events;
 } replay;
@@ -232,8 +235,15 @@ static bool queue_one(replay *r, sqlite3_stmt *ev, const char *handler)
     sqlite3_bind_value(st, 5, sqlite3_column_value(ev, 5));
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
-    if (rc == SQLITE_DONE)
-        r->queued++;
+    if (rc != SQLITE_DONE)
+        return false;
+    r->queued++;
+    /* Its dead deliveries for this handler are replaced by the new one. */
+    sqlite3_bind_int64(r->mark, 1, sqlite3_column_int64(ev, 0));
+    sqlite3_bind_text(r->mark, 2, handler, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(r->mark, 3, r->now);
+    rc = sqlite3_step(r->mark);
+    sqlite3_reset(r->mark);
     return rc == SQLITE_DONE;
 }
 
@@ -293,9 +303,15 @@ static int run_replay(replay *r)
         || sqlite3_prepare_v2(r->db,
                               "SELECT DISTINCT handler FROM deliveries WHERE event_seq = ?1"
                               " AND state = ?2 AND (?3 IS NULL OR handler = ?3)",
-                              -1, &r->by_state, NULL) != SQLITE_OK) {
+                              -1, &r->by_state, NULL) != SQLITE_OK
+        || sqlite3_prepare_v2(r->db,
+                              "UPDATE deliveries SET state = 'replayed', updated_us = ?3"
+                              " WHERE event_seq = ?1 AND handler = ?2 AND state = 'dead'",
+                              -1, &r->mark, NULL) != SQLITE_OK) {
         fprintf(stderr, "hookd replay: %s\n", sqlite3_errmsg(r->db));
         sqlite3_finalize(ev);
+        sqlite3_finalize(r->insert);
+        sqlite3_finalize(r->by_state);
         return CLI_EXIT_FAIL;
     }
     sqlite3_bind_text(ev, 1, a->positional != NULL ? a->positional : a->type, -1, SQLITE_STATIC);
@@ -317,6 +333,7 @@ static int run_replay(replay *r)
     sqlite3_finalize(ev);
     sqlite3_finalize(r->insert);
     sqlite3_finalize(r->by_state);
+    sqlite3_finalize(r->mark);
     if (!ok)
         return CLI_EXIT_FAIL;
     if (matched == 0) {

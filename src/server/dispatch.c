@@ -4,8 +4,11 @@
  * Deliveries are rows, written in the same transaction as their event (store_sqlite.c), so a
  * stored event always has them and a duplicate creates none. The scheduler thread reads due
  * deliveries on its own read-only connection every DISPATCH_POLL_MS (or when the writer says new
- * ones were queued), honours each handler's concurrency and order = call, and starts one thread
- * per attempt. Every state change (in flight, attempt recorded, succeeded / retry / dead) goes
+ * ones were queued), one handler at a time (so one handler's backlog never hides another's),
+ * honours each handler's concurrency and order = call, and starts one thread per attempt. For an
+ * order = call handler, a due delivery blocked behind the head of its call is parked ('waiting',
+ * re-examined within DISPATCH_PARK_RECHECK_S, woken when the head ends), so the scan never walks
+ * a growing pile of blocked rows and never stalls behind them. Every state change (in flight, attempt recorded, succeeded / retry / dead) goes
  * through the store's writer queue like events do, so dispatch never holds SQLite's write lock.
  * Nor does the writer ever wait for dispatch: its callbacks only push onto a lock-free list and
  * write to an eventfd (so no wake-up is lost), and the scheduler reaps that list. A delivery stays claimed in memory until its attempt
@@ -65,6 +68,8 @@ typedef struct attempt {
     store_job record_job;
     store_outcome record_outcome; /* set by the writer before the attempt goes on `finished` */
     bool resubmit;            /* its record did not commit: the scheduler submits it again */
+    int64_t resubmit_at_us;   /* ... not before this (the store may be full: back off) */
+    int resubmit_ms;          /* the current wait, doubling to DISPATCH_RECORD_RETRY_MAX_MS */
     struct attempt *next;     /* in the running list */
     struct attempt *next_finished;
 } attempt;
@@ -83,6 +88,8 @@ struct dispatcher {
     attempt *running;         /* claimed: running, or waiting for their record to commit */
     _Atomic(attempt *) finished; /* records committed (or not): pushed by the writer, lock-free */
     unsigned inflight[SRV_MAX_HANDLERS];
+    int64_t record_error_logged_us; /* "cannot record" is logged once per interval, not per try */
+    unsigned record_errors_quiet;   /* failures not logged since */
 };
 
 static int64_t now_us(void)
@@ -304,12 +311,41 @@ static size_t on_body(char *ptr, size_t size, size_t n, void *ud)
     return size * n;
 }
 
+/* Retry-After: delay-seconds or an HTTP-date; 0 when absent, malformed or in the past. Any size
+ * is safe here: it is clamped to a week, and backoff_us() caps it at the handler's retry_max. */
+long dispatch_parse_retry_after(const char *value, size_t len, time_t now)
+{
+    char text[128];
+    while (len > 0 && (*value == ' ' || *value == '\t')) {
+        value++;
+        len--;
+    }
+    while (len > 0 && (value[len - 1] == '\r' || value[len - 1] == '\n' || value[len - 1] == ' '))
+        len--;
+    if (len == 0 || len >= sizeof text)
+        return 0;
+    memcpy(text, value, len);
+    text[len] = '\0';
+    const long week = 7L * 86400;
+    if (strspn(text, "0123456789") == len) {
+        size_t digits = strspn(text, "0");
+        if (len - digits > 7) /* more than 9,999,999 s: clamp without converting */
+            return week;
+        long v = strtol(text, NULL, 10);
+        return v > week ? week : v;
+    }
+    time_t when = curl_getdate(text, NULL);
+    if (when == (time_t)-1 || when <= now)
+        return 0;
+    return when - now > week ? week : (long)(when - now);
+}
+
 static size_t on_header(char *ptr, size_t size, size_t n, void *ud)
 {
     attempt *a = ud;
     size_t len = size * n;
     if (len > 12 && strncasecmp(ptr, "Retry-After:", 12) == 0)
-        a->retry_after = strtol(ptr + 12, NULL, 10); /* seconds; an HTTP date counts as none */
+        a->retry_after = dispatch_parse_retry_after(ptr + 12, len - 12, time(NULL));
     return len;
 }
 
@@ -333,11 +369,16 @@ static bool sign_forward(const dispatcher *d, const attempt *a, const char *ts, 
 
 static const char *run_forward(attempt *a, const cfg_handler *h, int *http_status)
 {
-    char ts[32], sig[2 * HOOKD_SIGNATURE_BUFSIZE], line[3][2 * HOOKD_SIGNATURE_BUFSIZE + 64];
+    char ts[32], sig[2 * HOOKD_SIGNATURE_BUFSIZE];
+    char line[3][HOOKD_MAX_ID_LEN + 2 * HOOKD_SIGNATURE_BUFSIZE + 32];
     snprintf(ts, sizeof ts, "%lld", (long long)time(NULL));
     if (!sign_forward(a->d, a, ts, sig, sizeof sig)) {
-        snprintf(a->error, sizeof a->error, "event id %s cannot be a webhook-id", a->event_id);
-        return "gone"; /* it never could be signed: no retry would help */
+        /* This event can never be signed: no retry would help, and no other delivery is at
+         * fault, so only this one goes dead. The id is not echoed (it may hold control bytes). */
+        snprintf(a->error, sizeof a->error,
+                 "the event id (%zu bytes) cannot be a webhook-id: it is over %d bytes or holds '.' "
+                 "or a control byte", strlen(a->event_id), HOOKD_MAX_ID_LEN);
+        return "invalid";
     }
     snprintf(line[0], sizeof line[0], "webhook-id: %s", a->event_id);
     snprintf(line[1], sizeof line[1], "webhook-timestamp: %s", ts);
@@ -397,7 +438,8 @@ static const char *run_forward(attempt *a, const cfg_handler *h, int *http_statu
 
 /* ---- one attempt ---------------------------------------------------------------------------- */
 
-/* The wait before attempt n + 1: retry_base doubling, capped at retry_max, +-20% jitter. */
+/* The wait before attempt n + 1: retry_base doubling, capped at retry_max, +-20% jitter. A
+ * target's Retry-After lengthens it, but never past retry_max. */
 static int64_t backoff_us(const cfg_handler *h, int n, long retry_after)
 {
     double wait = h->retry_base;
@@ -407,7 +449,7 @@ static int64_t backoff_us(const cfg_handler *h, int n, long retry_after)
         wait = h->retry_max;
     wait *= 0.8 + 0.4 * (double)randombytes_uniform(1001) / 1000.0;
     if (retry_after > 0 && (double)retry_after > wait)
-        wait = (double)retry_after;
+        wait = retry_after < (long)h->retry_max ? (double)retry_after : (double)h->retry_max;
     return (int64_t)(wait * 1e6);
 }
 
@@ -437,8 +479,20 @@ static void recorded(void *ctx, store_outcome outcome, const char *error)
     attempt *a = ctx;
     dispatcher *d = a->d;
     a->record_outcome = outcome;
-    if (outcome == STORE_FAILED)
-        log_msg(LOG_ERROR, "cannot record a delivery attempt", "%s", error);
+    if (outcome == STORE_FAILED) { /* one line per interval, however many records are refused */
+        int64_t now = now_us();
+        pthread_mutex_lock(&d->lock);
+        if (now - d->record_error_logged_us >= (int64_t)DISPATCH_RECORD_RETRY_MAX_MS * 1000) {
+            log_json(LOG_ERROR, "cannot record delivery attempts; retrying with backoff",
+                     json_pack("{s:s, s:i}", "error", error != NULL ? error : "?", "since_last_log",
+                               (int)d->record_errors_quiet));
+            d->record_error_logged_us = now;
+            d->record_errors_quiet = 0;
+        } else {
+            d->record_errors_quiet++;
+        }
+        pthread_mutex_unlock(&d->lock);
+    }
     attempt *head = atomic_load(&d->finished);
     do {
         a->next_finished = head;
@@ -447,13 +501,19 @@ static void recorded(void *ctx, store_outcome outcome, const char *error)
 }
 
 /* Take in what the writer finished; called with d->lock held. A record that did not commit is
- * submitted again (the handler is not run again) unless hookd is stopping; then the delivery is
- * let go, still owed in the store, and runs after the restart. */
+ * submitted again (the handler is not run again), after 100 ms doubling to
+ * DISPATCH_RECORD_RETRY_MAX_MS (a full disk stays full for a while), unless hookd is stopping;
+ * then the delivery is let go, still owed in the store, and runs after the restart. */
 static void reap(dispatcher *d)
 {
+    int64_t now = now_us();
     for (attempt *a = atomic_exchange(&d->finished, NULL), *next; a != NULL; a = next) {
         next = a->next_finished;
         if (a->record_outcome == STORE_FAILED && !d->stopping) {
+            a->resubmit_ms = a->resubmit_ms == 0 ? 100 : a->resubmit_ms * 2;
+            if (a->resubmit_ms > DISPATCH_RECORD_RETRY_MAX_MS)
+                a->resubmit_ms = DISPATCH_RECORD_RETRY_MAX_MS;
+            a->resubmit_at_us = now + (int64_t)a->resubmit_ms * 1000;
             a->resubmit = true;
             continue;
         }
@@ -467,7 +527,7 @@ static void reap(dispatcher *d)
         attempt_free(a);
     }
     for (attempt *a = d->running; a != NULL; a = a->next) {
-        if (a->resubmit) {
+        if (a->resubmit && (a->resubmit_at_us <= now || d->stopping)) {
             a->resubmit = false;
             if (!store_submit(d->store, &a->record_job))
                 recorded(a, STORE_FAILED, "the store is closing");
@@ -506,7 +566,7 @@ static void *run_attempt(void *arg)
     int64_t finished = now_us();
     metrics_attempt(d->m, a->handler, outcome, (double)(finished - started) / 1e6);
     bool ok = strcmp(outcome, "succeeded") == 0, gone = strcmp(outcome, "gone") == 0;
-    bool dead = gone || (!ok && a->number >= (int)h->max_attempts);
+    bool dead = gone || strcmp(outcome, "invalid") == 0 || (!ok && a->number >= (int)h->max_attempts);
     store_attempt *r = &a->record;
     *r = (store_attempt){
         .delivery_id = a->delivery_id,
@@ -536,19 +596,22 @@ static void *run_attempt(void *arg)
 
 /* ---- the scheduler -------------------------------------------------------------------------- */
 
+/* One handler's due deliveries, in due order: the due index leads with the handler. */
 static const char due_sql[] =
     "SELECT d.id, d.handler, d.attempts, d.call_key, coalesce(d.occurred_at_us, 0), e.id,"
     " e.endpoint, e.event_type, e.occurred_at, e.content_type, e.call_control_id,"
     " e.call_session_id, e.call_leg_id, e.failure_cause, e.hangup_cause, e.body"
     " FROM deliveries d JOIN events e ON e.seq = d.event_seq"
-    " WHERE d.state IN ('pending', 'retry', 'in_flight') AND d.next_attempt_us <= ?1"
-    " ORDER BY d.next_attempt_us, d.id LIMIT " STR(DISPATCH_BATCH);
+    " WHERE d.handler = ?1 AND d.state IN ('pending', 'retry', 'waiting') AND d.next_attempt_us <= ?2"
+    " ORDER BY d.next_attempt_us, d.id LIMIT ?3";
 
-/* order = call: is an earlier delivery of this call still owed (pending, retrying, in flight)? */
-static const char earlier_sql[] =
-    "SELECT 1 FROM deliveries WHERE handler = ?1 AND call_key = ?2"
-    " AND state IN ('pending', 'retry', 'in_flight')"
-    " AND (coalesce(occurred_at_us, 0) < ?3 OR (coalesce(occurred_at_us, 0) = ?3 AND id < ?4))"
+/* order = call: is this delivery blocked, i.e. is another delivery of its call in flight, or owed
+ * and earlier? (The same test the writer repeats before parking; see store_sqlite.c.) */
+static const char blocked_sql[] =
+    "SELECT 1 FROM deliveries WHERE handler = ?1 AND call_key = ?2 AND id <> ?4"
+    " AND state IN ('pending', 'retry', 'waiting', 'in_flight')"
+    " AND (state = 'in_flight' OR coalesce(occurred_at_us, 0) < ?3"
+    "      OR (coalesce(occurred_at_us, 0) = ?3 AND id < ?4))"
     " LIMIT 1";
 
 static bool is_running(const dispatcher *d, int64_t id, size_t handler, const char *call_key,
@@ -564,16 +627,35 @@ static bool is_running(const dispatcher *d, int64_t id, size_t handler, const ch
     return false;
 }
 
-static bool earlier_owed(sqlite3_stmt *earlier, const char *handler, const char *call_key,
-                         int64_t occurred, int64_t id)
+static bool blocked(sqlite3_stmt *st, const char *handler, const char *call_key, int64_t occurred,
+                    int64_t id)
 {
-    sqlite3_bind_text(earlier, 1, handler, -1, SQLITE_STATIC);
-    sqlite3_bind_text(earlier, 2, call_key, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(earlier, 3, occurred);
-    sqlite3_bind_int64(earlier, 4, id);
-    bool owed = sqlite3_step(earlier) == SQLITE_ROW;
-    sqlite3_reset(earlier);
-    return owed;
+    sqlite3_bind_text(st, 1, handler, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, call_key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, occurred);
+    sqlite3_bind_int64(st, 4, id);
+    bool b = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_reset(st);
+    return b;
+}
+
+/* Park a blocked delivery: a small job of its own, freed when written. */
+static void parked(void *ctx, store_outcome outcome, const char *error)
+{
+    (void)outcome; /* not parked: it is seen again at the next look, no harm done */
+    (void)error;
+    free(ctx);
+}
+
+static void park(dispatcher *d, int64_t id)
+{
+    store_job *j = calloc(1, sizeof *j);
+    if (j == NULL)
+        return;
+    *j = (store_job){.kind = JOB_PARK, .delivery_id = id, .done = parked};
+    j->ctx = j;
+    if (!store_submit(d->store, j))
+        free(j);
 }
 
 static attempt *attempt_from_row(dispatcher *d, sqlite3_stmt *st, size_t handler)
@@ -608,44 +690,68 @@ static attempt *attempt_from_row(dispatcher *d, sqlite3_stmt *st, size_t handler
     return a;
 }
 
-/* Start what is due and allowed; called with d->lock held. */
-static void schedule(dispatcher *d, sqlite3_stmt *due, sqlite3_stmt *earlier)
+/* Start what is due and allowed for handler hi; false when out of memory or threads. */
+static bool start_attempt(dispatcher *d, sqlite3_stmt *due, size_t hi, int64_t id)
 {
-    sqlite3_bind_int64(due, 1, now_us());
-    while (sqlite3_step(due) == SQLITE_ROW) {
-        const char *name = (const char *)sqlite3_column_text(due, 1);
-        const cfg_handler *h = config_handler(d->cfg, name);
-        if (h == NULL)
-            continue; /* a removed handler's delivery: kept and reported, not run */
-        size_t hi = (size_t)(h - d->cfg->handlers);
+    attempt *a = attempt_from_row(d, due, hi);
+    if (a == NULL)
+        return false;
+    a->next = d->running;
+    d->running = a;
+    d->inflight[hi]++;
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int rc = pthread_create(&t, &attr, run_attempt, a);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) { /* nothing was submitted for it: let it go, it stays owed */
+        d->running = a->next;
+        d->inflight[hi]--;
+        attempt_free(a);
+        return false;
+    }
+    claim(d, id);
+    return true;
+}
+
+/* One handler's look: its due deliveries in due order. An unordered handler needs at most
+ * `concurrency` rows (those already running, whose in-flight mark may not be written yet, and
+ * the free slots); an ordered one reads up to DISPATCH_BATCH and parks what is blocked. */
+static bool schedule_handler(dispatcher *d, sqlite3_stmt *due, sqlite3_stmt *block, size_t hi,
+                             int64_t now)
+{
+    const cfg_handler *h = &d->cfg->handlers[hi];
+    if (d->inflight[hi] >= h->concurrency)
+        return true;
+    sqlite3_bind_text(due, 1, h->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(due, 2, now);
+    sqlite3_bind_int(due, 3, h->order_call ? DISPATCH_BATCH : (int)h->concurrency);
+    bool ok = true;
+    while (ok && d->inflight[hi] < h->concurrency && sqlite3_step(due) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64(due, 0);
         const char *call_key = (const char *)sqlite3_column_text(due, 3);
         bool by_call = h->order_call && call_key != NULL;
-        if (d->inflight[hi] >= h->concurrency || is_running(d, id, hi, call_key, by_call))
+        if (is_running(d, id, hi, call_key, by_call))
             continue;
-        if (by_call && earlier_owed(earlier, name, call_key, sqlite3_column_int64(due, 4), id))
+        if (by_call && blocked(block, h->name, call_key, sqlite3_column_int64(due, 4), id)) {
+            park(d, id);
             continue;
-        attempt *a = attempt_from_row(d, due, hi);
-        if (a == NULL)
-            break;
-        a->next = d->running;
-        d->running = a;
-        d->inflight[hi]++;
-        pthread_t t;
-        pthread_attr_t attr;
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        int rc = pthread_create(&t, &attr, run_attempt, a);
-        pthread_attr_destroy(&attr);
-        if (rc != 0) { /* nothing was submitted for it: let it go, it stays owed */
-            d->running = a->next;
-            d->inflight[hi]--;
-            attempt_free(a);
-            break;
         }
-        claim(d, id);
+        ok = start_attempt(d, due, hi, id);
     }
     sqlite3_reset(due);
+    return ok;
+}
+
+/* Start what is due and allowed, handler by handler; called with d->lock held. */
+static void schedule(dispatcher *d, sqlite3_stmt *due, sqlite3_stmt *block)
+{
+    int64_t now = now_us();
+    for (size_t hi = 0; hi < d->cfg->nhandlers; hi++) {
+        if (!schedule_handler(d, due, block, hi, now))
+            break;
+    }
 }
 
 /* Queue depth, the oldest owed delivery, dead letters, orphans: for /metrics. */
@@ -663,26 +769,26 @@ static void measure(dispatcher *d, sqlite3_stmt *gauges)
 static void *scheduler_main(void *arg)
 {
     dispatcher *d = arg;
-    sqlite3_stmt *due = NULL, *earlier = NULL, *gauges = NULL;
+    sqlite3_stmt *due = NULL, *block = NULL, *gauges = NULL;
     if (sqlite3_prepare_v2(d->db, due_sql, -1, &due, NULL) != SQLITE_OK
-        || sqlite3_prepare_v2(d->db, earlier_sql, -1, &earlier, NULL) != SQLITE_OK
+        || sqlite3_prepare_v2(d->db, blocked_sql, -1, &block, NULL) != SQLITE_OK
         || sqlite3_prepare_v2(d->db,
                               "SELECT (SELECT count(*) FROM deliveries"
-                              "   WHERE state IN ('pending', 'retry', 'in_flight')),"
+                              "   WHERE state IN ('pending', 'retry', 'waiting', 'in_flight')),"
                               " (SELECT min(created_us) FROM deliveries"
-                              "   WHERE state IN ('pending', 'retry', 'in_flight')),"
+                              "   WHERE state IN ('pending', 'retry', 'waiting', 'in_flight')),"
                               " (SELECT count(*) FROM deliveries WHERE state = 'dead')",
                               -1, &gauges, NULL) != SQLITE_OK) {
         log_msg(LOG_ERROR, "dispatch stopped", "%s", sqlite3_errmsg(d->db));
         sqlite3_finalize(due);
-        sqlite3_finalize(earlier);
+        sqlite3_finalize(block);
         return NULL;
     }
     int ticks = 0;
     pthread_mutex_lock(&d->lock);
     while (!d->stopping) {
         reap(d);
-        schedule(d, due, earlier);
+        schedule(d, due, block);
         if (ticks++ % 5 == 0)
             measure(d, gauges);
         pthread_mutex_unlock(&d->lock);
@@ -691,7 +797,7 @@ static void *scheduler_main(void *arg)
     }
     pthread_mutex_unlock(&d->lock);
     sqlite3_finalize(due);
-    sqlite3_finalize(earlier);
+    sqlite3_finalize(block);
     sqlite3_finalize(gauges);
     return NULL;
 }
@@ -708,7 +814,7 @@ static void report_orphans(dispatcher *d)
     sqlite3_stmt *st = NULL;
     int64_t total = 0;
     if (sqlite3_prepare_v2(d->db, "SELECT handler, count(*) FROM deliveries WHERE state IN"
-                                  " ('pending', 'retry', 'in_flight') GROUP BY handler",
+                                  " ('pending', 'retry', 'waiting', 'in_flight') GROUP BY handler",
                            -1, &st, NULL) != SQLITE_OK)
         return;
     while (sqlite3_step(st) == SQLITE_ROW) {

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "config.h"
 #include "metrics.h"
@@ -20,5 +21,9 @@ bool dispatch_start(const config *cfg, store *st, metrics *m, dispatcher **out, 
 /* Stop scheduling, wait for running attempts to finish and be recorded (their processes get
  * up to their timeout), free. Call before store_close. */
 void dispatch_stop(dispatcher *d);
+
+/* A target's Retry-After value (delay-seconds or HTTP-date, len bytes, not NUL-terminated) as
+ * seconds from now: 0 when absent, malformed or past, at most a week. */
+long dispatch_parse_retry_after(const char *value, size_t len, time_t now);
 
 #endif

@@ -64,6 +64,7 @@ typedef struct request {
     uint8_t *body;
     size_t len, cap;             /* cap bytes are counted in srv->buffered */
     size_t declared;             /* Content-Length, or 0 */
+    size_t discarded;            /* bytes dropped after an answer mid-upload */
     unsigned status;
     const char *reason;          /* rejection reason code, or NULL */
     char message[256];
@@ -205,8 +206,11 @@ static enum MHD_Result reject(request *r, unsigned status, const char *reason, c
 
 /* Answer in the middle of an upload, and close. libmicrohttpd 0.9.75 will not queue a response
  * while a body is arriving, so the response is written on the socket directly (it is small and
- * the socket's send buffer is empty while we read), the write side is shut (FIN after it), and
- * MHD_NO makes libmicrohttpd close the connection without reading the rest of the body. */
+ * the socket's send buffer is empty while we read) and the write side is shut (FIN after it).
+ * Closing at once would reset the connection while the client is still sending, and a client
+ * whose send fails may never read the answer; so the connection lingers: what still arrives is
+ * dropped, up to SRV_DISCARD_MAX bytes, and the reaper cuts it SRV_LINGER_S later. Clients
+ * (curl, Node, Go) stop sending when an error response arrives mid-upload. */
 static enum MHD_Result abort_upload(request *r, unsigned status, const char *reason,
                                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
@@ -241,7 +245,11 @@ static enum MHD_Result abort_upload(request *r, unsigned status, const char *rea
         shutdown(ci->connect_fd, SHUT_WR);
     }
     free(body);
-    return MHD_NO;
+    conn_watch *w = watch_of(r->conn);
+    if (w == NULL)
+        return MHD_NO;
+    atomic_store(&w->since, now_seconds() - r->srv->cfg->request_timeout + SRV_LINGER_S);
+    return MHD_YES;
 }
 
 /* The answer once the store has spoken. */
@@ -640,7 +648,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        return r->phase == PHASE_READING ? append(r, upload_data, n) : MHD_YES;
+        if (r->phase == PHASE_READING)
+            return append(r, upload_data, n);
+        r->discarded += n; /* answered mid-upload: drop, then close */
+        return r->discarded > SRV_DISCARD_MAX ? MHD_NO : MHD_YES;
     }
     switch (r->phase) {
     case PHASE_READING:

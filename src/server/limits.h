@@ -17,6 +17,8 @@
 #define SRV_DEFAULT_MAX_BUFFERED ((size_t)64 * 1024 * 1024) /* body bytes held, all connections */
 #define SRV_DEFAULT_OPS_ALLOW "127.0.0.0/8, ::1" /* /metrics and /readyz */
 #define SRV_READY_CACHE_MS 1000           /* a /readyz answer is reused this long */
+#define SRV_LINGER_S 1                    /* after an answer mid-upload, the connection lingers */
+#define SRV_DISCARD_MAX ((size_t)1024 * 1024) /* ... dropping at most this much of the rest */
 #define SRV_DEFAULT_MAX_BODY ((size_t)1024 * 1024) /* bytes; larger gets 413 */
 #define SRV_MAX_BODY_LIMIT ((int64_t)64 * 1024 * 1024) /* the largest max_body allowed */
 #define SRV_DEFAULT_MAX_HEADER 16384      /* bytes of request line and headers */
@@ -32,7 +34,9 @@
 #define STORE_DEFAULT_URL "sqlite:./var/hookd.db"
 #define STORE_MAX_BATCH 1024              /* requests sharing one transaction */
 #define STORE_BUSY_TIMEOUT_MS 5000
-#define STORE_CHECKPOINT_PAGES 4000       /* WAL size that wakes the checkpointer */
+#define STORE_CHECKPOINT_PAGES 1000       /* WAL pages (4 KiB) that wake the checkpointer */
+#define STORE_WAL_TRUNCATE_PAGES 16384    /* past this (64 MiB), a checkpoint also truncates */
+#define STORE_WAL_KEEP_BYTES (4 * 1024 * 1024) /* journal_size_limit: the WAL file kept on reset */
 #define STORE_CHECKPOINT_INTERVAL_MS 250
 
 /* [handler] defaults and bounds. The default backoff (10 s doubling to a 6 h cap, 15 attempts)
@@ -47,7 +51,10 @@
 #define HANDLER_DEFAULT_RETRY_MAX 21600   /* seconds, the cap of one wait */
 #define HANDLER_OUTPUT_KEEP 4096          /* bytes of output or response body kept per attempt */
 #define DISPATCH_POLL_MS 200              /* the scheduler looks for due deliveries this often */
-#define DISPATCH_BATCH 256                /* due deliveries read per look */
+#define DISPATCH_BATCH 256                /* due deliveries of one order = call handler read per look */
+#define DISPATCH_PARK_RECHECK_S 60        /* a parked delivery is re-examined at least this often */
+#define DISPATCH_RECORD_RETRY_MAX_MS 5000 /* an attempt record that failed (disk full) is retried
+                                           * after 100 ms doubling up to this */
 
 /* Metrics: distinct event types counted by name before the rest count as "other". */
 #define METRICS_MAX_TYPES 128

@@ -61,7 +61,8 @@ void metrics_set_endpoints(metrics *m, const char *const *names, size_t n)
     m->nendpoints = n;
 }
 
-static const char *const attempt_outcomes[4] = {"succeeded", "failed", "timeout", "gone"};
+static const char *const attempt_outcomes[METRICS_OUTCOMES] = {"succeeded", "failed", "timeout", "gone",
+                                                               "invalid"};
 
 void metrics_set_handlers(metrics *m, const char *const *names, size_t n)
 {
@@ -74,7 +75,7 @@ void metrics_set_handlers(metrics *m, const char *const *names, size_t n)
 
 void metrics_attempt(metrics *m, size_t h, const char *outcome, double seconds)
 {
-    for (size_t o = 0; h < m->nhandlers && o < 4; o++) {
+    for (size_t o = 0; h < m->nhandlers && o < METRICS_OUTCOMES; o++) {
         if (strcmp(attempt_outcomes[o], outcome) == 0)
             atomic_fetch_add_explicit(&m->deliveries[h][o], 1, memory_order_relaxed);
     }
@@ -215,6 +216,9 @@ char *metrics_render(metrics *m, size_t *len)
             &m->unparsed);
     counter(f, "hookd_store_errors_total", "Transactions the store could not commit.",
             &m->store_errors);
+    counter(f, "hookd_store_checkpoints_total", "WAL checkpoints attempted.", &m->checkpoints);
+    head(f, "hookd_store_wal_frames", "gauge", "Frames (pages) in the SQLite WAL after the last commit.");
+    fprintf(f, "hookd_store_wal_frames %lld\n", (long long)atomic_load(&m->wal_frames));
     counter(f, "hookd_connections_total", "Connections accepted.", &m->connections_total);
     head(f, "hookd_connections", "gauge", "Connections open now.");
     fprintf(f, "hookd_connections %lld\n", (long long)atomic_load(&m->connections));
@@ -226,7 +230,7 @@ char *metrics_render(metrics *m, size_t *len)
     if (m->nhandlers > 0) {
         head(f, "hookd_delivery_attempts_total", "counter", "Handler attempts, by handler and outcome.");
         for (size_t h = 0; h < m->nhandlers; h++) {
-            for (size_t o = 0; o < 4; o++)
+            for (size_t o = 0; o < METRICS_OUTCOMES; o++)
                 fprintf(f, "hookd_delivery_attempts_total{handler=\"%s\",outcome=\"%s\"} %llu\n",
                         m->handler_names[h], attempt_outcomes[o],
                         (unsigned long long)atomic_load(&m->deliveries[h][o]));

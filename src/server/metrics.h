@@ -16,6 +16,7 @@
 
 #define METRICS_STATUSES 12
 #define METRICS_REASONS 32
+#define METRICS_OUTCOMES 5 /* succeeded, failed, timeout, gone, invalid */
 #define METRICS_BUCKETS 14
 
 typedef struct histogram {
@@ -30,13 +31,13 @@ typedef struct metrics {
     const char *endpoint_names[SRV_MAX_ENDPOINTS + 1]; /* the last is "-": no endpoint */
     atomic_uint_least64_t requests[SRV_MAX_ENDPOINTS + 1][METRICS_STATUSES];
     atomic_uint_least64_t rejections[METRICS_REASONS];
-    atomic_uint_least64_t duplicates, unparsed, store_errors, connections_total;
-    atomic_int_least64_t connections;
+    atomic_uint_least64_t duplicates, unparsed, store_errors, connections_total, checkpoints;
+    atomic_int_least64_t connections, wal_frames;
     histogram request_seconds, commit_seconds, commit_batch;
     /* dispatch */
     size_t nhandlers;
     const char *handler_names[SRV_MAX_HANDLERS];
-    atomic_uint_least64_t deliveries[SRV_MAX_HANDLERS][4]; /* succeeded, failed, timeout, gone */
+    atomic_uint_least64_t deliveries[SRV_MAX_HANDLERS][METRICS_OUTCOMES]; /* by attempt outcome */
     histogram attempt_seconds;
     atomic_int_least64_t queue_depth, oldest_pending_s, dead_letters, orphaned;
     pthread_mutex_t types_lock;
@@ -54,7 +55,8 @@ void metrics_set_endpoints(metrics *m, const char *const *names, size_t n);
 /* Name the handlers (index i is handler i); the names must outlive m. */
 void metrics_set_handlers(metrics *m, const char *const *names, size_t n);
 
-/* One finished attempt of handler h; outcome is "succeeded", "failed", "timeout" or "gone". */
+/* One finished attempt of handler h; outcome is "succeeded", "failed", "timeout", "gone" or
+ * "invalid". */
 void metrics_attempt(metrics *m, size_t h, const char *outcome, double seconds);
 
 /* endpoint is an index, or -1 for a request that matched none. */

@@ -74,6 +74,38 @@ static const char *const migrations[] = {
     "  output TEXT"
     ");"
     "CREATE INDEX attempts_by_delivery ON attempts (delivery_id, attempt);",
+    /* 3: dispatch that cannot stall (issue #7). Two new states: 'waiting', an owed delivery of an
+     * order = call handler parked behind the head of its call (next_attempt_us is a recheck time,
+     * so the due scan passes over it), and 'replayed', a dead delivery that `hookd replay` queued
+     * again. The due index leads with the handler, so each handler's scan sees only its own rows;
+     * the lane index finds a call's owed deliveries in order. SQLite cannot change a CHECK, so the
+     * table is rebuilt (foreign keys are off during migrations; see schema_migrate). */
+    "CREATE TABLE deliveries_v3 ("
+    "  id INTEGER PRIMARY KEY,"
+    "  event_seq INTEGER NOT NULL REFERENCES events (seq),"
+    "  handler TEXT NOT NULL,"
+    "  state TEXT NOT NULL CHECK (state IN ('pending', 'waiting', 'in_flight', 'succeeded', 'retry',"
+    "    'dead', 'replayed')),"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_attempt_us INTEGER NOT NULL,"
+    "  created_us INTEGER NOT NULL,"
+    "  updated_us INTEGER NOT NULL,"
+    "  call_key TEXT,"
+    "  occurred_at_us INTEGER,"
+    "  last_outcome TEXT"
+    ");"
+    "INSERT INTO deliveries_v3 SELECT id, event_seq, handler, state, attempts, next_attempt_us,"
+    "  created_us, updated_us, call_key, occurred_at_us, last_outcome FROM deliveries;"
+    "DROP TABLE deliveries;"
+    "ALTER TABLE deliveries_v3 RENAME TO deliveries;"
+    "CREATE INDEX deliveries_due ON deliveries (handler, next_attempt_us)"
+    "  WHERE state IN ('pending', 'retry', 'waiting');"
+    "CREATE INDEX deliveries_lane ON deliveries (handler, call_key, occurred_at_us, id)"
+    "  WHERE state IN ('pending', 'retry', 'waiting', 'in_flight') AND call_key IS NOT NULL;"
+    "CREATE INDEX deliveries_owed ON deliveries (created_us)"
+    "  WHERE state IN ('pending', 'retry', 'waiting', 'in_flight');"
+    "CREATE INDEX deliveries_dead ON deliveries (handler) WHERE state = 'dead';"
+    "CREATE INDEX deliveries_by_event ON deliveries (event_seq);",
 };
 
 int schema_version(void)
@@ -92,30 +124,38 @@ static int user_version(sqlite3 *db)
     return v;
 }
 
+/* Several processes may open one new store at once: the version is read inside the same
+ * exclusive transaction that applies the migrations, so exactly one of them migrates and the
+ * others find the work done. Foreign keys are off meanwhile (a migration may rebuild a table,
+ * and the pragma cannot change inside a transaction); the caller turns them on afterwards. */
 bool schema_migrate(sqlite3 *db, char *err, size_t errlen)
 {
-    int have = user_version(db);
-    if (have < 0) {
-        snprintf(err, errlen, "cannot read the schema version: %s", sqlite3_errmsg(db));
+    if (sqlite3_exec(db, "PRAGMA foreign_keys = OFF", NULL, NULL, NULL) != SQLITE_OK
+        || sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot lock the store to check its schema: %s", sqlite3_errmsg(db));
         return false;
     }
-    if (have > schema_version()) {
+    int have = user_version(db);
+    bool ok = have >= 0 && have <= schema_version();
+    if (have < 0)
+        snprintf(err, errlen, "cannot read the schema version: %s", sqlite3_errmsg(db));
+    else if (have > schema_version())
         snprintf(err, errlen, "the database has schema version %d; this hookd knows up to %d", have,
                  schema_version());
-        return false;
-    }
-    for (int v = have; v < schema_version(); v++) {
+    for (int v = have; ok && v < schema_version(); v++) {
         char bump[64];
         snprintf(bump, sizeof bump, "PRAGMA user_version = %d", v + 1);
-        if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK
-            || sqlite3_exec(db, migrations[v], NULL, NULL, NULL) != SQLITE_OK
-            || sqlite3_exec(db, bump, NULL, NULL, NULL) != SQLITE_OK
-            || sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        ok = sqlite3_exec(db, migrations[v], NULL, NULL, NULL) == SQLITE_OK
+             && sqlite3_exec(db, bump, NULL, NULL, NULL) == SQLITE_OK;
+        if (!ok)
             snprintf(err, errlen, "migration to schema version %d failed: %s", v + 1,
                      sqlite3_errmsg(db));
-            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-            return false;
-        }
     }
-    return true;
+    if (ok && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot commit the schema: %s", sqlite3_errmsg(db));
+        ok = false;
+    }
+    if (!ok)
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return ok;
 }

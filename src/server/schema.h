@@ -9,8 +9,9 @@
 
 #include <sqlite3.h>
 
-/* Bring db up to the newest schema, each step in its own transaction. A database newer than
- * this hookd is refused rather than misread. */
+/* Bring db up to the newest schema in one exclusive transaction that reads the version first, so
+ * processes opening one new store at once do not race. A database newer than this hookd is
+ * refused rather than misread. Leaves foreign keys off: the caller turns them on. */
 bool schema_migrate(sqlite3 *db, char *err, size_t errlen);
 
 /* The schema version this hookd writes. */

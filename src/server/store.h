@@ -68,7 +68,8 @@ typedef enum store_job_kind {
     JOB_EVENT,   /* rec: a delivery to record (and its deliveries to queue) */
     JOB_PROBE,   /* a readiness probe */
     JOB_CLAIM,   /* delivery_id goes in_flight */
-    JOB_ATTEMPT, /* attempt: record it and move the delivery on */
+    JOB_ATTEMPT, /* attempt: record it and move the delivery on (and wake its call's parked ones) */
+    JOB_PARK,    /* delivery_id waits behind the head of its call (order = call), if it still does */
 } store_job_kind;
 
 /* A submission, embedded in the caller's request so submitting allocates nothing. The store owns

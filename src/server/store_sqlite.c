@@ -9,8 +9,12 @@
  * Deduplication is the table's UNIQUE (id, endpoint): an upsert that RETURNs the attempt count
  * says whether the row is new (1) or a redelivery (more), in the same statement.
  *
- * Checkpoints run on their own connection and thread (PASSIVE, which never blocks the writer),
- * woken when the WAL grows past STORE_CHECKPOINT_PAGES, so a checkpoint never stalls commits.
+ * Checkpoints: a thread of their own copies the WAL into the database (PASSIVE, which never
+ * blocks the writer) once it grows past STORE_CHECKPOINT_PAGES; the writer then finishes the
+ * checkpoint between two transactions (only the few frames left), so that its next transaction
+ * starts the WAL over, and journal_size_limit cuts the file back. A WAL is only ever restarted by
+ * a writer that begins when every frame is checkpointed; with checkpoints only on another thread
+ * that never happened under steady load, and the WAL grew by ~17 KB per event without bound.
  */
 #include <errno.h>
 #include <libgen.h>
@@ -31,7 +35,7 @@ struct store {
     const config *cfg; /* handlers: which deliveries a new event gets */
     sqlite3 *db; /* the writer's connection, used only by the writer thread once started */
     sqlite3_stmt *upsert, *probe_insert, *probe_delete;
-    sqlite3_stmt *queue, *claim, *attempt_insert, *attempt_update, *handler_gone;
+    sqlite3_stmt *queue, *claim, *attempt_insert, *attempt_update, *handler_gone, *wake_call, *park;
     void (*on_deliveries)(void *ctx);
     void *on_deliveries_ctx;
     bool queued; /* this batch queued deliveries */
@@ -65,7 +69,7 @@ static const char queue_sql[] =
 /* Only an owed delivery goes in flight: if the attempt's record committed first, it stays done. */
 static const char claim_sql[] =
     "UPDATE deliveries SET state = 'in_flight', updated_us = ?2"
-    " WHERE id = ?1 AND state IN ('pending', 'retry')";
+    " WHERE id = ?1 AND state IN ('pending', 'retry', 'waiting')";
 static const char attempt_insert_sql[] =
     "INSERT INTO attempts (delivery_id, attempt, started_us, finished_us, outcome, http_status,"
     " exit_code, error, output) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
@@ -74,7 +78,28 @@ static const char attempt_update_sql[] =
     " last_outcome = ?6 WHERE id = ?1";
 static const char handler_gone_sql[] =
     "UPDATE deliveries SET state = 'dead', updated_us = ?2, last_outcome = 'gone'"
-    " WHERE handler = ?1 AND state IN ('pending', 'retry')";
+    " WHERE handler = ?1 AND state IN ('pending', 'retry', 'waiting')";
+/* A delivery that ended (succeeded, dead) unblocks its call: the parked ones are due now and the
+ * scheduler finds the new head among them (and parks the rest again). The state terms repeat the
+ * lane index's predicate so SQLite uses it. */
+static const char wake_call_sql[] =
+    "UPDATE deliveries SET next_attempt_us = ?2"
+    " WHERE state IN ('pending', 'retry', 'waiting', 'in_flight') AND state = 'waiting'"
+    " AND (handler, call_key) = (SELECT handler, call_key FROM deliveries WHERE id = ?1)";
+/* Park a delivery behind the head of its call, re-checked here, in the writer's transaction:
+ * the scheduler saw it blocked in an older snapshot, and if the blocker has ended since, parking
+ * it now would lose its wake-up. Blocked: another owed delivery of the call is in flight, or
+ * occurred earlier. A parked delivery is re-examined at ?2 at the latest. */
+static const char park_sql[] =
+    "UPDATE deliveries SET state = 'waiting', next_attempt_us = ?2, updated_us = ?3"
+    " WHERE id = ?1 AND state IN ('pending', 'retry', 'waiting') AND call_key IS NOT NULL"
+    " AND EXISTS (SELECT 1 FROM deliveries o WHERE o.handler = deliveries.handler"
+    "   AND o.call_key = deliveries.call_key AND o.id <> deliveries.id"
+    "   AND o.state IN ('pending', 'retry', 'waiting', 'in_flight')"
+    "   AND (o.state = 'in_flight'"
+    "     OR coalesce(o.occurred_at_us, 0) < coalesce(deliveries.occurred_at_us, 0)"
+    "     OR (coalesce(o.occurred_at_us, 0) = coalesce(deliveries.occurred_at_us, 0)"
+    "         AND o.id < deliveries.id)))";
 
 static double now_seconds(void)
 {
@@ -229,7 +254,23 @@ static store_outcome write_attempt(store *s, const store_attempt *a)
         if (!step_done(s->handler_gone))
             return STORE_FAILED;
     }
+    if (strcmp(a->new_state, "retry") != 0) {
+        sqlite3_bind_int64(s->wake_call, 1, a->delivery_id);
+        sqlite3_bind_int64(s->wake_call, 2, a->finished_us);
+        if (!step_done(s->wake_call))
+            return STORE_FAILED;
+        s->queued = true; /* woken deliveries: tell the dispatcher */
+    }
     return STORE_WRITTEN;
+}
+
+static store_outcome write_park(store *s, int64_t id)
+{
+    int64_t now = (int64_t)time(NULL) * 1000000;
+    sqlite3_bind_int64(s->park, 1, id);
+    sqlite3_bind_int64(s->park, 2, now + (int64_t)DISPATCH_PARK_RECHECK_S * 1000000);
+    sqlite3_bind_int64(s->park, 3, now);
+    return step_done(s->park) ? STORE_WRITTEN : STORE_FAILED;
 }
 
 static store_outcome write_job(store *s, const store_job *j)
@@ -239,6 +280,7 @@ static store_outcome write_job(store *s, const store_job *j)
     case JOB_PROBE: return write_probe(s);
     case JOB_CLAIM: return write_claim(s, j->delivery_id);
     case JOB_ATTEMPT: return write_attempt(s, j->attempt);
+    case JOB_PARK: return write_park(s, j->delivery_id);
     }
     return STORE_FAILED;
 }
@@ -285,6 +327,28 @@ static void run_batch(store *s, store_job *jobs, size_t n)
     }
 }
 
+/* Between two transactions: finish the checkpoint so the next transaction restarts the WAL. If
+ * readers kept it from restarting until it passed STORE_WAL_TRUNCATE_PAGES, wait briefly for
+ * them and truncate the file. */
+static void writer_checkpoint(store *s)
+{
+    int pages = atomic_load(&s->wal_pages);
+    if (pages < STORE_CHECKPOINT_PAGES)
+        return;
+    bool truncate = pages >= STORE_WAL_TRUNCATE_PAGES;
+    if (truncate)
+        sqlite3_busy_timeout(s->db, 200);
+    int log = -1, done = -1;
+    int rc = sqlite3_wal_checkpoint_v2(s->db, NULL,
+                                       truncate ? SQLITE_CHECKPOINT_TRUNCATE : SQLITE_CHECKPOINT_PASSIVE,
+                                       &log, &done);
+    if (truncate)
+        sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
+    if (rc == SQLITE_OK && log >= 0 && log == done)
+        atomic_store(&s->wal_pages, 0);
+    atomic_fetch_add(&s->m->checkpoints, 1);
+}
+
 static void *writer_main(void *arg)
 {
     store *s = arg;
@@ -308,6 +372,7 @@ static void *writer_main(void *arg)
         last->next = NULL;
         pthread_mutex_unlock(&s->lock);
         run_batch(s, batch, n);
+        writer_checkpoint(s);
     }
 }
 
@@ -334,28 +399,30 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 {
     (void)db;
     (void)name;
-    atomic_store(&((store *)arg)->wal_pages, pages);
+    store *s = arg;
+    atomic_store(&s->wal_pages, pages);
+    atomic_store(&s->m->wal_frames, pages);
     return SQLITE_OK;
 }
 
+/* The bulk of each checkpoint, off the writer's thread: PASSIVE never blocks the writer. The
+ * connection must have read the database once: before that it has not opened the WAL, and
+ * sqlite3_wal_checkpoint_v2 returns SQLITE_OK with log = done = -1 having done nothing (that was
+ * once taken for "done"). */
 static void *checkpointer_main(void *arg)
 {
     store *s = arg;
     sqlite3 *db = NULL;
-    if (sqlite3_open_v2(s->path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+    if (sqlite3_open_v2(s->path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK
+        || sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL) != SQLITE_OK) {
         sqlite3_close(db);
         return NULL;
     }
-    sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS);
     struct timespec pause = {0, STORE_CHECKPOINT_INTERVAL_MS * 1000000L};
     while (!atomic_load(&s->stop_checkpoints)) {
         nanosleep(&pause, NULL);
-        if (atomic_load(&s->wal_pages) < STORE_CHECKPOINT_PAGES)
-            continue;
-        int log = 0, done = 0;
-        if (sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done) == SQLITE_OK
-            && log == done)
-            atomic_store(&s->wal_pages, 0); /* the writer restarts the log from the start */
+        if (atomic_load(&s->wal_pages) >= STORE_CHECKPOINT_PAGES / 2)
+            sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     }
     sqlite3_close(db);
     return NULL;
@@ -390,10 +457,11 @@ static bool prepare(store *s, const config *c, char *err, size_t errlen)
 {
     char pragmas[256];
     snprintf(pragmas, sizeof pragmas,
-             "PRAGMA journal_mode = WAL; PRAGMA synchronous = %s; PRAGMA foreign_keys = ON;",
-             c->durability == DURABILITY_FULL ? "FULL" : "NORMAL");
+             "PRAGMA journal_mode = WAL; PRAGMA synchronous = %s; PRAGMA journal_size_limit = %lld;",
+             c->durability == DURABILITY_FULL ? "FULL" : "NORMAL", (long long)STORE_WAL_KEEP_BYTES);
     if (sqlite3_exec(s->db, pragmas, NULL, NULL, NULL) != SQLITE_OK
-        || !schema_migrate(s->db, err, errlen))
+        || !schema_migrate(s->db, err, errlen)
+        || sqlite3_exec(s->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL) != SQLITE_OK)
         goto fail;
     if (c->store_max_size > 0) {
         sqlite3_stmt *st = NULL;
@@ -416,10 +484,14 @@ static bool prepare(store *s, const config *c, char *err, size_t errlen)
         || sqlite3_prepare_v2(s->db, claim_sql, -1, &s->claim, NULL) != SQLITE_OK
         || sqlite3_prepare_v2(s->db, attempt_insert_sql, -1, &s->attempt_insert, NULL) != SQLITE_OK
         || sqlite3_prepare_v2(s->db, attempt_update_sql, -1, &s->attempt_update, NULL) != SQLITE_OK
-        || sqlite3_prepare_v2(s->db, handler_gone_sql, -1, &s->handler_gone, NULL) != SQLITE_OK)
+        || sqlite3_prepare_v2(s->db, handler_gone_sql, -1, &s->handler_gone, NULL) != SQLITE_OK
+        || sqlite3_prepare_v2(s->db, wake_call_sql, -1, &s->wake_call, NULL) != SQLITE_OK
+        || sqlite3_prepare_v2(s->db, park_sql, -1, &s->park, NULL) != SQLITE_OK)
         goto fail;
-    /* Deliveries in flight when hookd stopped (or died) are owed again: at least once. */
-    if (sqlite3_exec(s->db, "UPDATE deliveries SET state = 'pending' WHERE state = 'in_flight'",
+    /* Deliveries in flight when hookd stopped (or died) are owed again: at least once. Parked
+     * ones are woken (a handler's order may have changed); the scheduler parks them again. */
+    if (sqlite3_exec(s->db, "UPDATE deliveries SET state = 'pending' WHERE state = 'in_flight';"
+                            "UPDATE deliveries SET state = 'pending' WHERE state = 'waiting';",
                      NULL, NULL, NULL) != SQLITE_OK)
         goto fail;
     sqlite3_wal_hook(s->db, wal_hook, s); /* replaces SQLite's own auto-checkpoint */
@@ -433,8 +505,10 @@ fail:
 /* Close the database; safe to call twice (store_close, then store_free). */
 static void finalize_all(store *s)
 {
-    sqlite3_stmt **all[] = {&s->upsert, &s->probe_insert, &s->probe_delete, &s->queue, &s->claim,
-                            &s->attempt_insert, &s->attempt_update, &s->handler_gone};
+    sqlite3_stmt **all[] = {&s->upsert,         &s->probe_insert,   &s->probe_delete,
+                            &s->queue,          &s->claim,          &s->attempt_insert,
+                            &s->attempt_update, &s->handler_gone,   &s->wake_call,
+                            &s->park};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         sqlite3_finalize(*all[i]);
         *all[i] = NULL;

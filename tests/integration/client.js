@@ -6,6 +6,9 @@
 //     again every DUPLICATE_EVERY-th one as a redelivery (same data.id, meta.attempt 2, so a new
 //     body and signature). Writes one JSON line per response {id, status, result} to OUT_FILE and
 //     a summary to stdout. Connection errors are counted, not fatal (tests kill the server).
+//   node client.js load URL SEED_B64 N CONCURRENCY 0 OUT_FILE CALLS
+//     The same with N events spread over CALLS calls (call_session_id call-0 ...), each call's
+//     events occurring 1 ms apart in order, sent in a shuffled order.
 //   node client.js sign SEED_B64 BODY_FILE [TIMESTAMP]
 //     Prints "TIMESTAMP SIGNATURE" for BODY_FILE, signed as Telnyx signs.
 //   node client.js raw PORT REQUEST_FILE
@@ -25,31 +28,39 @@ function sign(key, body, ts = String(Math.floor(Date.now() / 1000))) {
   return { ts, sig };
 }
 
-function event(id, attempt, url) {
-  const session = crypto.createHash('sha1').update(id).digest('hex').slice(0, 8);
+function event(id, attempt, url, call, occurred) {
+  const session = call || crypto.createHash('sha1').update(id).digest('hex').slice(0, 8);
   return Buffer.from(JSON.stringify({
     data: { record_type: 'event', event_type: 'siprec.failed', id,
-      occurred_at: new Date().toISOString().replace('Z', '123Z'),
+      occurred_at: (occurred || new Date()).toISOString().replace('Z', '123Z'),
       payload: { call_control_id: 'v3:' + session, call_leg_id: session, call_session_id: session,
         connection_id: '1', client_state: 'aGk=', failure_cause: 'no_answer' } },
     meta: { attempt, delivered_to: url } }));
 }
 
-async function load(url, seed, n, concurrency, dupEvery, outFile) {
+async function load(url, seed, n, concurrency, dupEvery, outFile, calls) {
   const key = privateKey(seed);
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const target = new URL(url);
   const jobs = [];
+  const base = Date.now() - 60000;
   for (let i = 0; i < n; i++) {
     const id = crypto.randomUUID();
-    jobs.push({ id, attempt: 1 });
-    if (dupEvery > 0 && i % dupEvery === 0) jobs.push({ id, attempt: 2 });
+    const call = calls > 0 ? { call: 'call-' + (i % calls), occurred: new Date(base + Math.floor(i / calls)) } : {};
+    jobs.push({ id, attempt: 1, ...call });
+    if (dupEvery > 0 && i % dupEvery === 0) jobs.push({ id, attempt: 2, ...call });
+  }
+  if (calls > 0) {
+    for (let i = jobs.length - 1; i > 0; i--) {
+      const j = crypto.randomInt(i + 1);
+      [jobs[i], jobs[j]] = [jobs[j], jobs[i]];
+    }
   }
   const out = fs.openSync(outFile, 'w');
   const summary = { sent: 0, ok: 0, accepted: 0, duplicate: 0, errors: 0, statuses: {} };
   let next = 0;
   const post = (job) => new Promise((resolve) => {
-    const body = event(job.id, job.attempt, url);
+    const body = event(job.id, job.attempt, url, job.call, job.occurred);
     const { ts, sig } = sign(key, body);
     const req = http.request({ host: target.hostname, port: target.port, path: target.pathname,
       method: 'POST', agent, headers: { 'content-type': 'application/json',
@@ -102,7 +113,8 @@ function raw(port, file) {
 }
 
 const [cmd, ...args] = process.argv.slice(2);
-if (cmd === 'load') load(args[0], args[1], Number(args[2]), Number(args[3]), Number(args[4]), args[5]);
+if (cmd === 'load') load(args[0], args[1], Number(args[2]), Number(args[3]), Number(args[4]), args[5],
+  Number(args[6] || 0));
 else if (cmd === 'sign') {
   const { ts, sig } = sign(privateKey(args[0]), fs.readFileSync(args[1]), args[2]);
   console.log(ts + ' ' + sig);

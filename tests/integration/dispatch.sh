@@ -139,6 +139,23 @@ exec = $TMP/chatty.sh
 on = fax.received
 exec = $TMP/slow.sh
 concurrency = 2
+[handler deadletter]
+on = call.gather.ended
+forward = http://127.0.0.1:$NPORT/fail
+sign_secret = $SECRET
+max_attempts = 1
+[handler huge]
+on = call.recording.saved
+forward = http://127.0.0.1:$NPORT/after/99999999999999999999999
+sign_secret = $SECRET
+retry_base = 1
+retry_max = 5
+max_attempts = 2
+[handler oddid]
+on = call.machine.detection.ended
+forward = http://127.0.0.1:$NPORT/flaky/1000
+sign_secret = $SECRET
+retry_base = 600
 CONF
 expect_exit 0 "check-config accepts handlers" "$HOOKD" check-config -c "$TMP/sender.conf"
 start_server "$TMP/sender.log" -c "$TMP/sender.conf" || exit 1
@@ -218,8 +235,14 @@ expect_exit 0 "hookd replay EVENT_ID --handler" "$HOOKD" replay "$ID3" --handler
 expect_match "$TMP/out" '^queued 1 deliveries for 1 of 1 events$' "replay says what it queued"
 wait_state deadend "$ID3" succeeded 60
 expect_eq "$(state deadend "$ID3")" succeeded "the replayed delivery succeeds (the target recovered)"
+expect_eq "$(sqlite3 "$TMP/sender.db" "SELECT group_concat(d.state) FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.handler = 'deadend' AND e.id = '$ID3' ORDER BY d.id")" \
+  "replayed,succeeded" "the replayed dead delivery is marked replayed, beside the new one"
 expect_exit 0 "batch replay of dead letters" "$HOOKD" replay --type call.answered --since 1h --state dead -c "$TMP/sender.conf"
-expect_match "$TMP/out" '^queued 1 deliveries' "--state dead finds the dead delivery's event"
+expect_match "$TMP/out" '^queued 0 deliveries for 0 of 1 events$' "--state dead does not replay a dead letter that was replayed already"
+ID3b=$(send --event call.gather.ended)
+wait_state deadletter "$ID3b" dead 80
+expect_exit 0 "batch replay of a new dead letter" "$HOOKD" replay --type call.gather.ended --since 1h --state dead -c "$TMP/sender.conf"
+expect_match "$TMP/out" '^queued 1 deliveries for 1 of 1 events$' "--state dead finds the dead delivery's event"
 
 # --- Retry-After and 410 -----------------------------------------------------------------------
 ID4=$(send --event call.bridged)
@@ -229,6 +252,32 @@ expect_eq "$(sqlite3 "$TMP/sender.db" "SELECT (max(started_us) - min(started_us)
 ID5=$(send --event call.initiated)
 wait_state gone "$ID5" dead 50
 expect_eq "$(state gone "$ID5")" dead "410 Gone: dead at once, no retries"
+
+# --- a huge Retry-After waits retry_max, not 285,000 years (and converts no double out of range) --
+ID8=$(send --event call.recording.saved)
+wait_state huge "$ID8" retry 50
+expect_eq "$(sqlite3 "$TMP/sender.db" "SELECT d.next_attempt_us - a.finished_us BETWEEN 3900000 AND 6100000 FROM deliveries d JOIN attempts a ON a.delivery_id = d.id JOIN events e ON e.seq = d.event_seq WHERE e.id = '$ID8' AND d.handler = 'huge'")" 1 \
+  "Retry-After: 99999999999999999999999 is capped at the handler's retry_max (5 s, +-20% jitter)"
+
+# --- one event id that cannot be a webhook-id makes only its own delivery dead ------------------
+ID9=$(send --event call.machine.detection.ended)
+wait_state oddid "$ID9" retry 50
+odd() { # odd ID: a signed call.machine.detection.ended with data.id = ID
+  printf '{"data":{"record_type":"event","event_type":"call.machine.detection.ended","id":"%s","occurred_at":"2026-01-01T00:00:00Z","payload":{"call_session_id":"s-odd"}}}' "$1" >"$TMP/odd.json"
+  "$HOOKD" send "$SENDER_URL" --private-key "$K_private_key" --retry-delay 0 --attempts 1 --file "$TMP/odd.json" >/dev/null
+}
+odd "has.a.dot"
+wait_state oddid "has.a.dot" dead 50
+expect_eq "$(state oddid "has.a.dot")" dead "an event id with '.' cannot be forwarded: its delivery is dead at once"
+expect_eq "$(sqlite3 "$TMP/sender.db" "SELECT a.outcome || ':' || (a.error LIKE '%cannot be a webhook-id%') FROM attempts a JOIN deliveries d ON d.id = a.delivery_id JOIN events e ON e.seq = d.event_seq WHERE e.id = 'has.a.dot'")" \
+  "invalid:1" "its attempt says why (outcome invalid)"
+expect_eq "$(state oddid "$ID9")" retry "the handler's other queued delivery is untouched (not dead-lettered with it)"
+LONG_ID=$(printf 'L%.0s' $(seq 250))
+printf '{"data":{"record_type":"event","event_type":"siprec.failed","id":"%s","occurred_at":"2026-01-01T00:00:00Z","payload":{"call_session_id":"s-long"}}}' "$LONG_ID" >"$TMP/long.json"
+"$HOOKD" send "$SENDER_URL" --private-key "$K_private_key" --retry-delay 0 --attempts 1 --file "$TMP/long.json" >/dev/null
+wait_state fwd-v1 "$LONG_ID" succeeded 50
+expect_eq "$(sqlite3 "$TMP/target.db" "SELECT count(*) FROM events WHERE id = '$LONG_ID' AND endpoint = 'v1'")" 1 \
+  "a 250-character event id is forwarded whole: the target verifies it and stores it under that id"
 
 # --- output is kept up to 4 KiB (the rest is read and dropped, so the program never blocks) ---
 ID7=$(send --event call.speak.started)

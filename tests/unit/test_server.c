@@ -9,6 +9,7 @@
 
 #include "allow.h"
 #include "config.h"
+#include "dispatch.h"
 
 static struct sockaddr_storage v4(const char *text)
 {
@@ -125,6 +126,38 @@ static void sizes(void **state)
     }
 }
 
+/* A target's Retry-After: delay-seconds or an HTTP-date; any size is safe (clamped to a week,
+ * never converted through a double), anything else counts as none. */
+static void retry_after_values(void **state)
+{
+    (void)state;
+    const time_t now = 1445412450; /* Wed, 21 Oct 2015 07:27:30 GMT */
+    struct {
+        const char *text;
+        long want;
+    } cases[] = {
+        {"120", 120},
+        {"  5\r\n", 5},
+        {"0", 0},
+        {"604800", 604800},
+        {"604801", 604800},
+        {"99999999999999999999999999999999", 604800},
+        {"00000000000000000000000000000007", 7},
+        {"-5", 0},
+        {"1e400", 0},
+        {"abc", 0},
+        {"", 0},
+        {"Wed, 21 Oct 2015 07:28:00 GMT", 30},
+        {"Wed, 21 Oct 2015 07:27:00 GMT", 0},
+        {"Fri, 21 Oct 2095 07:28:00 GMT", 604800},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        long got = dispatch_parse_retry_after(cases[i].text, strlen(cases[i].text), now);
+        if (got != cases[i].want)
+            fail_msg("Retry-After '%s': %ld, wanted %ld", cases[i].text, got, cases[i].want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -134,6 +167,7 @@ int main(void)
         cmocka_unit_test(telnyx_ranges),
         cmocka_unit_test(bad_entries),
         cmocka_unit_test(sizes),
+        cmocka_unit_test(retry_after_values),
     };
     return cmocka_run_group_tests_name("server", tests, NULL, NULL);
 }
