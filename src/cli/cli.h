@@ -52,6 +52,12 @@ bool cli_parse_time(const char *cmd, const char *opt, const char *s, int64_t *ou
 int64_t cli_now(void);
 int64_t cli_now_us(void);
 
+/* Stored text for a table on stdout: when stdout is a terminal, control characters (C0, DEL, and
+ * UTF-8 C1) come back escaped as \xNN, so a stored field, a target's response or a handler's output
+ * cannot move the cursor, retitle the window or hide text. Otherwise (a pipe, a file) s itself.
+ * The result lives until the 8th call after this one. --raw and --json never go through it. */
+const char *cli_safe(const char *s);
+
 /* Collects repeated options (--public-key, --secret). */
 typedef struct cli_list {
     const char *items[HOOKD_MAX_KEYS];

@@ -126,9 +126,9 @@ static void print_attempt(sqlite3_stmt *at)
     if (sqlite3_column_type(at, 5) != SQLITE_NULL)
         printf(" exit=%d", sqlite3_column_int(at, 5));
     if (sqlite3_column_type(at, 6) != SQLITE_NULL)
-        printf(" error=\"%s\"", (const char *)sqlite3_column_text(at, 6));
+        printf(" error=\"%s\"", cli_safe((const char *)sqlite3_column_text(at, 6)));
     if (excerpt[0])
-        printf(" output=\"%s\"", excerpt);
+        printf(" output=\"%s\"", cli_safe(excerpt));
     printf("\n");
 }
 
@@ -174,8 +174,8 @@ static int deliveries_list(sqlite3 *db, const dl_args *a)
             printf("%-6lld %-16s %-10s attempts=%d event=%s type=%s%s%s\n",
                    (long long)sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
                    (const char *)sqlite3_column_text(st, 2), sqlite3_column_int(st, 3),
-                   (const char *)sqlite3_column_text(st, 4),
-                   sqlite3_column_text(st, 5) ? (const char *)sqlite3_column_text(st, 5) : "-",
+                   cli_safe((const char *)sqlite3_column_text(st, 4)),
+                   sqlite3_column_text(st, 5) ? cli_safe((const char *)sqlite3_column_text(st, 5)) : "-",
                    next ? " next=" : "", next ? next : "");
             while (sqlite3_step(at) == SQLITE_ROW)
                 print_attempt(at);

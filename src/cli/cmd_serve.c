@@ -152,6 +152,23 @@ int cmd_check_config(int argc, char **argv)
                    e->path, hookd_scheme_name(e->scheme), e->nkeys, (long long)e->tolerance,
                    e->bearer ? " bearer" : "", e->allow.count ? " allow-list" : "");
         }
+        for (size_t i = 0; i < cfg->nhandlers; i++) {
+            const cfg_handler *h = &cfg->handlers[i];
+            printf("  [handler %s] endpoint=%s %s", h->name, h->endpoint[0] ? h->endpoint : "*",
+                   h->action == ACTION_EXEC ? "exec" : "forward");
+            if (h->action == ACTION_EXEC) {
+                for (size_t k = 0; h->argv[k] != NULL; k++)
+                    printf(" [%s]", h->argv[k]);
+                printf(" env=%s", h->env_clear ? "" : "inherited");
+                for (size_t k = 0; h->env_clear && k < h->nenv_pass; k++)
+                    printf("%s%s", k ? "," : "", h->env_pass[k]);
+            } else {
+                printf(" %s", h->url);
+            }
+            printf("\n");
+        }
+        for (size_t i = 0; i < cfg->nwarnings; i++)
+            fprintf(stderr, "warning: %s\n", cfg->warnings[i]);
     } else {
         fprintf(stderr, "%s\n", err);
     }

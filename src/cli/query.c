@@ -116,7 +116,7 @@ long query_print(sqlite3_stmt *st, bool json, col_widths widths)
             for (int i = 0; i < ncol; i++) {
                 const char *v = (const char *)sqlite3_column_text(st, i);
                 int w = width(widths, i);
-                printf("%-*.*s%s", w, w ? w : 4096, v ? v : "-", i + 1 < ncol ? "  " : "\n");
+                printf("%-*.*s%s", w, w ? w : 4 * 4096, v ? cli_safe(v) : "-", i + 1 < ncol ? "  " : "\n");
             }
         }
         rows++;

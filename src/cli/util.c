@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -118,4 +119,34 @@ bool cli_list_add(const char *cmd, cli_list *l, const char *opt, const char *val
     }
     l->items[l->count++] = value;
     return true;
+}
+
+static bool stdout_is_terminal(void)
+{
+    static int tty = -1;
+    if (tty < 0)
+        tty = isatty(STDOUT_FILENO);
+    return tty == 1;
+}
+
+const char *cli_safe(const char *s)
+{
+    static char ring[8][4 * 4096 + 1];
+    static unsigned next;
+    if (s == NULL || !stdout_is_terminal())
+        return s;
+    char *out = ring[next++ % 8];
+    size_t o = 0, cap = sizeof ring[0];
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0' && o + 5 < cap; p++) {
+        bool c1 = p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f;
+        if (*p < 0x20 || *p == 0x7f || c1) {
+            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", *p);
+            if (c1)
+                o += (size_t)snprintf(out + o, cap - o, "\\x%02x", *++p);
+        } else {
+            out[o++] = (char)*p;
+        }
+    }
+    out[o] = '\0';
+    return out;
 }

@@ -8,6 +8,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,8 @@
 #include <fnmatch.h>
 #include <ini.h>
 #include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 
@@ -61,6 +64,27 @@ static bool failf(parse_ctx *p, const char *key, const char *fmt, ...)
     return false;
 }
 
+static void warnf(parse_ctx *p, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Keep a warning, as "FILE:LINE: [section] key: message". */
+static void warnf(parse_ctx *p, const char *key, const char *fmt, ...)
+{
+    config *c = p->c;
+    if (c->nwarnings >= SRV_MAX_WARNINGS)
+        return;
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    char line[1024];
+    if (snprintf(line, sizeof line, "%s:%d: [%s] %s: %s", c->file, p->line, p->section, key, msg) < 0)
+        return;
+    if (snprintf(c->warnings[c->nwarnings], sizeof c->warnings[0], "%s", line) >= 0)
+        c->nwarnings++;
+}
+
 void config_defaults(config *c)
 {
     memset(c, 0, sizeof *c);
@@ -99,6 +123,8 @@ void config_free(config *c)
         free(h->url);
         secret_free(h->sign_secret);
         secret_free(h->sign_key);
+        for (size_t k = 0; k < h->nenv_pass; k++)
+            free(h->env_pass[k]);
         memset(h, 0, sizeof *h);
     }
     c->nhandlers = 0;
@@ -143,6 +169,52 @@ bool config_parse_size(const char *s, int64_t *out)
     return true;
 }
 
+/* The contents of a file: secret. A FIFO or a device would block (SIGHUP, then SIGTERM, waited
+ * on it) or never end: only a regular file is read, opened without blocking. A NUL byte would cut
+ * the secret short: refused. A file others can read works, with a warning. */
+static char *read_secret_file(parse_ctx *p, const char *key, const char *path)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        failf(p, key, "cannot read %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        failf(p, key, "%s is not a regular file (a FIFO, device or directory cannot hold a secret)",
+              path);
+        return NULL;
+    }
+    if (st.st_mode & (S_IRGRP | S_IROTH))
+        warnf(p, key, "%s can be read by its group or others (mode %03o): chmod 600 it", path,
+              (unsigned)(st.st_mode & 0777));
+    /* Room for one byte over the limit (to see it) and a NUL that is never overwritten. */
+    char *buf = calloc(1, SRV_MAX_SECRET_FILE + 2);
+    size_t n = 0;
+    ssize_t got = 0;
+    while (buf != NULL && n < SRV_MAX_SECRET_FILE + 1
+           && (got = read(fd, buf + n, SRV_MAX_SECRET_FILE + 1 - n)) > 0)
+        n += (size_t)got;
+    close(fd);
+    if (buf == NULL || got < 0 || n > SRV_MAX_SECRET_FILE) {
+        secret_free(buf);
+        failf(p, key, "%s is larger than %d bytes, or could not be read", path, SRV_MAX_SECRET_FILE);
+        return NULL;
+    }
+    if (memchr(buf, '\0', n) != NULL) {
+        sodium_memzero(buf, n);
+        free(buf);
+        failf(p, key, "%s holds a NUL byte (a secret is text)", path);
+        return NULL;
+    }
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+        buf[--n] = '\0';
+    return buf;
+}
+
 /* A secret as written: inline, env:NAME or file:PATH (trailing newlines dropped). */
 static char *resolve_secret(parse_ctx *p, const char *key, const char *value)
 {
@@ -152,27 +224,13 @@ static char *resolve_secret(parse_ctx *p, const char *key, const char *value)
             failf(p, key, "environment variable %s is not set", value + 4);
             return NULL;
         }
+        config *c = p->c;
+        if (c->nsecret_env < SRV_MAX_WARNINGS && strlen(value + 4) < sizeof c->secret_env[0])
+            snprintf(c->secret_env[c->nsecret_env++], sizeof c->secret_env[0], "%s", value + 4);
         return strdup(v);
     }
-    if (strncmp(value, "file:", 5) == 0) {
-        FILE *f = fopen(value + 5, "r");
-        if (f == NULL) {
-            failf(p, key, "cannot read %s: %s", value + 5, strerror(errno));
-            return NULL;
-        }
-        /* Room for one byte over the limit (to see it) and a NUL that is never overwritten. */
-        char *buf = calloc(1, SRV_MAX_SECRET_FILE + 2);
-        size_t n = buf != NULL ? fread(buf, 1, SRV_MAX_SECRET_FILE + 1, f) : 0;
-        fclose(f);
-        if (buf == NULL || n > SRV_MAX_SECRET_FILE) {
-            secret_free(buf);
-            failf(p, key, "%s is larger than %d bytes", value + 5, SRV_MAX_SECRET_FILE);
-            return NULL;
-        }
-        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
-            buf[--n] = '\0';
-        return buf;
-    }
+    if (strncmp(value, "file:", 5) == 0)
+        return read_secret_file(p, key, value + 5);
     return strdup(value);
 }
 
@@ -447,8 +505,32 @@ static bool handler_key(parse_ctx *p, const char *name, const char *value)
         h->order_call = strcmp(value, "call") == 0;
         return true;
     }
+    if (strcmp(name, "env_clear") == 0) {
+        if (strcmp(value, "yes") != 0 && strcmp(value, "no") != 0)
+            return failf(p, name, "expected yes or no");
+        h->env_clear = strcmp(value, "yes") == 0;
+        return true;
+    }
+    if (strcmp(name, "env_pass") == 0) {
+        char *copy = strdup(value), *save = NULL;
+        for (char *t = strtok_r(copy, ", \t", &save); t != NULL; t = strtok_r(NULL, ", \t", &save)) {
+            bool ok = h->nenv_pass < SRV_MAX_ENV_PASS && (isalpha((unsigned char)*t) || *t == '_');
+            for (const char *q = t; ok && *q; q++)
+                ok = isalnum((unsigned char)*q) || *q == '_';
+            if (!ok) {
+                free(copy);
+                return failf(p, name, "expected up to %d variable names (letters, digits, _)",
+                             SRV_MAX_ENV_PASS);
+            }
+            h->env_pass[h->nenv_pass++] = strdup(t);
+        }
+        free(copy);
+        h->env_clear = true;
+        return true;
+    }
     return failf(p, name, "unknown key (on, endpoint, exec, forward, sign_secret, sign_key, timeout, "
-                          "concurrency, max_attempts, retry_base, retry_max, order)");
+                          "concurrency, max_attempts, retry_base, retry_max, order, env_clear, "
+                          "env_pass)");
 }
 
 static cfg_handler *new_handler(parse_ctx *p, const char *name)
@@ -558,6 +640,17 @@ static void section_line(parse_ctx *p, const char *line)
     failf(p, NULL, "unknown section [%s] (server, store, endpoint NAME, handler NAME)", p->section);
 }
 
+static int dispatch_key(parse_ctx *p, const char *name, const char *value);
+
+/* hookd.conf has no inline comments: ';' or '#' starts a comment only at the start of a line.
+ * libinih, as Debian builds it, would cut "a ; b" to "a" without a word, shortening an exec line
+ * or a bearer token silently. So the blank before each ';' is handed to libinih as a marker byte
+ * it does not take for a blank, and handler() refuses a value with "<blank>;" in it (a comment
+ * that used to be cut off, or a secret that cannot be written inline), except inside quotes in
+ * exec, where it is an argument. Nothing is cut, and nothing that was a comment becomes a value. */
+#define MARK_SPACE '\x1f'
+#define MARK_TAB '\x1e'
+
 static char *read_line(char *str, int num, void *stream)
 {
     parse_ctx *p = stream;
@@ -571,20 +664,58 @@ static char *read_line(char *str, int num, void *stream)
         failf(p, NULL, "line longer than %d bytes", num - 2);
         return NULL;
     }
-    const char *t = s;
+    for (const char *c = s; *c; c++) {
+        if ((unsigned char)*c < 0x20 && *c != '\t' && *c != '\r' && *c != '\n') {
+            failf(p, NULL, "a control character (byte 0x%02x)", (unsigned)(unsigned char)*c);
+            return NULL;
+        }
+    }
+    char *t = s;
     while (*t == ' ' || *t == '\t')
         t++;
     if (*t == '[')
         section_line(p, t);
+    else if (*t != ';' && *t != '#')
+        for (char *c = t + 1; *c; c++) {
+            if (*c == ';' && (c[-1] == ' ' || c[-1] == '\t'))
+                c[-1] = c[-1] == ' ' ? MARK_SPACE : MARK_TAB;
+        }
     return p->failed ? NULL : s;
 }
 
-static int handler(void *user, const char *section, const char *name, const char *value)
+static int handler(void *user, const char *section, const char *raw_name, const char *raw_value)
 {
     parse_ctx *p = user;
     (void)section;
     if (p->failed)
         return 0;
+    char name[256], value[1024];
+    snprintf(name, sizeof name, "%s", raw_name);
+    snprintf(value, sizeof value, "%s", raw_value);
+    bool exec = strcmp(name, "exec") == 0;
+    char quote = 0;
+    for (char *c = value; *c; c++) {
+        if (exec && quote == 0 && (*c == '"' || *c == '\''))
+            quote = *c;
+        else if (quote != 0 && *c == quote)
+            quote = 0;
+        if (*c != MARK_SPACE && *c != MARK_TAB)
+            continue;
+        if (quote == 0) {
+            sodium_memzero(value, sizeof value);
+            return failf(p, name, "a ';' after a blank: hookd.conf has no inline comments (put the "
+                                  "comment on a line of its own; in exec, quote the argument; a "
+                                  "secret holding \" ;\" goes in env: or file:)");
+        }
+        *c = *c == MARK_SPACE ? ' ' : '\t';
+    }
+    int rc = dispatch_key(p, name, value);
+    sodium_memzero(value, sizeof value);
+    return rc;
+}
+
+static int dispatch_key(parse_ctx *p, const char *name, const char *value)
+{
     if (strcmp(p->section, "server") == 0)
         return server_key(p, name, value);
     if (strcmp(p->section, "store") == 0)

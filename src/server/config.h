@@ -51,6 +51,9 @@ typedef struct cfg_handler {
     char *sign_secret, *sign_key;    /* forward: whsec_ (v1) and/or whsk_ (v1a) */
     unsigned timeout, concurrency, max_attempts, retry_base, retry_max;
     bool order_call;                 /* order = call */
+    bool env_clear;                  /* exec: start from an empty environment ... */
+    char *env_pass[SRV_MAX_ENV_PASS]; /* ... but for these variables (env_pass implies env_clear) */
+    size_t nenv_pass;
 } cfg_handler;
 
 typedef struct config {
@@ -73,6 +76,12 @@ typedef struct config {
     size_t nendpoints;
     cfg_handler handlers[SRV_MAX_HANDLERS];
     size_t nhandlers;
+    /* What the file holds that works but deserves a word: printed by check-config, logged at
+     * start ("FILE:LINE: ..."). */
+    char warnings[SRV_MAX_WARNINGS][320];
+    size_t nwarnings;
+    char secret_env[SRV_MAX_WARNINGS][64]; /* variables named by env: secrets */
+    size_t nsecret_env;
 } config;
 
 /* The handler named name, or NULL. */

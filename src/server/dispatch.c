@@ -155,9 +155,25 @@ static bool is_event_var(const char *entry)
     return false;
 }
 
-/* The daemon's environment (so PATH, API keys and the like reach handlers) with this event's
- * HOOKD_* variables in place of any the daemon had. NULL-terminated. */
-static char **exec_env(const attempt *a)
+/* Does the handler pass this "NAME=value" entry of the daemon's environment on? */
+static bool passes(const cfg_handler *h, const char *entry)
+{
+    if (is_event_var(entry))
+        return false;
+    if (!h->env_clear)
+        return true;
+    for (size_t i = 0; i < h->nenv_pass; i++) {
+        size_t n = strlen(h->env_pass[i]);
+        if (strncmp(entry, h->env_pass[i], n) == 0 && entry[n] == '=')
+            return true;
+    }
+    return false;
+}
+
+/* The daemon's environment (so PATH, API keys and the like reach handlers), or with env_clear /
+ * env_pass only the variables named, and this event's HOOKD_* variables in place of any the
+ * daemon had. NULL-terminated. */
+static char **exec_env(const attempt *a, const cfg_handler *h)
 {
     size_t n = 0;
     while (environ[n] != NULL)
@@ -167,7 +183,7 @@ static char **exec_env(const attempt *a)
         return NULL;
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!is_event_var(environ[i]))
+        if (passes(h, environ[i]))
             env[k++] = strdup(environ[i]);
     }
     char attempt_no[16];
@@ -263,7 +279,7 @@ static const char *run_exec(attempt *a, const cfg_handler *h, int *exit_code)
     posix_spawnattr_setpgroup(&attr, 0); /* its own process group, so a timeout kills it all */
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK
                                         | POSIX_SPAWN_SETSIGDEF);
-    char **env = exec_env(a);
+    char **env = exec_env(a, h);
     pid_t pid = 0;
     int rc = env != NULL ? posix_spawn(&pid, h->argv[0], &fa, &attr, h->argv, env) : ENOMEM;
     posix_spawn_file_actions_destroy(&fa);

@@ -18,7 +18,8 @@
 #define SRV_DEFAULT_OPS_ALLOW "127.0.0.0/8, ::1" /* /metrics and /readyz */
 #define SRV_READY_CACHE_MS 1000           /* a /readyz answer is reused this long */
 #define SRV_LINGER_S 1                    /* after an answer mid-upload, the connection lingers */
-#define SRV_DISCARD_MAX ((size_t)1024 * 1024) /* ... dropping at most this much of the rest */
+#define SRV_DISCARD_MAX ((size_t)16 * 1024 * 1024) /* ... dropping at most this much of the rest
+                                          * (what a client had in flight when it was told) */
 #define SRV_DEFAULT_MAX_BODY ((size_t)1024 * 1024) /* bytes; larger gets 413 */
 #define SRV_MAX_BODY_LIMIT ((int64_t)64 * 1024 * 1024) /* the largest max_body allowed */
 #define SRV_DEFAULT_MAX_HEADER 16384      /* bytes of request line and headers */
@@ -27,6 +28,8 @@
 #define SRV_MAX_ENDPOINTS 32
 #define SRV_MAX_ALLOW 64                  /* CIDRs in one allow list */
 #define SRV_MAX_SECRET_FILE 4096          /* bytes read from a file:PATH secret */
+#define SRV_MAX_WARNINGS 16               /* config warnings kept (and env: names remembered) */
+#define SRV_MAX_ENV_PASS 32               /* variables in one handler's env_pass */
 #define SRV_SHUTDOWN_GRACE_MS 15000       /* SIGTERM waits this long for in-flight requests */
 #define SRV_RETRY_AFTER "5"               /* seconds, on 503 */
 

@@ -18,7 +18,9 @@
 #include "log.h"
 #include "server.h"
 
-static void warn_if_unsigned(const config *c)
+/* What works but deserves a word, at every start: unsigned endpoints, the config's warnings
+ * (secret files others can read), and exec handlers that inherit variables holding secrets. */
+static void warn_at_start(const config *c)
 {
     for (size_t i = 0; i < c->nendpoints; i++) {
         const cfg_endpoint *e = &c->endpoints[i];
@@ -26,6 +28,18 @@ static void warn_if_unsigned(const config *c)
             log_json(LOG_WARN, "endpoint accepts unsigned requests",
                      json_pack("{s:s, s:s, s:b}", "endpoint", e->name, "path", e->path, "bearer",
                                e->bearer != NULL));
+    }
+    for (size_t i = 0; i < c->nwarnings; i++)
+        log_msg(LOG_WARN, "config", "%s", c->warnings[i]);
+    for (size_t i = 0; i < c->nhandlers; i++) {
+        const cfg_handler *h = &c->handlers[i];
+        if (h->action != ACTION_EXEC || h->env_clear || c->nsecret_env == 0)
+            continue;
+        json_t *names = json_array();
+        for (size_t k = 0; k < c->nsecret_env; k++)
+            json_array_append_new(names, json_string(c->secret_env[k]));
+        log_json(LOG_WARN, "exec handler inherits variables that hold secrets (set env_clear or env_pass)",
+                 json_pack("{s:s, s:o}", "handler", h->name, "variables", names));
     }
 }
 
@@ -126,7 +140,7 @@ int server_run(config *cfg)
         goto out;
     }
     server_set_allow(srv, cfg);
-    warn_if_unsigned(cfg);
+    warn_at_start(cfg);
     if (!store_open(cfg, &srv->metrics, &srv->store, err, sizeof err)) {
         log_msg(LOG_ERROR, "cannot open the store", "%s", err);
         goto out;

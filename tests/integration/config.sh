@@ -120,7 +120,8 @@ cat >"$TMP/good.conf" <<CONF
 [endpoint s]
 scheme = standard
 secret = env:HOOKD_TEST_SECRET
-secret = file:$TMP/secret   ; the trailing newline is dropped
+; the file's trailing newline is dropped
+secret = file:$TMP/secret
 [endpoint open]
 scheme = none
 CONF
@@ -128,4 +129,74 @@ expect_exit 0 "env: and file: secrets, and scheme = none, are valid" "$HOOKD" ch
 expect_match "$TMP/out" 'scheme=standard keys=2' "  both secrets are read"
 expect_exit 0 "the shipped example config is valid" env TELNYX_PUBLIC_KEY="$PUB" STD_SECRET=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw \
   "$HOOKD" check-config -c "$(dirname "$0")/../../examples/hookd.conf"
+# --- no inline comments: a ';' after a blank is refused, never cut (issue #7, item 21) ----------
+bad "a ';' after a blank in a value is refused, not cut" '3: \[endpoint t\] bearer_token: a .;. after a blank: hookd.conf has no inline comments' <<CONF
+[endpoint t]
+scheme = none
+bearer_token = tok ;en
+CONF
+bad "an old-style inline comment is refused at its line" '2: \[endpoint t\] scheme: a .;. after a blank' <<CONF
+[endpoint t]
+scheme = none   ; accepts anything
+CONF
+cat >"$TMP/semi.conf" <<CONF
+[endpoint t]
+scheme = none
+bearer_token = tok;en
+[handler h]
+on = *
+exec = /bin/echo "a ; b" c;d
+CONF
+expect_exit 0 "';' without a blank before it, and inside quotes in exec, is part of the value" "$HOOKD" check-config -c "$TMP/semi.conf"
+expect_match "$TMP/out" '\[handler h\] endpoint=\* exec \[/bin/echo\] \[a ; b\] \[c;d\]' "  exec gets the words whole"
+
+# --- file: secrets: regular files only, no NUL, a warning when others can read (item 20) --------
+mkfifo "$TMP/fifo"
+bad "a FIFO as a file: secret is refused (it would block)" '3: \[endpoint s\] secret: .*fifo is not a regular file' <<CONF
+[endpoint s]
+scheme = standard
+secret = file:$TMP/fifo
+CONF
+printf 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\0junk' >"$TMP/nul"
+bad "a file: secret with a NUL byte is refused" '3: \[endpoint s\] secret: .*nul holds a NUL byte' <<CONF
+[endpoint s]
+scheme = standard
+secret = file:$TMP/nul
+CONF
+chmod 644 "$TMP/secret"
+expect_exit 0 "a secret file others can read still works" "$HOOKD" check-config -c "$TMP/good.conf"
+expect_match "$TMP/err" "^warning: $TMP/good.conf:5: \\[endpoint s\\] secret: $TMP/secret can be read by its group or others \\(mode 644\\)" "  with a warning naming the file and line"
+chmod 600 "$TMP/secret"
+expect_exit 0 "mode 600: no warning" "$HOOKD" check-config -c "$TMP/good.conf"
+expect_no_match "$TMP/err" 'warning' "  (none printed)"
+
+# --- exec handlers: env_clear / env_pass (item 23) -----------------------------------------------
+cat >"$TMP/env.conf" <<CONF
+[endpoint s]
+scheme = standard
+secret = env:HOOKD_TEST_SECRET
+[handler inherit]
+on = *
+exec = /usr/bin/env
+[handler clean]
+on = *
+exec = /usr/bin/env
+env_pass = PATH, LANG
+[handler empty]
+on = *
+exec = /usr/bin/env
+env_clear = yes
+CONF
+expect_exit 0 "env_clear and env_pass are valid" "$HOOKD" check-config -c "$TMP/env.conf"
+expect_match "$TMP/out" '\[handler inherit\] .* env=inherited$' "  a handler inherits the environment by default"
+expect_match "$TMP/out" '\[handler clean\] .* env=PATH,LANG$' "  env_pass names what passes"
+expect_match "$TMP/out" '\[handler empty\] .* env=$' "  env_clear = yes passes nothing"
+bad "env_pass takes variable names" '5: \[handler h\] env_pass: expected up to 32 variable names' <<CONF
+[endpoint t]
+scheme = none
+[handler h]
+on = *
+env_pass = PATH, 1BAD
+exec = /bin/true
+CONF
 finish

@@ -69,7 +69,7 @@ sleep 0.2
 echo "$HOOKD_EVENT_ID" >>"$RECORD_DIR/slow"
 SH
 chmod +x "$TMP"/*.sh
-export RECORD_DIR="$TMP/rec" HOOKD_ALERT_FILE="$TMP/alerts" TELNYX_API_KEY=test-key \
+export HOOKD_FWD_SECRET=$SECRET RECORD_DIR="$TMP/rec" HOOKD_ALERT_FILE="$TMP/alerts" TELNYX_API_KEY=test-key \
   TELNYX_API_BASE="http://127.0.0.1:$NPORT"
 mkdir -p "$RECORD_DIR"
 
@@ -85,7 +85,7 @@ public_key = $K_public_key
 [handler fwd-v1]
 on = siprec.failed
 forward = http://127.0.0.1:$TPORT/in/v1
-sign_secret = $SECRET
+sign_secret = env:HOOKD_FWD_SECRET
 [handler fwd-v1a]
 on = siprec.failed
 forward = http://127.0.0.1:$TPORT/in/v1a
@@ -139,6 +139,13 @@ exec = $TMP/chatty.sh
 on = fax.received
 exec = $TMP/slow.sh
 concurrency = 2
+[handler escape]
+on = call.conversation.ended
+exec = /usr/bin/printf '\\033]0;pwned\\007\\033[2Jhidden'
+[handler envcheck]
+on = call.transcription
+exec = /usr/bin/env
+env_pass = PATH
 [handler deadletter]
 on = call.gather.ended
 forward = http://127.0.0.1:$NPORT/fail
@@ -208,6 +215,18 @@ expect_eq "$("$NODE" -e "
 const l=require('fs').readFileSync('$TMP/node.jsonl','utf8').trim().split('\n').map(JSON.parse).filter(r=>r.path.includes('siprec_start'));
 const b=JSON.parse(l[0].body); console.log(l.length+' '+l[0].authorization+' '+b.command_id)")" "1 Bearer test-key hookd-siprec-restart-$ID" \
   "siprec-restart.sh asks the Call Control API to start SIPREC again, with a command_id from the event id"
+# An event id with quotes cannot add keys to the Call Control request (it is built with jq).
+EVIL='x","connector_name":"evil","sip_transport":"udp'
+printf '{"data":{"record_type":"event","event_type":"siprec.failed","id":"%s","occurred_at":"2026-01-01T00:00:00Z","payload":{"call_control_id":"v3:evil","call_session_id":"s-evil","failure_cause":"a\\nALERT forged"}}}' \
+  "$(printf '%s' "$EVIL" | sed 's/"/\\"/g')" >"$TMP/evil.json"
+"$HOOKD" send "$SENDER_URL" --private-key "$K_private_key" --retry-delay 0 --attempts 1 --file "$TMP/evil.json" >/dev/null
+wait_state restart "$EVIL" succeeded 50; wait_state alert "$EVIL" succeeded 50
+expect_eq "$("$NODE" -e "
+const l=require('fs').readFileSync('$TMP/node.jsonl','utf8').trim().split('\n').map(JSON.parse).filter(r=>r.path.includes('v3:evil'));
+const b=JSON.parse(l[0].body); console.log(Object.keys(b).join(',')+' '+b.command_id)")" 'command_id,client_state hookd-siprec-restart-x","connector_name":"evil","sip_transport":"udp' \
+  "an event id with quotes stays inside command_id (no connector_name, no sip_transport injected)"
+expect_eq "$(grep -c 'forged' "$HOOKD_ALERT_FILE")/$(grep -c '^ALERT forged' "$HOOKD_ALERT_FILE")" "1/0" \
+  "siprec-alert.sh drops a newline in an event field: no forged alert line"
 
 # --- retries: a target failing twice gets the event on attempt 3 -------------------------------
 ID2=$(send --event call.hangup)
@@ -284,6 +303,24 @@ ID7=$(send --event call.speak.started)
 wait_state chatty "$ID7" succeeded 50
 expect_eq "$(sqlite3 "$TMP/sender.db" "SELECT a.outcome, length(a.output) FROM attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.handler = 'chatty'")" \
   "succeeded|4096" "a handler writing 10,000 bytes succeeds, and its first 4096 are kept"
+
+# --- what a handler printed cannot drive the terminal of whoever lists deliveries -------------
+ID10=$(send --event call.conversation.ended)
+wait_state escape "$ID10" succeeded 50
+script -qec "$HOOKD deliveries list --handler escape -c $TMP/sender.conf" /dev/null >"$TMP/tty.out"
+expect_eq "$(grep -c $'\e' "$TMP/tty.out")" 0 "on a terminal, deliveries list prints no escape character from handler output"
+expect_match "$TMP/tty.out" 'output="\\x1b\]0;pwned\\x07\\x1b\[2Jhidden"' "it shows them escaped as \\xNN"
+"$HOOKD" deliveries list --handler escape --json -c "$TMP/sender.conf" >"$TMP/pipe.out"
+expect_match "$TMP/pipe.out" '\\u001B\]0;pwned' "--json keeps the bytes (JSON-escaped)"
+
+# --- env_pass: the handler sees PATH and its HOOKD_ variables, not the daemon's API key ---------
+ID11=$(send --event call.transcription)
+wait_state envcheck "$ID11" succeeded 50
+sqlite3 "$TMP/sender.db" "SELECT a.output FROM attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.handler = 'envcheck'" >"$TMP/env.out"
+expect_match "$TMP/env.out" "^HOOKD_EVENT_ID=$ID11$" "env_pass: the handler gets its HOOKD_ variables"
+expect_match "$TMP/env.out" '^PATH=' "  and PATH"
+expect_no_match "$TMP/env.out" 'TELNYX_API_KEY|RECORD_DIR' "  and nothing else of the daemon's environment"
+expect_match "$TMP/sender.log" '"msg":"exec handler inherits variables that hold secrets' "a handler inheriting env: secrets' variables is warned about at start" 
 
 # --- a hanging handler is killed with its whole process group ----------------------------------
 ID6=$(send --event call.playback.started)

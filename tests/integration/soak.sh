@@ -72,7 +72,7 @@ expect_match "$TMP/calls.summary" "\"ok\":$EVENTS," "$EVENTS events over $CALLS 
 owed() { sqlite3 "$DB" "SELECT count(*) FROM deliveries WHERE state NOT IN ('succeeded', 'dead')"; }
 for _ in $(seq 900); do [ "$(owed)" = 0 ] && break; sleep 0.2; done
 t1=$(date +%s.%N)
-echo "# $((EVENTS * 2)) deliveries made in $(echo "$t1 - $t0" | bc) s"
+echo "# $((EVENTS * 2)) deliveries made in $(awk "BEGIN { printf \"%.1f\", $t1 - $t0 }") s"
 expect_eq "$(sqlite3 "$DB" "SELECT handler || ':' || state || ':' || count(*) FROM deliveries GROUP BY handler, state ORDER BY handler")" \
   "all:succeeded:$EVENTS
 ordered:succeeded:$EVENTS" "every delivery of both handlers was made (none stalled behind a call's head)"
