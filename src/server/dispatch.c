@@ -559,12 +559,12 @@ static void claimed(void *ctx, store_outcome outcome, const char *error)
     free(ctx);
 }
 
-static void claim(dispatcher *d, int64_t id)
+static void claim(dispatcher *d, int64_t id, int attempts)
 {
     store_job *j = calloc(1, sizeof *j);
     if (j == NULL)
         return;
-    *j = (store_job){.kind = JOB_CLAIM, .delivery_id = id, .done = claimed};
+    *j = (store_job){.kind = JOB_CLAIM, .delivery_id = id, .attempts = attempts, .done = claimed};
     j->ctx = j;
     if (!store_submit(d->store, j))
         free(j);
@@ -727,7 +727,7 @@ static bool start_attempt(dispatcher *d, sqlite3_stmt *due, size_t hi, int64_t i
         attempt_free(a);
         return false;
     }
-    claim(d, id);
+    claim(d, id, a->number - 1);
     return true;
 }
 

@@ -67,7 +67,7 @@ typedef struct store_attempt {
 typedef enum store_job_kind {
     JOB_EVENT,   /* rec: a delivery to record (and its deliveries to queue) */
     JOB_PROBE,   /* a readiness probe */
-    JOB_CLAIM,   /* delivery_id goes in_flight */
+    JOB_CLAIM,   /* delivery_id goes in_flight, if it has still made `attempts` attempts */
     JOB_ATTEMPT, /* attempt: record it and move the delivery on (and wake its call's parked ones) */
     JOB_PARK,    /* delivery_id waits behind the head of its call (order = call), if it still does */
 } store_job_kind;
@@ -79,6 +79,7 @@ typedef struct store_job {
     const store_record *rec;
     const store_attempt *attempt;
     int64_t delivery_id;
+    int attempts;              /* JOB_CLAIM: the delivery's attempt count when it was claimed */
     store_done *done;
     void *ctx;
     struct store_job *next;

@@ -66,10 +66,12 @@ static const char upsert_sql[] =
 static const char queue_sql[] =
     "INSERT INTO deliveries (event_seq, handler, state, next_attempt_us, created_us, updated_us,"
     " call_key, occurred_at_us) VALUES (?1, ?2, 'pending', ?3, ?3, ?3, ?4, ?5)";
-/* Only an owed delivery goes in flight: if the attempt's record committed first, it stays done. */
+/* Only an owed delivery goes in flight, and only if its attempt has not been recorded yet: the
+ * record may commit before the mark (a fast attempt), and a failed one leaves the delivery in
+ * 'retry', which the mark must not turn back into 'in_flight' (that blocked its call for good). */
 static const char claim_sql[] =
     "UPDATE deliveries SET state = 'in_flight', updated_us = ?2"
-    " WHERE id = ?1 AND state IN ('pending', 'retry', 'waiting')";
+    " WHERE id = ?1 AND state IN ('pending', 'retry', 'waiting') AND attempts = ?3";
 static const char attempt_insert_sql[] =
     "INSERT INTO attempts (delivery_id, attempt, started_us, finished_us, outcome, http_status,"
     " exit_code, error, output) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
@@ -217,10 +219,11 @@ static bool step_done(sqlite3_stmt *st)
     return rc == SQLITE_DONE;
 }
 
-static store_outcome write_claim(store *s, int64_t id)
+static store_outcome write_claim(store *s, int64_t id, int attempts)
 {
     sqlite3_bind_int64(s->claim, 1, id);
     sqlite3_bind_int64(s->claim, 2, (int64_t)time(NULL) * 1000000);
+    sqlite3_bind_int(s->claim, 3, attempts);
     return step_done(s->claim) ? STORE_WRITTEN : STORE_FAILED;
 }
 
@@ -278,7 +281,7 @@ static store_outcome write_job(store *s, const store_job *j)
     switch (j->kind) {
     case JOB_EVENT: return write_record(s, j->rec);
     case JOB_PROBE: return write_probe(s);
-    case JOB_CLAIM: return write_claim(s, j->delivery_id);
+    case JOB_CLAIM: return write_claim(s, j->delivery_id, j->attempts);
     case JOB_ATTEMPT: return write_attempt(s, j->attempt);
     case JOB_PARK: return write_park(s, j->delivery_id);
     }
@@ -459,9 +462,21 @@ static bool prepare(store *s, const config *c, char *err, size_t errlen)
     snprintf(pragmas, sizeof pragmas,
              "PRAGMA journal_mode = WAL; PRAGMA synchronous = %s; PRAGMA journal_size_limit = %lld;",
              c->durability == DURABILITY_FULL ? "FULL" : "NORMAL", (long long)STORE_WAL_KEEP_BYTES);
-    if (sqlite3_exec(s->db, pragmas, NULL, NULL, NULL) != SQLITE_OK
-        || !schema_migrate(s->db, err, errlen)
-        || sqlite3_exec(s->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL) != SQLITE_OK)
+    /* Switching a new file to WAL takes an exclusive lock without waiting on the busy handler, so
+     * processes opening one new store at once retry it (and the migration) for a while. */
+    bool ready = false;
+    struct timespec pause = {0, 50 * 1000000L};
+    double give_up = now_seconds() + STORE_BUSY_TIMEOUT_MS / 1000.0;
+    while (!ready && now_seconds() < give_up) {
+        err[0] = '\0';
+        ready = sqlite3_exec(s->db, pragmas, NULL, NULL, NULL) == SQLITE_OK
+                && schema_migrate(s->db, err, errlen);
+        if (!ready && sqlite3_errcode(s->db) != SQLITE_BUSY && sqlite3_errcode(s->db) != SQLITE_LOCKED)
+            break;
+        if (!ready)
+            nanosleep(&pause, NULL);
+    }
+    if (!ready || sqlite3_exec(s->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL) != SQLITE_OK)
         goto fail;
     if (c->store_max_size > 0) {
         sqlite3_stmt *st = NULL;
@@ -505,13 +520,13 @@ fail:
 /* Close the database; safe to call twice (store_close, then store_free). */
 static void finalize_all(store *s)
 {
-    sqlite3_stmt **all[] = {&s->upsert,         &s->probe_insert,   &s->probe_delete,
-                            &s->queue,          &s->claim,          &s->attempt_insert,
-                            &s->attempt_update, &s->handler_gone,   &s->wake_call,
-                            &s->park};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
-        sqlite3_finalize(*all[i]);
-        *all[i] = NULL;
+    sqlite3_stmt **stmts[] = {&s->upsert,         &s->probe_insert,   &s->probe_delete,
+                              &s->queue,          &s->claim,          &s->attempt_insert,
+                              &s->attempt_update, &s->handler_gone,   &s->wake_call,
+                              &s->park};
+    for (size_t i = 0; i < sizeof stmts / sizeof stmts[0]; i++) {
+        sqlite3_finalize(*stmts[i]);
+        *stmts[i] = NULL;
     }
     sqlite3_close(s->db);
     s->db = NULL;

@@ -21,13 +21,14 @@ CONF
 pids=()
 for i in 1 2 3 4 5 6; do "$HOOKD" serve -c "$TMP/race.conf" 2>"$TMP/race.$i.log" & pids+=($!); done
 started=0
-for _ in $(seq 100); do
+for _ in $(seq 300); do
   started=$(grep -l '"msg":"started"' "$TMP"/race.*.log 2>/dev/null | wc -l)
   [ "$started" -eq 6 ] && break
   sleep 0.05
 done
 kill -TERM "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null
 expect_eq "$started" 6 "six processes opening one new store at once all start"
+expect_no_match <(cat "$TMP"/race.*.log) 'cannot open the store' "none of them found the store locked"
 expect_no_match <(cat "$TMP"/race.*.log) 'migration|already exists' "none of them failed a migration"
 expect_eq "$(sqlite3 "$TMP/race/hookd.db" 'PRAGMA user_version')" 3 "the store is at schema version 3"
 

@@ -247,7 +247,7 @@ static void versions_are_case_sensitive(void **state)
     (void)state;
     hookd_verifier *v = verifier(HOOKD_SCHEME_STANDARD, SW_SECRET);
     char upper[128];
-    snprintf(upper, sizeof upper, "V%s", SW_SIG + 1);
+    snprintf(upper, sizeof upper, "V%s", &SW_SIG[1]);
     assert_int_equal(check(v, upper, NULL), HOOKD_ERR_SIGNATURE_UNSUPPORTED);
     ed e;
     make_ed(&e);
