@@ -47,10 +47,16 @@ extern char **environ;
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
+/* A handler's settings that SIGHUP may change (dispatch_reload); each attempt takes a copy. */
+typedef struct handler_limits {
+    unsigned timeout, concurrency, max_attempts, retry_base, retry_max;
+} handler_limits;
+
 /* One attempt: a copy of everything it needs, so the scheduler's rows can go. */
 typedef struct attempt {
     dispatcher *d;
     size_t handler;           /* index into cfg->handlers */
+    handler_limits lim;       /* as they were when it was scheduled */
     int64_t delivery_id;
     int number;               /* 1-based */
     char *call_key;
@@ -88,6 +94,7 @@ struct dispatcher {
     attempt *running;         /* claimed: running, or waiting for their record to commit */
     _Atomic(attempt *) finished; /* records committed (or not): pushed by the writer, lock-free */
     unsigned inflight[SRV_MAX_HANDLERS];
+    handler_limits lim[SRV_MAX_HANDLERS]; /* under lock; replaced on SIGHUP */
     int64_t record_error_logged_us; /* "cannot record" is logged once per interval, not per try */
     unsigned record_errors_quiet;   /* failures not logged since */
 };
@@ -298,13 +305,13 @@ static const char *run_exec(attempt *a, const cfg_handler *h, int *exit_code)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     int status = 0;
-    bool finished = supervise(a, pid, in[1], out[0], (double)t.tv_sec + (double)t.tv_nsec / 1e9 + h->timeout,
+    bool finished = supervise(a, pid, in[1], out[0], (double)t.tv_sec + (double)t.tv_nsec / 1e9 + a->lim.timeout,
                               &status);
     if (!finished) {
         kill(-pid, SIGKILL); /* the whole process group */
         waitpid(pid, &status, 0);
         close(out[0]);
-        snprintf(a->error, sizeof a->error, "no exit within %u s: process group killed", h->timeout);
+        snprintf(a->error, sizeof a->error, "no exit within %u s: process group killed", a->lim.timeout);
         return "timeout";
     }
     close(out[0]);
@@ -423,7 +430,7 @@ static const char *run_forward(attempt *a, const cfg_handler *h, int *http_statu
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, a->body_len > 0 ? (const char *)a->body : "");
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)a->body_len);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)h->timeout * 1000L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)a->lim.timeout * 1000L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
@@ -456,7 +463,7 @@ static const char *run_forward(attempt *a, const cfg_handler *h, int *http_statu
 
 /* The wait before attempt n + 1: retry_base doubling, capped at retry_max, +-20% jitter. A
  * target's Retry-After lengthens it, but never past retry_max. */
-static int64_t backoff_us(const cfg_handler *h, int n, long retry_after)
+static int64_t backoff_us(const handler_limits *h, int n, long retry_after)
 {
     double wait = h->retry_base;
     for (int i = 1; i < n && wait < h->retry_max; i++)
@@ -582,7 +589,7 @@ static void *run_attempt(void *arg)
     int64_t finished = now_us();
     metrics_attempt(d->m, a->handler, outcome, (double)(finished - started) / 1e6);
     bool ok = strcmp(outcome, "succeeded") == 0, gone = strcmp(outcome, "gone") == 0;
-    bool dead = gone || strcmp(outcome, "invalid") == 0 || (!ok && a->number >= (int)h->max_attempts);
+    bool dead = gone || strcmp(outcome, "invalid") == 0 || (!ok && a->number >= (int)a->lim.max_attempts);
     store_attempt *r = &a->record;
     *r = (store_attempt){
         .delivery_id = a->delivery_id,
@@ -597,7 +604,7 @@ static void *run_attempt(void *arg)
         .output = a->output_len > 0 ? a->output : NULL,
         .output_len = a->output_len,
         .new_state = ok ? "succeeded" : dead ? "dead" : "retry",
-        .next_attempt_us = ok || dead ? finished : finished + backoff_us(h, a->number, a->retry_after),
+        .next_attempt_us = ok || dead ? finished : finished + backoff_us(&a->lim, a->number, a->retry_after),
         .handler_gone = gone && h->action == ACTION_FORWARD,
     };
     log_json(ok ? LOG_INFO : LOG_WARN, "delivery attempt",
@@ -712,6 +719,7 @@ static bool start_attempt(dispatcher *d, sqlite3_stmt *due, size_t hi, int64_t i
     attempt *a = attempt_from_row(d, due, hi);
     if (a == NULL)
         return false;
+    a->lim = d->lim[hi];
     a->next = d->running;
     d->running = a;
     d->inflight[hi]++;
@@ -738,13 +746,16 @@ static bool schedule_handler(dispatcher *d, sqlite3_stmt *due, sqlite3_stmt *blo
                              int64_t now)
 {
     const cfg_handler *h = &d->cfg->handlers[hi];
-    if (d->inflight[hi] >= h->concurrency)
+    unsigned concurrency = d->lim[hi].concurrency;
+    if (d->inflight[hi] >= concurrency)
         return true;
     sqlite3_bind_text(due, 1, h->name, -1, SQLITE_STATIC);
     sqlite3_bind_int64(due, 2, now);
-    sqlite3_bind_int(due, 3, h->order_call ? DISPATCH_BATCH : (int)h->concurrency);
+    /* Rows already running whose in-flight mark is not written yet come back too: at most one
+     * per attempt in flight, so inflight + free slots = concurrency rows are enough. */
+    sqlite3_bind_int(due, 3, h->order_call ? DISPATCH_BATCH : (int)concurrency);
     bool ok = true;
-    while (ok && d->inflight[hi] < h->concurrency && sqlite3_step(due) == SQLITE_ROW) {
+    while (ok && d->inflight[hi] < concurrency && sqlite3_step(due) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64(due, 0);
         const char *call_key = (const char *)sqlite3_column_text(due, 3);
         bool by_call = h->order_call && call_key != NULL;
@@ -870,6 +881,8 @@ bool dispatch_start(const config *cfg, store *st, metrics *m, dispatcher **out, 
     for (size_t i = 0; i < cfg->nhandlers; i++) {
         const cfg_handler *h = &cfg->handlers[i];
         names[i] = h->name;
+        d->lim[i] = (handler_limits){h->timeout, h->concurrency, h->max_attempts, h->retry_base,
+                                     h->retry_max};
         if (h->sign_secret != NULL)
             hookd_signer_new(HOOKD_SCHEME_STANDARD, h->sign_secret, &d->signers[i][0]);
         if (h->sign_key != NULL)
@@ -893,6 +906,21 @@ bool dispatch_start(const config *cfg, store *st, metrics *m, dispatcher **out, 
     store_on_deliveries(st, wake, d);
     *out = d;
     return true;
+}
+
+void dispatch_reload(dispatcher *d, const config *fresh)
+{
+    if (d == NULL)
+        return;
+    pthread_mutex_lock(&d->lock);
+    for (size_t i = 0; i < d->cfg->nhandlers; i++) {
+        const cfg_handler *h = config_handler(fresh, d->cfg->handlers[i].name);
+        if (h != NULL)
+            d->lim[i] = (handler_limits){h->timeout, h->concurrency, h->max_attempts, h->retry_base,
+                                         h->retry_max};
+    }
+    pthread_mutex_unlock(&d->lock);
+    kick(d); /* a higher concurrency takes effect at once */
 }
 
 void dispatch_stop(dispatcher *d)

@@ -22,6 +22,10 @@ bool dispatch_start(const config *cfg, store *st, metrics *m, dispatcher **out, 
  * up to their timeout), free. Call before store_close. */
 void dispatch_stop(dispatcher *d);
 
+/* SIGHUP: take the timeout, concurrency, max_attempts, retry_base and retry_max of fresh's
+ * handlers of the same names. Attempts already running keep the settings they started with. */
+void dispatch_reload(dispatcher *d, const config *fresh);
+
 /* A target's Retry-After value (delay-seconds or HTTP-date, len bytes, not NUL-terminated) as
  * seconds from now: 0 when absent, malformed or past, at most a week. */
 long dispatch_parse_retry_after(const char *value, size_t len, time_t now);

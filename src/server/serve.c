@@ -2,8 +2,11 @@
  * serve.c - the daemon's life: start the store and the listeners, wait for signals, drain.
  *
  *   SIGTERM, SIGINT  stop accepting, let in-flight requests commit and answer, exit 0
- *   SIGHUP           re-read the endpoints' keys (and tolerance, bearer token) from the config
- *                    file; on any error keep the keys in use and log why
+ *   SIGHUP           re-read the config file and apply what can change safely while running:
+ *                    endpoints' keys, tolerances, bearer tokens and allow-lists, ops_allow, and
+ *                    handlers' timeout, concurrency, max_attempts, retry_base and retry_max.
+ *                    Everything else that changed is logged by name as needing a restart. If
+ *                    the file does not load, nothing changes and the reason is logged.
  *
  * Signals are blocked in every thread and taken here with sigwait(), so no handler runs in an
  * arbitrary thread.
@@ -57,8 +60,118 @@ static bool build_verifiers(const config *c, hookd_verifier **out, char *err, si
     return true;
 }
 
-/* SIGHUP: new verifiers for the same endpoints, swapped in under the write lock. */
-static void reload_keys(server *srv)
+/* The settings that differ between the running config and fresh and cannot change while
+ * running, by name ("[server] listen", "[handler h] exec", ...), into a JSON array. */
+static void note(json_t *list, const char *section, const char *key)
+{
+    char name[160];
+    snprintf(name, sizeof name, "[%s] %s", section, key);
+    json_array_append_new(list, json_string(name));
+}
+
+static bool same_words(char *const *a, char *const *b)
+{
+    size_t i = 0;
+    for (; a[i] != NULL && b[i] != NULL; i++) {
+        if (strcmp(a[i], b[i]) != 0)
+            return false;
+    }
+    return a[i] == NULL && b[i] == NULL;
+}
+
+static bool same_text(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static json_t *needs_restart(const config *old, const config *fresh, bool *endpoints_same)
+{
+    json_t *list = json_array();
+    bool listen_same = old->nlisten == fresh->nlisten;
+    for (size_t i = 0; listen_same && i < old->nlisten; i++)
+        listen_same = strcmp(old->listen[i], fresh->listen[i]) == 0;
+    if (!listen_same)
+        note(list, "server", "listen");
+    const struct {
+        const char *key;
+        long long was, now;
+    } scalars[] = {
+        {"threads", old->threads, fresh->threads},
+        {"max_connections", old->max_connections, fresh->max_connections},
+        {"per_ip_connections", old->per_ip_connections, fresh->per_ip_connections},
+        {"request_timeout", old->request_timeout, fresh->request_timeout},
+        {"header_timeout", old->header_timeout, fresh->header_timeout},
+        {"max_body", (long long)old->max_body, (long long)fresh->max_body},
+        {"max_header", (long long)old->max_header, (long long)fresh->max_header},
+        {"max_buffered", (long long)old->max_buffered, (long long)fresh->max_buffered},
+    };
+    for (size_t i = 0; i < sizeof scalars / sizeof scalars[0]; i++) {
+        if (scalars[i].was != scalars[i].now)
+            note(list, "server", scalars[i].key);
+    }
+    if (strcmp(old->store_url, fresh->store_url) != 0)
+        note(list, "store", "url");
+    if (old->durability != fresh->durability)
+        note(list, "store", "durability");
+    if (old->store_max_size != fresh->store_max_size)
+        note(list, "store", "max_size");
+    *endpoints_same = old->nendpoints == fresh->nendpoints;
+    for (size_t i = 0; *endpoints_same && i < old->nendpoints; i++) {
+        const cfg_endpoint *a = &old->endpoints[i], *b = &fresh->endpoints[i];
+        *endpoints_same = strcmp(a->name, b->name) == 0 && a->scheme == b->scheme;
+        if (*endpoints_same && strcmp(a->path, b->path) != 0) {
+            char section[80];
+            snprintf(section, sizeof section, "endpoint %s", a->name);
+            note(list, section, "path");
+        }
+    }
+    if (!*endpoints_same)
+        note(list, "endpoint", "added, removed, renamed or scheme changed (keys not reloaded)");
+    for (size_t i = 0; i < fresh->nhandlers; i++) {
+        const cfg_handler *b = &fresh->handlers[i], *a = config_handler(old, b->name);
+        char section[80];
+        snprintf(section, sizeof section, "handler %s", b->name);
+        if (a == NULL) {
+            note(list, section, "added");
+            continue;
+        }
+        bool on_same = a->non == b->non;
+        for (size_t k = 0; on_same && k < a->non; k++)
+            on_same = strcmp(a->on[k], b->on[k]) == 0;
+        bool env_same = a->env_clear == b->env_clear && a->nenv_pass == b->nenv_pass;
+        for (size_t k = 0; env_same && k < a->nenv_pass; k++)
+            env_same = strcmp(a->env_pass[k], b->env_pass[k]) == 0;
+        const struct {
+            const char *key;
+            bool same;
+        } keys[] = {
+            {"on", on_same},
+            {"endpoint", strcmp(a->endpoint, b->endpoint) == 0},
+            {"exec or forward", a->action == b->action && same_words(a->argv, b->argv)
+                                    && same_text(a->url, b->url)},
+            {"sign_secret / sign_key", same_text(a->sign_secret, b->sign_secret)
+                                           && same_text(a->sign_key, b->sign_key)},
+            {"order", a->order_call == b->order_call},
+            {"env_clear / env_pass", env_same},
+        };
+        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+            if (!keys[k].same)
+                note(list, section, keys[k].key);
+        }
+    }
+    for (size_t i = 0; i < old->nhandlers; i++) {
+        if (config_handler(fresh, old->handlers[i].name) == NULL) {
+            char section[80];
+            snprintf(section, sizeof section, "handler %s", old->handlers[i].name);
+            note(list, section, "removed");
+        }
+    }
+    return list;
+}
+
+/* SIGHUP: what can change while running is swapped in (verifiers and allow-lists under the write
+ * lock, handler limits under the dispatcher's); the rest is named as needing a restart. */
+static void reload(server *srv, dispatcher *dispatch)
 {
     if (srv->cfg->file[0] == '\0') {
         log_msg(LOG_WARN, "reload skipped", "no config file (started with command-line keys)");
@@ -70,36 +183,39 @@ static void reload_keys(server *srv)
     if (fresh == NULL)
         return;
     config_defaults(fresh);
-    bool ok = config_load(fresh, srv->cfg->file, err, sizeof err);
-    if (ok && fresh->nendpoints != srv->cfg->nendpoints) {
-        snprintf(err, sizeof err, "the set of endpoints changed; restart hookd to apply that");
-        ok = false;
+    if (!config_load(fresh, srv->cfg->file, err, sizeof err)) {
+        log_msg(LOG_ERROR, "reload failed, nothing changed", "%s", err);
+        config_free(fresh);
+        free(fresh);
+        return;
     }
-    for (size_t i = 0; ok && i < fresh->nendpoints; i++) {
-        if (strcmp(fresh->endpoints[i].name, srv->cfg->endpoints[i].name) != 0
-            || fresh->endpoints[i].scheme != srv->cfg->endpoints[i].scheme) {
-            snprintf(err, sizeof err, "[endpoint %s] changed name or scheme; restart hookd",
-                     fresh->endpoints[i].name);
-            ok = false;
-        }
-    }
-    if (ok)
-        ok = build_verifiers(fresh, next, err, sizeof err);
-    if (!ok) {
-        log_msg(LOG_ERROR, "reload failed, keeping the keys in use", "%s", err);
-    } else {
-        pthread_rwlock_wrlock(&srv->keys_lock);
+    bool endpoints_same = false;
+    json_t *restart = needs_restart(srv->cfg, fresh, &endpoints_same);
+    bool keys_ok = endpoints_same && build_verifiers(fresh, next, err, sizeof err);
+    if (endpoints_same && !keys_ok)
+        log_msg(LOG_ERROR, "reload: keeping the keys in use", "%s", err);
+    pthread_rwlock_wrlock(&srv->keys_lock);
+    if (keys_ok) {
         for (size_t i = 0; i < fresh->nendpoints; i++) {
             hookd_verifier *old = srv->verifiers[i];
             srv->verifiers[i] = next[i];
             next[i] = old;
         }
         server_set_allow(srv, fresh);
-        pthread_rwlock_unlock(&srv->keys_lock);
-        for (size_t i = 0; i < fresh->nendpoints; i++)
-            hookd_verifier_free(next[i]);
-        log_json(LOG_NOTICE, "keys reloaded", json_pack("{s:i}", "endpoints", (int)fresh->nendpoints));
     }
+    srv->ops_allow = fresh->ops_allow;
+    pthread_rwlock_unlock(&srv->keys_lock);
+    for (size_t i = 0; keys_ok && i < fresh->nendpoints; i++)
+        hookd_verifier_free(next[i]);
+    dispatch_reload(dispatch, fresh);
+    for (size_t i = 0; i < fresh->nwarnings; i++)
+        log_msg(LOG_WARN, "config", "%s", fresh->warnings[i]);
+    if (json_array_size(restart) > 0)
+        log_json(LOG_WARN, "reload: these settings changed and need a restart",
+                 json_pack("{s:O}", "settings", restart));
+    log_json(LOG_NOTICE, "reloaded",
+             json_pack("{s:b, s:i, s:o}", "endpoints", keys_ok, "handlers",
+                       (int)srv->cfg->nhandlers, "needs_restart", restart));
     config_free(fresh);
     free(fresh);
 }
@@ -170,7 +286,7 @@ int server_run(config *cfg)
         if (sigwait(&sigs, &sig) != 0)
             continue;
         if (sig == SIGHUP) {
-            reload_keys(srv);
+            reload(srv, dispatch);
             continue;
         }
         log_json(LOG_NOTICE, "stopping", json_pack("{s:s, s:i}", "signal",

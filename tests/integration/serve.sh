@@ -176,18 +176,27 @@ expect_exit 0 "stats --json" "$HOOKD" stats --db "$DB" --json
 expect_match "$TMP/out" '"failure_cause": "no_answer"' "stats: siprec.failed by failure_cause"
 expect_exit 2 "events without list/show" "$HOOKD" events --db "$DB"
 
-# --- SIGHUP re-reads keys ---------------------------------------------------------------------
+# --- SIGHUP re-reads keys, allow-lists, and names what needs a restart --------------------------
 eval "$("$HOOKD" keygen | sed 's/^/N_/')"
 sed -i "0,/^public_key = .*/s||public_key = $N_public_key|" "$TMP/hookd.conf"
+post_telnyx /webhooks/private "$TMP/e1.json" "$K_private_key"
+expect_eq "$(cat "$TMP/status")" 403 "before SIGHUP, 127.0.0.1 may not deliver to the private endpoint"
+sed -i 's|^allow = 10.0.0.0/8, telnyx|allow = 127.0.0.1/32|; s|^max_body = 64k|max_body = 32k|' "$TMP/hookd.conf"
 kill -HUP "$SERVER_PID"
-for _ in $(seq 100); do grep -q '"msg":"keys reloaded"' "$TMP/serve.log" && break; sleep 0.05; done
-expect_match "$TMP/serve.log" '"msg":"keys reloaded"' "SIGHUP reloads the keys"
+for _ in $(seq 100); do grep -q '"msg":"reloaded"' "$TMP/serve.log" && break; sleep 0.05; done
+expect_match "$TMP/serve.log" '"msg":"reloaded","endpoints":true' "SIGHUP reloads the keys"
+expect_match "$TMP/serve.log" '"msg":"reload: these settings changed and need a restart","settings":\["\[server\] max_body"\]' \
+  "what cannot change while running is named, not silently ignored"
+ID_P=$(cat /proc/sys/kernel/random/uuid)
+sed "s/$ID/$ID_P/" "$TMP/e1.json" >"$TMP/e_p.json"
+post_telnyx /webhooks/private "$TMP/e_p.json" "$K_private_key"
+expect_eq "$(cat "$TMP/status")" 200 "after SIGHUP, the new allow-list applies (127.0.0.1 delivers)"
 expect_exit 0 "the new key is accepted" "$HOOKD" send "http://127.0.0.1:$PORT/webhooks/telnyx" --private-key "$N_private_key" --attempts 1
 expect_exit 1 "the old key is refused" "$HOOKD" send "http://127.0.0.1:$PORT/webhooks/telnyx" --private-key "$K_private_key" --attempts 1
 echo "public_key = not-a-key" >>"$TMP/hookd.conf"
 kill -HUP "$SERVER_PID"
 for _ in $(seq 100); do grep -q '"msg":"reload failed' "$TMP/serve.log" && break; sleep 0.05; done
-expect_match "$TMP/serve.log" '"msg":"reload failed, keeping the keys in use"' "a broken config on SIGHUP keeps the keys in use"
+expect_match "$TMP/serve.log" '"msg":"reload failed, nothing changed"' "a broken config on SIGHUP keeps the keys in use"
 expect_exit 0 "and the daemon still accepts" "$HOOKD" send "http://127.0.0.1:$PORT/webhooks/telnyx" --private-key "$N_private_key" --attempts 1
 
 # --- SIGTERM ----------------------------------------------------------------------------------
