@@ -132,6 +132,11 @@ static void print_attempt(sqlite3_stmt *at)
     printf("\n");
 }
 
+#define DELIVERIES_WHERE                                                                            \
+    " FROM deliveries d JOIN events e ON e.seq = d.event_seq"                                      \
+    " WHERE (?1 IS NULL OR d.state = ?1) AND (?2 IS NULL OR d.handler = ?2)"                       \
+    " AND (?3 IS NULL OR e.id = ?3)"
+
 static int deliveries_list(sqlite3 *db, const dl_args *a)
 {
     sqlite3_stmt *st = NULL, *at = NULL;
@@ -140,9 +145,7 @@ static int deliveries_list(sqlite3 *db, const dl_args *a)
                            " e.event_type, " SQL_TIME("d.created_us") " AS queued_at,"
                            " CASE WHEN d.state IN ('pending', 'retry') THEN " SQL_TIME("d.next_attempt_us")
                            " END AS next_attempt_at, d.last_outcome"
-                           " FROM deliveries d JOIN events e ON e.seq = d.event_seq"
-                           " WHERE (?1 IS NULL OR d.state = ?1) AND (?2 IS NULL OR d.handler = ?2)"
-                           " AND (?3 IS NULL OR e.id = ?3) ORDER BY d.id DESC LIMIT ?4",
+                           DELIVERIES_WHERE " ORDER BY d.id DESC LIMIT ?4",
                            -1, &st, NULL) != SQLITE_OK
         || sqlite3_prepare_v2(db,
                               "SELECT attempt, " SQL_TIME("started_us") " AS started_at,"
@@ -161,7 +164,9 @@ static int deliveries_list(sqlite3 *db, const dl_args *a)
     }
     sqlite3_bind_int64(st, 4, a->limit);
     json_t *all = a->json ? json_array() : NULL;
+    long shown = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
+        shown++;
         sqlite3_bind_int64(at, 1, sqlite3_column_int64(st, 0));
         if (a->json) {
             json_t *d = row_json(st), *attempts = json_array();
@@ -189,6 +194,7 @@ static int deliveries_list(sqlite3 *db, const dl_args *a)
     }
     sqlite3_finalize(st);
     sqlite3_finalize(at);
+    query_note_more(db, "deliveries", "SELECT count(*)" DELIVERIES_WHERE, params, 3, shown, a->limit);
     return CLI_EXIT_OK;
 }
 

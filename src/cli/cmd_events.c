@@ -87,15 +87,21 @@ static int events_list(sqlite3 *db, const query_args *a)
     snprintf(since_text, sizeof since_text, "%" PRId64, since);
     snprintf(limit_text, sizeof limit_text, "%lld", a->limit);
     const char *params[] = {a->type, a->call, since_text, a->endpoint, limit_text};
-    return query_run(db,
+#define EVENTS_WHERE                                                                                \
+    " FROM events WHERE (?1 IS NULL OR event_type = ?1)"                                           \
+    " AND (?2 IS NULL OR ?2 IN (call_session_id, call_control_id, call_leg_id))"                  \
+    " AND received_at_us >= CAST(?3 AS INTEGER) AND (?4 IS NULL OR endpoint = ?4)"
+    long rows = 0;
+    int rc = query_run(db,
                "SELECT " RECEIVED " AS received_at, coalesce(event_type, '-') AS event_type, id,"
                " coalesce(call_session_id, call_control_id) AS call,"
                " coalesce(failure_cause, hangup_cause) AS cause, attempts, parse_status AS parse"
-               " FROM events WHERE (?1 IS NULL OR event_type = ?1)"
-               " AND (?2 IS NULL OR ?2 IN (call_session_id, call_control_id, call_leg_id))"
-               " AND received_at_us >= CAST(?3 AS INTEGER) AND (?4 IS NULL OR endpoint = ?4)"
-               " ORDER BY seq DESC LIMIT CAST(?5 AS INTEGER)",
-               params, 5, a->json, WIDTHS(27, 22, 36, 36, 16, 8, 8), NULL);
+               EVENTS_WHERE " ORDER BY seq DESC LIMIT CAST(?5 AS INTEGER)",
+               params, 5, a->json, WIDTHS(27, 22, 36, 36, 16, 8, 8), &rows);
+    if (rc == CLI_EXIT_OK)
+        query_note_more(db, "events", "SELECT count(*)" EVENTS_WHERE, params, 4, rows, a->limit);
+    return rc;
+#undef EVENTS_WHERE
 }
 
 static int events_show(sqlite3 *db, const query_args *a)

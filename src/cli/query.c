@@ -154,3 +154,21 @@ int query_run(sqlite3 *db, const char *sql, const char *const *params, size_t np
     return rows < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }
 
+
+void query_note_more(sqlite3 *db, const char *cmd, const char *count_sql, const char *const *params,
+                     size_t nparams, long shown, long long limit)
+{
+    if (shown < limit)
+        return;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, count_sql, -1, &st, NULL) != SQLITE_OK)
+        return;
+    for (size_t i = 0; i < nparams; i++) {
+        if (params[i] != NULL)
+            sqlite3_bind_text(st, (int)i + 1, params[i], -1, SQLITE_TRANSIENT);
+    }
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > shown)
+        fprintf(stderr, "hookd %s: ... %lld more; showing the newest %ld (use --limit)\n", cmd,
+                (long long)sqlite3_column_int64(st, 0) - shown, shown);
+    sqlite3_finalize(st);
+}

@@ -40,4 +40,9 @@ int query_run(sqlite3 *db, const char *sql, const char *const *params, size_t np
 #define SQL_TIME(col) "strftime('%Y-%m-%dT%H:%M:%fZ', " col " / 1e6, 'unixepoch')"
 #define RECEIVED SQL_TIME("received_at_us")
 
+/* After a list cut at --limit: when count_sql (the same filter, params bound as text) finds more
+ * rows than were shown, say so on stderr ("... N more; use --limit"), so a cut is never silent. */
+void query_note_more(sqlite3 *db, const char *cmd, const char *count_sql, const char *const *params,
+                     size_t nparams, long shown, long long limit);
+
 #endif

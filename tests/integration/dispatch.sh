@@ -322,6 +322,14 @@ expect_match "$TMP/env.out" '^PATH=' "  and PATH"
 expect_no_match "$TMP/env.out" 'TELNYX_API_KEY|RECORD_DIR' "  and nothing else of the daemon's environment"
 expect_match "$TMP/sender.log" '"msg":"exec handler inherits variables that hold secrets' "a handler inheriting env: secrets' variables is warned about at start" 
 
+# --- a list cut at --limit says so ------------------------------------------------------------
+expect_exit 0 "deliveries list --limit 2" "$HOOKD" deliveries list --limit 2 -c "$TMP/sender.conf"
+expect_match "$TMP/err" '^hookd deliveries: \.\.\. [0-9]+ more; showing the newest 2 \(use --limit\)$' "a cut list says how many more there are"
+expect_exit 0 "events list --limit 1" "$HOOKD" events list --limit 1 -c "$TMP/sender.conf"
+expect_match "$TMP/err" '^hookd events: \.\.\. [0-9]+ more; showing the newest 1 \(use --limit\)$' "events list too"
+expect_exit 0 "a list that is not cut" "$HOOKD" deliveries list --handler escape -c "$TMP/sender.conf"
+expect_no_match "$TMP/err" 'more' "says nothing more"
+
 # --- a hanging handler is killed with its whole process group ----------------------------------
 ID6=$(send --event call.playback.started)
 wait_state hang "$ID6" dead 60

@@ -105,4 +105,42 @@ curl -s "http://127.0.0.1:$PORT/metrics" >"$TMP/metrics"
 expect_match "$TMP/metrics" '^hookd_store_checkpoints_total [1-9]' "checkpoints ran while serving"
 stop_server; expect_eq $? 0 "SIGTERM: exit 0"
 touch "$TMP/done"; wait "$SAMPLER"
+
+# --- 12. a full store while handlers finish: their records are retried with backoff ------------
+cat >"$TMP/chatty.sh" <<'SH'
+#!/bin/sh
+sleep 1
+head -c 4000 /dev/zero | tr '\0' x
+SH
+chmod +x "$TMP/chatty.sh"
+cat >"$TMP/full.conf" <<CONF
+[server]
+listen = 127.0.0.1:0
+[store]
+url = sqlite:$TMP/full.db
+max_size = 512k
+[endpoint open]
+scheme = none
+[handler chatty]
+on = *
+exec = $TMP/chatty.sh
+concurrency = 8
+CONF
+start_server "$TMP/full.log" -c "$TMP/full.conf" || exit 1
+CLEANUP="kill -9 $SERVER_PID 2>/dev/null"
+head -c 20000 /dev/urandom | base64 -w0 >"$TMP/fill.json"
+for i in $(seq 60); do
+  code=$(curl -s -o /dev/null -w '%{http_code}' --data-binary "@$TMP/fill.json" -H "X-N: $i" "http://127.0.0.1:$PORT/webhooks/open?n=$i")
+  [ "$code" = 503 ] && break
+  printf '%s' "$i" >>"$TMP/fill.json"
+done
+expect_eq "$code" 503 "the store fills up (503, Retry-After)"
+sleep 6   # the attempts finish (1 s) and their records cannot be written
+lines=$(grep -c 'cannot record delivery attempts' "$TMP/full.log")
+echo "# store full while attempts finish: $lines 'cannot record' log lines in ~5 s"
+[ "$lines" -ge 1 ] && [ "$lines" -le 3 ]; expect_eq $? 0 "the failure is logged once per interval ($lines lines), not once per retry"
+cpu=$(awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"); sleep 2; cpu2=$(awk '{print $14 + $15}' "/proc/$SERVER_PID/stat")
+echo "# daemon CPU while the store stays full: $(( (cpu2 - cpu) * 1000 / $(getconf CLK_TCK) / 2 )) ms per second"
+[ $((cpu2 - cpu)) -le $(( $(getconf CLK_TCK) / 5 )) ]; expect_eq $? 0 "and it does not spin (under 10% of a core)"
+stop_server; expect_eq $? 0 "SIGTERM with the store full: exit 0"
 finish
