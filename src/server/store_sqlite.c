@@ -525,8 +525,9 @@ static void finalize_all(store *s)
                               &s->attempt_update, &s->handler_gone,   &s->wake_call,
                               &s->park};
     for (size_t i = 0; i < sizeof stmts / sizeof stmts[0]; i++) {
-        sqlite3_finalize(*stmts[i]);
-        *stmts[i] = NULL;
+        sqlite3_stmt **slot = stmts[i];
+        sqlite3_finalize(*slot);
+        *slot = NULL;
     }
     sqlite3_close(s->db);
     s->db = NULL;
