@@ -37,10 +37,12 @@
 #define STORE_DEFAULT_URL "sqlite:./var/hookd.db"
 #define STORE_MAX_BATCH 1024              /* requests sharing one transaction */
 #define STORE_BUSY_TIMEOUT_MS 5000
-#define STORE_CHECKPOINT_PAGES 1000       /* WAL pages (4 KiB) that wake the checkpointer */
+#define STORE_CHECKPOINT_PAGES 1000       /* WAL pages (4 KiB, 4 MiB) at which the writer
+                                           * finishes a checkpoint (the thread starts at 1/8) */
 #define STORE_WAL_TRUNCATE_PAGES 16384    /* past this (64 MiB), a checkpoint also truncates */
-#define STORE_WAL_KEEP_BYTES (4 * 1024 * 1024) /* journal_size_limit: the WAL file kept on reset */
-#define STORE_CHECKPOINT_INTERVAL_MS 250
+#define STORE_WAL_KEEP_BYTES (64 * 1024 * 1024) /* journal_size_limit: the WAL file is cut back to
+                                          * this on reset; below it, it is reused in place */
+#define STORE_CHECKPOINT_INTERVAL_MS 100
 
 /* [handler] defaults and bounds. The default backoff (10 s doubling to a 6 h cap, 15 attempts)
  * spreads retries over about a day: 10 s x (2^12 - 1) + 2 x 6 h = 23.4 h. */

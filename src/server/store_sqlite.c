@@ -424,7 +424,7 @@ static void *checkpointer_main(void *arg)
     struct timespec pause = {0, STORE_CHECKPOINT_INTERVAL_MS * 1000000L};
     while (!atomic_load(&s->stop_checkpoints)) {
         nanosleep(&pause, NULL);
-        if (atomic_load(&s->wal_pages) >= STORE_CHECKPOINT_PAGES / 2)
+        if (atomic_load(&s->wal_pages) >= STORE_CHECKPOINT_PAGES / 8)
             sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     }
     sqlite3_close(db);
