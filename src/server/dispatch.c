@@ -558,20 +558,22 @@ static void reap(dispatcher *d)
     }
 }
 
-/* The in-flight mark is a small job of its own, freed when written. */
-static void claimed(void *ctx, store_outcome outcome, const char *error)
+/* A mark on a delivery (in flight, parked): a small job of its own, freed when written. Whether
+ * it was written does not matter: the in-flight mark is for people (the attempt runs either way),
+ * and a delivery not parked is seen again at the next look. */
+static void marked(void *ctx, store_outcome outcome, const char *error)
 {
-    (void)outcome; /* the in_flight mark is for people; the attempt runs either way */
+    (void)outcome;
     (void)error;
     free(ctx);
 }
 
-static void claim(dispatcher *d, int64_t id, int attempts)
+static void mark(dispatcher *d, store_job_kind kind, int64_t id, int attempts)
 {
     store_job *j = calloc(1, sizeof *j);
     if (j == NULL)
         return;
-    *j = (store_job){.kind = JOB_CLAIM, .delivery_id = id, .attempts = attempts, .done = claimed};
+    *j = (store_job){.kind = kind, .delivery_id = id, .attempts = attempts, .done = marked};
     j->ctx = j;
     if (!store_submit(d->store, j))
         free(j);
@@ -662,24 +664,6 @@ static bool blocked(sqlite3_stmt *st, const char *handler, const char *call_key,
     return b;
 }
 
-/* Park a blocked delivery: a small job of its own, freed when written. */
-static void parked(void *ctx, store_outcome outcome, const char *error)
-{
-    (void)outcome; /* not parked: it is seen again at the next look, no harm done */
-    (void)error;
-    free(ctx);
-}
-
-static void park(dispatcher *d, int64_t id)
-{
-    store_job *j = calloc(1, sizeof *j);
-    if (j == NULL)
-        return;
-    *j = (store_job){.kind = JOB_PARK, .delivery_id = id, .done = parked};
-    j->ctx = j;
-    if (!store_submit(d->store, j))
-        free(j);
-}
 
 static attempt *attempt_from_row(dispatcher *d, sqlite3_stmt *st, size_t handler)
 {
@@ -735,7 +719,7 @@ static bool start_attempt(dispatcher *d, sqlite3_stmt *due, size_t hi, int64_t i
         attempt_free(a);
         return false;
     }
-    claim(d, id, a->number - 1);
+    mark(d, JOB_CLAIM, id, a->number - 1);
     return true;
 }
 
@@ -762,7 +746,7 @@ static bool schedule_handler(dispatcher *d, sqlite3_stmt *due, sqlite3_stmt *blo
         if (is_running(d, id, hi, call_key, by_call))
             continue;
         if (by_call && blocked(block, h->name, call_key, sqlite3_column_int64(due, 4), id)) {
-            park(d, id);
+            mark(d, JOB_PARK, id, 0);
             continue;
         }
         ok = start_attempt(d, due, hi, id);

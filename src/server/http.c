@@ -185,6 +185,19 @@ static enum MHD_Result send_json(request *r, unsigned status, json_t *body, cons
     return ok;
 }
 
+/* Record a refusal (reason, message, metric) and build its JSON body. */
+static json_t *refusal(request *r, const char *reason, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static json_t *refusal(request *r, const char *reason, const char *fmt, va_list ap)
+{
+    vsnprintf(r->message, sizeof r->message, fmt, ap);
+    r->reason = reason;
+    metrics_reject(&r->srv->metrics, reason);
+    return json_pack("{s:s, s:s, s:s}", "status", "rejected", "reason", reason, "message",
+                     r->message);
+}
+
 /* Refuse with a reason code and a message (never a secret or an expected signature). */
 static enum MHD_Result reject(request *r, unsigned status, const char *reason, const char *allow,
                               const char *fmt, ...) __attribute__((format(printf, 5, 6)));
@@ -194,14 +207,9 @@ static enum MHD_Result reject(request *r, unsigned status, const char *reason, c
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(r->message, sizeof r->message, fmt, ap);
+    json_t *body = refusal(r, reason, fmt, ap);
     va_end(ap);
-    r->reason = reason;
-    metrics_reject(&r->srv->metrics, reason);
-    return send_json(r, status,
-                     json_pack("{s:s, s:s, s:s}", "status", "rejected", "reason", reason, "message",
-                               r->message),
-                     allow);
+    return send_json(r, status, body, allow);
 }
 
 /* Answer in the middle of an upload, and close. libmicrohttpd 0.9.75 will not queue a response
@@ -219,14 +227,10 @@ static enum MHD_Result abort_upload(request *r, unsigned status, const char *rea
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(r->message, sizeof r->message, fmt, ap);
+    json_t *j = refusal(r, reason, fmt, ap);
     va_end(ap);
-    r->reason = reason;
     r->status = status;
     r->phase = PHASE_ANSWERED;
-    metrics_reject(&r->srv->metrics, reason);
-    json_t *j = json_pack("{s:s, s:s, s:s}", "status", "rejected", "reason", reason, "message",
-                          r->message);
     char *body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     const union MHD_ConnectionInfo *ci =
