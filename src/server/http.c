@@ -256,6 +256,14 @@ static enum MHD_Result abort_upload(request *r, unsigned status, const char *rea
     return MHD_YES;
 }
 
+/* 401 with what the verifier found (never a key or an expected signature). */
+static enum MHD_Result reject_unverified(request *r, hookd_err e, const hookd_verify_result *vr)
+{
+    char why[200];
+    hookd_verify_describe(vr, why, sizeof why);
+    return reject(r, 401, hookd_errname(e), NULL, "%s", why);
+}
+
 /* The answer once the store has spoken. */
 static enum MHD_Result respond(request *r)
 {
@@ -489,11 +497,8 @@ static enum MHD_Result begin(request *r, const char *url, const char *method, co
     hookd_err e = hookd_verify_headers(srv->verifiers[r->endpoint], header, r->conn,
                                        (int64_t)time(NULL), &vr);
     pthread_rwlock_unlock(&srv->keys_lock);
-    if (e != HOOKD_OK) {
-        char why[200];
-        hookd_verify_describe(&vr, why, sizeof why);
-        return reject(r, 401, hookd_errname(e), NULL, "%s", why);
-    }
+    if (e != HOOKD_OK)
+        return reject_unverified(r, e, &vr);
     return MHD_YES;
 }
 
@@ -603,11 +608,8 @@ static enum MHD_Result finish(request *r)
     hookd_err e = hookd_verify(srv->verifiers[r->endpoint], header, r->conn, r->body, r->len,
                                (int64_t)time(NULL), &vr);
     pthread_rwlock_unlock(&srv->keys_lock);
-    if (e != HOOKD_OK) {
-        char why[200];
-        hookd_verify_describe(&vr, why, sizeof why);
-        return reject(r, 401, hookd_errname(e), NULL, "%s", why);
-    }
+    if (e != HOOKD_OK)
+        return reject_unverified(r, e, &vr);
     build_record(r, ep);
     if (!r->rec.parsed)
         atomic_fetch_add(&srv->metrics.unparsed, 1);
