@@ -175,6 +175,14 @@ expect_exit 1 "events show of an unknown id" "$HOOKD" events show nope --db "$DB
 expect_exit 0 "stats --json" "$HOOKD" stats --db "$DB" --json
 expect_match "$TMP/out" '"failure_cause": "no_answer"' "stats: siprec.failed by failure_cause"
 expect_exit 2 "events without list/show" "$HOOKD" events --db "$DB"
+# A sender's text cannot drive the terminal of whoever reads the store.
+printf '{"data":{"event_type":"call.hangup","id":"esc-1","occurred_at":"2026-01-01T00:00:00Z","payload":{"call_session_id":"s\\u001b]0;pwned\\u0007\\u001b[2J","hangup_cause":"normal"}}}' >"$TMP/esc.json"
+post /webhooks/open "$TMP/esc.json"
+script -qec "$HOOKD events list --db $DB --call \"\$(printf 's\\033]0;pwned\\007\\033[2J')\"" /dev/null >"$TMP/tty.out"
+expect_match "$TMP/tty.out" 's\\x1b\]0;pwned\\x07\\x1b\[2J' "on a terminal, events list shows control characters escaped"
+expect_eq "$(grep -c $'\e' "$TMP/tty.out")" 0 "  and prints none of them"
+"$HOOKD" events list --db "$DB" --call "$(printf 's\033]0;pwned\007\033[2J')" >"$TMP/pipe.out"
+expect_eq "$(grep -c $'\e' "$TMP/pipe.out")" 1 "through a pipe the stored bytes are printed as they are"
 
 # --- SIGHUP re-reads keys, allow-lists, and names what needs a restart --------------------------
 eval "$("$HOOKD" keygen | sed 's/^/N_/')"
