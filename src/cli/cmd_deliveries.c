@@ -16,6 +16,7 @@
 
 #include "cli.h"
 #include "query.h"
+#include "route.h"
 
 typedef struct dl_args {
     const char *db, *file, *state, *handler, *event, *type, *since, *until;
@@ -275,7 +276,7 @@ static bool replay_event(replay *r, sqlite3_stmt *ev)
         const char *endpoint = (const char *)sqlite3_column_text(ev, 1);
         const char *type = sqlite3_column_int(ev, 3) ? (const char *)sqlite3_column_text(ev, 2) : NULL;
         for (size_t i = 0; ok && i < r->cfg->nhandlers; i++) {
-            if (config_handler_matches(&r->cfg->handlers[i], endpoint, type))
+            if (route_matches(&r->cfg->handlers[i], endpoint, type))
                 ok = queue_one(r, ev, r->cfg->handlers[i].name);
         }
     }
@@ -366,7 +367,7 @@ int cmd_replay(int argc, char **argv)
     sqlite3 *db = query_open("replay", a.db, a.file, true, &cfg);
     if (db == NULL)
         return CLI_EXIT_FAIL;
-    if (cfg != NULL && a.handler != NULL && config_handler(cfg, a.handler) == NULL) {
+    if (cfg != NULL && a.handler != NULL && route_handler(cfg, a.handler) == NULL) {
         rc = cli_usage_error("replay", "the config has no [handler %s]", a.handler);
     } else {
         sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS);

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <fnmatch.h>
 #include <ini.h>
 #include <sodium.h>
 #include <sys/stat.h>
@@ -562,27 +561,6 @@ static cfg_handler *new_handler(parse_ctx *p, const char *name)
     h->retry_base = HANDLER_DEFAULT_RETRY_BASE;
     h->retry_max = HANDLER_DEFAULT_RETRY_MAX;
     return h;
-}
-
-const cfg_handler *config_handler(const config *c, const char *name)
-{
-    for (size_t i = 0; i < c->nhandlers; i++) {
-        if (strcmp(c->handlers[i].name, name) == 0)
-            return &c->handlers[i];
-    }
-    return NULL;
-}
-
-bool config_handler_matches(const cfg_handler *h, const char *endpoint, const char *event_type)
-{
-    if (h->endpoint[0] != '\0' && (endpoint == NULL || strcmp(h->endpoint, endpoint) != 0))
-        return false;
-    const char *type = event_type != NULL ? event_type : "";
-    for (size_t i = 0; i < h->non; i++) {
-        if (fnmatch(h->on[i], type, 0) == 0)
-            return true;
-    }
-    return false;
 }
 
 static cfg_endpoint *new_endpoint(parse_ctx *p, const char *name)

@@ -84,12 +84,6 @@ typedef struct config {
     size_t nsecret_env;
 } config;
 
-/* The handler named name, or NULL. */
-const cfg_handler *config_handler(const config *c, const char *name);
-
-/* Does handler h take an event of this type from this endpoint? (NULL type: unparsed.) */
-bool config_handler_matches(const cfg_handler *h, const char *endpoint, const char *event_type);
-
 /* Split a command line like a shell does, without expanding anything: words separated by blanks,
  * '...' and "..." quote, backslash escapes the next character. At most max words. */
 bool config_split_args(const char *text, char **argv, size_t max, size_t *argc);

@@ -41,6 +41,7 @@
 
 #include "dispatch.h"
 #include "log.h"
+#include "route.h"
 
 extern char **environ;
 
@@ -830,7 +831,7 @@ static void report_orphans(dispatcher *d)
         return;
     while (sqlite3_step(st) == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(st, 0);
-        if (config_handler(d->cfg, name) != NULL)
+        if (route_handler(d->cfg, name) != NULL)
             continue;
         total += sqlite3_column_int64(st, 1);
         log_json(LOG_WARN, "deliveries of a removed handler are kept, not run",
@@ -898,7 +899,7 @@ void dispatch_reload(dispatcher *d, const config *fresh)
         return;
     pthread_mutex_lock(&d->lock);
     for (size_t i = 0; i < d->cfg->nhandlers; i++) {
-        const cfg_handler *h = config_handler(fresh, d->cfg->handlers[i].name);
+        const cfg_handler *h = route_handler(fresh, d->cfg->handlers[i].name);
         if (h != NULL)
             d->lim[i] = (handler_limits){h->timeout, h->concurrency, h->max_attempts, h->retry_base,
                                          h->retry_max};

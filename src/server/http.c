@@ -44,6 +44,7 @@
 #include <sodium.h>
 
 #include "log.h"
+#include "route.h"
 #include "server.h"
 
 typedef enum phase {
@@ -583,22 +584,23 @@ static void build_record(request *r, const cfg_endpoint *ep)
     rec->parse_error = rec->parsed ? NULL : r->parse_error;
     rec->body = r->body;
     rec->body_len = r->len;
-    if (!r->has_event)
-        return;
-    const hookd_event *ev = &r->ev;
-    rec->event_type = ev->event_type;
-    rec->occurred_at = ev->occurred_at;
-    rec->occurred_at_us = ev->occurred_at_us;
-    rec->call_control_id = ev->call_control_id;
-    rec->call_session_id = ev->call_session_id;
-    rec->call_leg_id = ev->call_leg_id;
-    rec->connection_id = ev->connection_id;
-    rec->failure_cause = ev->failure_cause;
-    rec->hangup_cause = ev->hangup_cause;
-    rec->meta_attempt = ev->attempt;
-    rec->delivered_to = ev->delivered_to;
+    if (r->has_event) {
+        const hookd_event *ev = &r->ev;
+        rec->event_type = ev->event_type;
+        rec->occurred_at = ev->occurred_at;
+        rec->occurred_at_us = ev->occurred_at_us;
+        rec->call_control_id = ev->call_control_id;
+        rec->call_session_id = ev->call_session_id;
+        rec->call_leg_id = ev->call_leg_id;
+        rec->connection_id = ev->connection_id;
+        rec->failure_cause = ev->failure_cause;
+        rec->hangup_cause = ev->hangup_cause;
+        rec->meta_attempt = ev->attempt;
+        rec->delivered_to = ev->delivered_to;
+    }
+    rec->nhandlers = route_event(r->srv->cfg, ep->name, rec->parsed ? rec->event_type : NULL,
+                                 rec->handlers, SRV_MAX_HANDLERS);
 }
-
 static enum MHD_Result finish(request *r)
 {
     server *srv = r->srv;

@@ -19,6 +19,7 @@
 
 #include "dispatch.h"
 #include "log.h"
+#include "route.h"
 #include "server.h"
 
 /* What works but deserves a word, at every start: unsigned endpoints, the config's warnings
@@ -128,7 +129,7 @@ static json_t *needs_restart(const config *old, const config *fresh, bool *endpo
     if (!*endpoints_same)
         note(list, "endpoint", "added, removed, renamed or scheme changed (keys not reloaded)");
     for (size_t i = 0; i < fresh->nhandlers; i++) {
-        const cfg_handler *b = &fresh->handlers[i], *a = config_handler(old, b->name);
+        const cfg_handler *b = &fresh->handlers[i], *a = route_handler(old, b->name);
         char section[80];
         snprintf(section, sizeof section, "handler %s", b->name);
         if (a == NULL) {
@@ -160,7 +161,7 @@ static json_t *needs_restart(const config *old, const config *fresh, bool *endpo
         }
     }
     for (size_t i = 0; i < old->nhandlers; i++) {
-        if (config_handler(fresh, old->handlers[i].name) == NULL) {
+        if (route_handler(fresh, old->handlers[i].name) == NULL) {
             char section[80];
             snprintf(section, sizeof section, "handler %s", old->handlers[i].name);
             note(list, section, "removed");

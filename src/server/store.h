@@ -35,6 +35,10 @@ typedef struct store_record {
     const char *parse_error;
     const uint8_t *body;
     size_t body_len;
+    /* The handlers this event owes (route.c): a new event gets one delivery for each, in its own
+     * transaction; a duplicate gets none. */
+    const char *handlers[SRV_MAX_HANDLERS];
+    size_t nhandlers;
 } store_record;
 
 typedef enum store_outcome {

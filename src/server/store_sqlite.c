@@ -32,7 +32,6 @@
 
 struct store {
     char path[512];
-    const config *cfg; /* handlers: which deliveries a new event gets */
     sqlite3 *db; /* the writer's connection, used only by the writer thread once started */
     sqlite3_stmt *upsert, *probe_insert, *probe_delete;
     sqlite3_stmt *queue, *claim, *attempt_insert, *attempt_update, *handler_gone, *wake_call, *park;
@@ -133,17 +132,14 @@ static void bind_int(sqlite3_stmt *st, int i, int64_t v, bool present)
         sqlite3_bind_null(st, i);
 }
 
-/* The deliveries a new event owes: one per matching handler, in the event's transaction, so a
- * stored event always has its deliveries. */
+/* The deliveries a new event owes (routed by the caller, route.c), in the event's transaction,
+ * so a stored event always has its deliveries. */
 static bool queue_deliveries(store *s, const store_record *r, int64_t seq)
 {
-    for (size_t i = 0; i < s->cfg->nhandlers; i++) {
-        const cfg_handler *h = &s->cfg->handlers[i];
-        if (!config_handler_matches(h, r->endpoint, r->parsed ? r->event_type : NULL))
-            continue;
+    for (size_t i = 0; i < r->nhandlers; i++) {
         sqlite3_stmt *st = s->queue;
         sqlite3_bind_int64(st, 1, seq);
-        sqlite3_bind_text(st, 2, h->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, r->handlers[i], -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 3, r->received_at_us);
         bind_text(st, 4, r->call_session_id != NULL ? r->call_session_id : r->call_control_id);
         bind_int(st, 5, r->occurred_at_us, r->occurred_at != NULL);
@@ -553,7 +549,6 @@ bool store_open(const config *c, metrics *m, store **out, char *err, size_t errl
     if (s == NULL)
         return false;
     snprintf(s->path, sizeof s->path, "%s", path);
-    s->cfg = c;
     s->m = m;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->wake, NULL);
