@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "query.h"
 #include "route.h"
+#include "states.h"
 
 typedef struct dl_args {
     const char *db, *file, *state, *handler, *event, *type, *since, *until;
@@ -53,8 +54,6 @@ static int parse(const char *cmd, int argc, char **argv, dl_args *a, const char 
         {"limit", required_argument, NULL, 'n'},   {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
-    static const char *const states[] = {"pending", "waiting", "in_flight", "succeeded",
-                                         "retry",   "dead",    "replayed"};
     a->limit = 50;
     int c;
     while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
@@ -68,12 +67,11 @@ static int parse(const char *cmd, int argc, char **argv, dl_args *a, const char 
         case 'U': a->until = optarg; break;
         case 'j': a->json = true; break;
         case 's': {
-            bool known = false;
-            for (size_t i = 0; i < sizeof states / sizeof states[0]; i++)
-                known = known || strcmp(optarg, states[i]) == 0;
-            if (!known)
-                return cli_usage_error(cmd, "--state is pending, in_flight, succeeded, retry or dead");
-            a->state = optarg;
+            delivery_state s;
+            if (!delivery_state_parse(optarg, &s))
+                return cli_usage_error(cmd, "--state is pending, waiting, in_flight, succeeded, "
+                                            "retry, dead or replayed");
+            a->state = delivery_state_name(s);
             break;
         }
         case 'n':

@@ -255,18 +255,18 @@ static bool supervise(attempt *a, pid_t pid, int in, int out, double deadline, i
     return true;
 }
 
-static const char *run_exec(attempt *a, const cfg_handler *h, int *exit_code)
+static attempt_outcome run_exec(attempt *a, const cfg_handler *h, int *exit_code)
 {
     int in[2], out[2];
     if (pipe2(in, O_CLOEXEC) != 0) {
         snprintf(a->error, sizeof a->error, "pipe: %s", strerror(errno));
-        return "failed";
+        return OUTCOME_FAILED;
     }
     if (pipe2(out, O_CLOEXEC) != 0) {
         close(in[0]);
         close(in[1]);
         snprintf(a->error, sizeof a->error, "pipe: %s", strerror(errno));
-        return "failed";
+        return OUTCOME_FAILED;
     }
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
@@ -299,7 +299,7 @@ static const char *run_exec(attempt *a, const cfg_handler *h, int *exit_code)
         close(in[1]);
         close(out[0]);
         snprintf(a->error, sizeof a->error, "cannot run %s: %s", h->argv[0], strerror(rc));
-        return "failed";
+        return OUTCOME_FAILED;
     }
     fcntl(in[1], F_SETFL, O_NONBLOCK);
     fcntl(out[0], F_SETFL, O_NONBLOCK);
@@ -313,18 +313,18 @@ static const char *run_exec(attempt *a, const cfg_handler *h, int *exit_code)
         waitpid(pid, &status, 0);
         close(out[0]);
         snprintf(a->error, sizeof a->error, "no exit within %u s: process group killed", a->lim.timeout);
-        return "timeout";
+        return OUTCOME_TIMEOUT;
     }
     close(out[0]);
     if (WIFEXITED(status)) {
         *exit_code = WEXITSTATUS(status);
         if (*exit_code == 0)
-            return "succeeded";
+            return OUTCOME_SUCCEEDED;
         snprintf(a->error, sizeof a->error, "exit status %d", *exit_code);
-        return "failed";
+        return OUTCOME_FAILED;
     }
     snprintf(a->error, sizeof a->error, "killed by signal %d", WTERMSIG(status));
-    return "failed";
+    return OUTCOME_FAILED;
 }
 
 /* ---- forward -------------------------------------------------------------------------------- */
@@ -391,7 +391,7 @@ static bool sign_forward(const dispatcher *d, const attempt *a, const char *ts, 
     return true;
 }
 
-static const char *run_forward(attempt *a, const cfg_handler *h, int *http_status)
+static attempt_outcome run_forward(attempt *a, const cfg_handler *h, int *http_status)
 {
     char ts[32], sig[2 * HOOKD_SIGNATURE_BUFSIZE];
     char line[3][HOOKD_MAX_ID_LEN + 2 * HOOKD_SIGNATURE_BUFSIZE + 32];
@@ -402,7 +402,7 @@ static const char *run_forward(attempt *a, const cfg_handler *h, int *http_statu
         snprintf(a->error, sizeof a->error,
                  "the event id (%zu bytes) cannot be a webhook-id: it is over %d bytes or holds '.' "
                  "or a control byte", strlen(a->event_id), HOOKD_MAX_ID_LEN);
-        return "invalid";
+        return OUTCOME_INVALID;
     }
     snprintf(line[0], sizeof line[0], "webhook-id: %s", a->event_id);
     snprintf(line[1], sizeof line[1], "webhook-timestamp: %s", ts);
@@ -422,7 +422,7 @@ static const char *run_forward(attempt *a, const cfg_handler *h, int *http_statu
     if (c == NULL) {
         curl_slist_free_all(hdrs);
         snprintf(a->error, sizeof a->error, "cannot create an HTTP client");
-        return "failed";
+        return OUTCOME_FAILED;
     }
     char ebuf[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(c, CURLOPT_URL, h->url);
@@ -445,19 +445,19 @@ static const char *run_forward(attempt *a, const cfg_handler *h, int *http_statu
     curl_slist_free_all(hdrs);
     if (rc != CURLE_OK) {
         snprintf(a->error, sizeof a->error, "%s", ebuf[0] ? ebuf : curl_easy_strerror(rc));
-        return rc == CURLE_OPERATION_TIMEDOUT ? "timeout" : "failed";
+        return rc == CURLE_OPERATION_TIMEDOUT ? OUTCOME_TIMEOUT : OUTCOME_FAILED;
     }
     *http_status = (int)status;
     if (status >= 200 && status < 300)
-        return "succeeded";
+        return OUTCOME_SUCCEEDED;
     if (status == 410) {
         snprintf(a->error, sizeof a->error, "HTTP 410 Gone: the handler's queued deliveries are dead");
-        return "gone";
+        return OUTCOME_GONE;
     }
     if (status != 429 && status != 503)
         a->retry_after = 0;
     snprintf(a->error, sizeof a->error, "HTTP %ld", status);
-    return "failed";
+    return OUTCOME_FAILED;
 }
 
 /* ---- one attempt ---------------------------------------------------------------------------- */
@@ -587,12 +587,12 @@ static void *run_attempt(void *arg)
     const cfg_handler *h = &d->cfg->handlers[a->handler];
     int64_t started = now_us();
     int exit_code = -1, http_status = 0;
-    const char *outcome = h->action == ACTION_EXEC ? run_exec(a, h, &exit_code)
-                                                   : run_forward(a, h, &http_status);
+    attempt_outcome outcome = h->action == ACTION_EXEC ? run_exec(a, h, &exit_code)
+                                                       : run_forward(a, h, &http_status);
     int64_t finished = now_us();
     metrics_attempt(d->m, a->handler, outcome, (double)(finished - started) / 1e6);
-    bool ok = strcmp(outcome, "succeeded") == 0, gone = strcmp(outcome, "gone") == 0;
-    bool dead = gone || strcmp(outcome, "invalid") == 0 || (!ok && a->number >= (int)a->lim.max_attempts);
+    bool ok = outcome == OUTCOME_SUCCEEDED, gone = outcome == OUTCOME_GONE;
+    bool dead = gone || outcome == OUTCOME_INVALID || (!ok && a->number >= (int)a->lim.max_attempts);
     store_attempt *r = &a->record;
     *r = (store_attempt){
         .delivery_id = a->delivery_id,
@@ -606,14 +606,15 @@ static void *run_attempt(void *arg)
         .error = a->error[0] ? a->error : NULL,
         .output = a->output_len > 0 ? a->output : NULL,
         .output_len = a->output_len,
-        .new_state = ok ? "succeeded" : dead ? "dead" : "retry",
+        .new_state = ok ? DELIVERY_SUCCEEDED : dead ? DELIVERY_DEAD : DELIVERY_RETRY,
         .next_attempt_us = ok || dead ? finished : finished + backoff_us(&a->lim, a->number, a->retry_after),
         .handler_gone = gone && h->action == ACTION_FORWARD,
     };
     log_json(ok ? LOG_INFO : LOG_WARN, "delivery attempt",
              json_pack("{s:s, s:I, s:s, s:i, s:s, s:s*, s:s}", "handler", h->name, "delivery",
                        (json_int_t)a->delivery_id, "event_id", a->event_id, "attempt", a->number,
-                       "outcome", outcome, "error", r->error, "state", r->new_state));
+                       "outcome", attempt_outcome_name(outcome), "error", r->error, "state",
+                       delivery_state_name(r->new_state)));
     a->record_job = (store_job){.kind = JOB_ATTEMPT, .attempt = r, .done = recorded, .ctx = a};
     if (!store_submit(d->store, &a->record_job))
         recorded(a, STORE_FAILED, "the store is closing");

@@ -61,8 +61,6 @@ void metrics_set_endpoints(metrics *m, const char *const *names, size_t n)
     m->nendpoints = n;
 }
 
-static const char *const attempt_outcomes[METRICS_OUTCOMES] = {"succeeded", "failed", "timeout", "gone",
-                                                               "invalid"};
 
 void metrics_set_handlers(metrics *m, const char *const *names, size_t n)
 {
@@ -73,12 +71,10 @@ void metrics_set_handlers(metrics *m, const char *const *names, size_t n)
     m->nhandlers = n;
 }
 
-void metrics_attempt(metrics *m, size_t h, const char *outcome, double seconds)
+void metrics_attempt(metrics *m, size_t h, attempt_outcome outcome, double seconds)
 {
-    for (size_t o = 0; h < m->nhandlers && o < METRICS_OUTCOMES; o++) {
-        if (strcmp(attempt_outcomes[o], outcome) == 0)
-            atomic_fetch_add_explicit(&m->deliveries[h][o], 1, memory_order_relaxed);
-    }
+    if (h < m->nhandlers && (unsigned)outcome < OUTCOME__COUNT)
+        atomic_fetch_add_explicit(&m->deliveries[h][outcome], 1, memory_order_relaxed);
     metrics_observe(&m->attempt_seconds, seconds);
 }
 
@@ -230,9 +226,9 @@ char *metrics_render(metrics *m, size_t *len)
     if (m->nhandlers > 0) {
         head(f, "hookd_delivery_attempts_total", "counter", "Handler attempts, by handler and outcome.");
         for (size_t h = 0; h < m->nhandlers; h++) {
-            for (size_t o = 0; o < METRICS_OUTCOMES; o++)
+            for (int o = 0; o < OUTCOME__COUNT; o++)
                 fprintf(f, "hookd_delivery_attempts_total{handler=\"%s\",outcome=\"%s\"} %llu\n",
-                        m->handler_names[h], attempt_outcomes[o],
+                        m->handler_names[h], attempt_outcome_name((attempt_outcome)o),
                         (unsigned long long)atomic_load(&m->deliveries[h][o]));
         }
         render_histogram(f, "hookd_delivery_attempt_seconds", "Time of one handler attempt.",

@@ -13,10 +13,10 @@
 #include <pthread.h>
 
 #include "limits.h"
+#include "states.h"
 
 #define METRICS_STATUSES 12
 #define METRICS_REASONS 32
-#define METRICS_OUTCOMES 5 /* succeeded, failed, timeout, gone, invalid */
 #define METRICS_BUCKETS 14
 
 typedef struct histogram {
@@ -37,7 +37,7 @@ typedef struct metrics {
     /* dispatch */
     size_t nhandlers;
     const char *handler_names[SRV_MAX_HANDLERS];
-    atomic_uint_least64_t deliveries[SRV_MAX_HANDLERS][METRICS_OUTCOMES]; /* by attempt outcome */
+    atomic_uint_least64_t deliveries[SRV_MAX_HANDLERS][OUTCOME__COUNT]; /* by attempt outcome */
     histogram attempt_seconds;
     atomic_int_least64_t queue_depth, oldest_pending_s, dead_letters, orphaned;
     pthread_mutex_t types_lock;
@@ -55,9 +55,8 @@ void metrics_set_endpoints(metrics *m, const char *const *names, size_t n);
 /* Name the handlers (index i is handler i); the names must outlive m. */
 void metrics_set_handlers(metrics *m, const char *const *names, size_t n);
 
-/* One finished attempt of handler h; outcome is "succeeded", "failed", "timeout", "gone" or
- * "invalid". */
-void metrics_attempt(metrics *m, size_t h, const char *outcome, double seconds);
+/* One finished attempt of handler h. */
+void metrics_attempt(metrics *m, size_t h, attempt_outcome outcome, double seconds);
 
 /* endpoint is an index, or -1 for a request that matched none. */
 void metrics_request(metrics *m, int endpoint, unsigned status, double seconds);

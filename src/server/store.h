@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "metrics.h"
+#include "states.h"
 
 /* One delivery to record. Strings may be NULL; everything stays valid until the callback. */
 typedef struct store_record {
@@ -57,13 +58,13 @@ typedef struct store_attempt {
     const char *handler;
     int attempt;               /* 1-based */
     int64_t started_us, finished_us;
-    const char *outcome;       /* "succeeded", "failed", "timeout", "gone" */
+    attempt_outcome outcome;
     int http_status;           /* 0: none */
     int exit_code;             /* -1: none */
     const char *error;         /* or NULL */
     const char *output;        /* excerpt of stdout/stderr or the response body, or NULL */
     size_t output_len;
-    const char *new_state;     /* "succeeded", "retry" or "dead" */
+    delivery_state new_state;  /* succeeded, retry or dead */
     int64_t next_attempt_us;
     bool handler_gone;         /* 410: the handler's other queued deliveries go dead too */
 } store_attempt;

@@ -230,7 +230,7 @@ static store_outcome write_attempt(store *s, const store_attempt *a)
     sqlite3_bind_int(st, 2, a->attempt);
     sqlite3_bind_int64(st, 3, a->started_us);
     sqlite3_bind_int64(st, 4, a->finished_us);
-    bind_text(st, 5, a->outcome);
+    bind_text(st, 5, attempt_outcome_name(a->outcome));
     bind_int(st, 6, a->http_status, a->http_status > 0);
     bind_int(st, 7, a->exit_code, a->exit_code >= 0);
     bind_text(st, 8, a->error);
@@ -240,11 +240,11 @@ static store_outcome write_attempt(store *s, const store_attempt *a)
         return STORE_FAILED;
     st = s->attempt_update;
     sqlite3_bind_int64(st, 1, a->delivery_id);
-    bind_text(st, 2, a->new_state);
+    bind_text(st, 2, delivery_state_name(a->new_state));
     sqlite3_bind_int(st, 3, a->attempt);
     sqlite3_bind_int64(st, 4, a->next_attempt_us);
     sqlite3_bind_int64(st, 5, a->finished_us);
-    bind_text(st, 6, a->outcome);
+    bind_text(st, 6, attempt_outcome_name(a->outcome));
     if (!step_done(st))
         return STORE_FAILED;
     if (a->handler_gone) {
@@ -253,7 +253,7 @@ static store_outcome write_attempt(store *s, const store_attempt *a)
         if (!step_done(s->handler_gone))
             return STORE_FAILED;
     }
-    if (strcmp(a->new_state, "retry") != 0) {
+    if (a->new_state != DELIVERY_RETRY) {
         sqlite3_bind_int64(s->wake_call, 1, a->delivery_id);
         sqlite3_bind_int64(s->wake_call, 2, a->finished_us);
         if (!step_done(s->wake_call))

@@ -10,6 +10,7 @@
 #include "allow.h"
 #include "config.h"
 #include "dispatch.h"
+#include "states.h"
 
 static struct sockaddr_storage v4(const char *text)
 {
@@ -158,6 +159,23 @@ static void retry_after_values(void **state)
     }
 }
 
+/* The state names are stored values: each parses back to its state, and nothing else parses. */
+static void state_names(void **state)
+{
+    (void)state;
+    for (int i = 0; i < DELIVERY__COUNT; i++) {
+        delivery_state s = DELIVERY__COUNT;
+        assert_true(delivery_state_parse(delivery_state_name((delivery_state)i), &s));
+        assert_int_equal(s, i);
+    }
+    delivery_state s;
+    assert_false(delivery_state_parse("Pending", &s));
+    assert_false(delivery_state_parse("", &s));
+    assert_string_equal(delivery_state_name(DELIVERY_IN_FLIGHT), "in_flight");
+    assert_string_equal(attempt_outcome_name(OUTCOME_INVALID), "invalid");
+    assert_string_equal(attempt_outcome_name(OUTCOME__COUNT), "unknown");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -168,6 +186,7 @@ int main(void)
         cmocka_unit_test(bad_entries),
         cmocka_unit_test(sizes),
         cmocka_unit_test(retry_after_values),
+        cmocka_unit_test(state_names),
     };
     return cmocka_run_group_tests_name("server", tests, NULL, NULL);
 }
