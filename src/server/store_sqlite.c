@@ -1,23 +1,23 @@
 /*
- * store_sqlite.c - the embedded store: SQLite in WAL mode, one writer thread, group commit.
+ * store_sqlite.c - the embedded store backend: SQLite in WAL mode (store_backend.h).
  *
- * Requests queue jobs; the writer takes everything queued (up to STORE_MAX_BATCH), writes it in
- * one transaction and commits once, so concurrent requests share one fsync. Only after COMMIT
- * returns is any of them told; if anything in the batch fails, the whole batch rolls back and
- * every request in it is told so (503), never half-written.
+ * The front (store.c) batches jobs into one transaction on its writer thread; this file writes
+ * them with prepared statements on the writer's own connection, and commits with one fsync
+ * (durability = full) for the whole batch.
  *
  * Deduplication is the table's UNIQUE (id, endpoint): an upsert that RETURNs the attempt count
  * says whether the row is new (1) or a redelivery (more), in the same statement.
  *
  * Checkpoints: a thread of their own copies the WAL into the database (PASSIVE, which never
- * blocks the writer) once it grows past STORE_CHECKPOINT_PAGES; the writer then finishes the
- * checkpoint between two transactions (only the few frames left), so that its next transaction
- * starts the WAL over, and journal_size_limit cuts the file back. A WAL is only ever restarted by
- * a writer that begins when every frame is checkpointed; with checkpoints only on another thread
- * that never happened under steady load, and the WAL grew by ~17 KB per event without bound.
+ * blocks the writer) once it grows past STORE_CHECKPOINT_PAGES / 8; the writer then finishes the
+ * checkpoint between two batches (idle: only the few frames left), so that its next transaction
+ * starts the WAL over. A WAL is only ever restarted by a writer that begins when every frame is
+ * checkpointed; with checkpoints only on another thread that never happened under steady load,
+ * and the WAL grew by ~17 KB per event without bound.
  */
 #include <errno.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,26 +28,25 @@
 #include <sqlite3.h>
 
 #include "schema.h"
-#include "store.h"
+#include "store_backend.h"
 
-struct store {
+typedef struct sqlite_conn {
+    store_conn base;   /* first: the front sees a store_conn */
     char path[512];
-    sqlite3 *db; /* the writer's connection, used only by the writer thread once started */
+    sqlite3 *db;       /* the writer's connection: the writer thread's alone once it runs */
     sqlite3_stmt *upsert, *probe_insert, *probe_delete;
     sqlite3_stmt *queue, *claim, *attempt_insert, *attempt_update, *handler_gone, *wake_call, *park;
-    void (*on_deliveries)(void *ctx);
-    void *on_deliveries_ctx;
-    bool queued; /* this batch queued deliveries */
     metrics *m;
-    pthread_mutex_t lock;
-    pthread_cond_t wake;
-    store_job *head, *tail;
-    bool closing;
-    pthread_t writer, checkpointer;
+    pthread_t checkpointer;
+    bool checkpointer_started;
     atomic_int wal_pages;
     atomic_bool stop_checkpoints;
-    bool no_checkpointer;
-};
+} sqlite_conn;
+
+static sqlite_conn *conn_of(store_conn *c)
+{
+    return (sqlite_conn *)c;
+}
 
 static const char upsert_sql[] =
     "INSERT INTO events(id, endpoint, scheme, event_type, occurred_at, occurred_at_us,"
@@ -134,7 +133,7 @@ static void bind_int(sqlite3_stmt *st, int i, int64_t v, bool present)
 
 /* The deliveries a new event owes (routed by the caller, route.c), in the event's transaction,
  * so a stored event always has its deliveries. */
-static bool queue_deliveries(store *s, const store_record *r, int64_t seq)
+static bool queue_deliveries(sqlite_conn *s, const store_record *r, int64_t seq)
 {
     for (size_t i = 0; i < r->nhandlers; i++) {
         sqlite3_stmt *st = s->queue;
@@ -148,14 +147,14 @@ static bool queue_deliveries(store *s, const store_record *r, int64_t seq)
         sqlite3_clear_bindings(st);
         if (rc != SQLITE_DONE)
             return false;
-        s->queued = true;
     }
     return true;
 }
 
 /* Write one record; its outcome, or STORE_FAILED. */
-static store_outcome write_record(store *s, const store_record *r)
+static store_outcome sq_event_upsert(store_conn *c, const store_record *r)
 {
+    sqlite_conn *s = conn_of(c);
     sqlite3_stmt *st = s->upsert;
     bind_text(st, 1, r->id);
     bind_text(st, 2, r->endpoint);
@@ -198,8 +197,9 @@ static store_outcome write_record(store *s, const store_record *r)
 /* A readiness probe: a write that needs fresh pages (64 KiB, more than fits in the free space of
  * any page), committed and deleted in the same transaction. A small probe would fit in a partly
  * filled page and report "ready" while events no longer can be stored. */
-static store_outcome write_probe(store *s)
+static store_outcome sq_probe(store_conn *c)
 {
+    sqlite_conn *s = conn_of(c);
     bool ok = sqlite3_step(s->probe_insert) == SQLITE_DONE;
     sqlite3_reset(s->probe_insert);
     ok = ok && sqlite3_step(s->probe_delete) == SQLITE_DONE;
@@ -215,16 +215,18 @@ static bool step_done(sqlite3_stmt *st)
     return rc == SQLITE_DONE;
 }
 
-static store_outcome write_claim(store *s, int64_t id, int attempts)
+static store_outcome sq_delivery_claim(store_conn *c, int64_t id, int attempts)
 {
+    sqlite_conn *s = conn_of(c);
     sqlite3_bind_int64(s->claim, 1, id);
     sqlite3_bind_int64(s->claim, 2, (int64_t)time(NULL) * 1000000);
     sqlite3_bind_int(s->claim, 3, attempts);
     return step_done(s->claim) ? STORE_WRITTEN : STORE_FAILED;
 }
 
-static store_outcome write_attempt(store *s, const store_attempt *a)
+static store_outcome sq_attempt_record(store_conn *c, const store_attempt *a)
 {
+    sqlite_conn *s = conn_of(c);
     sqlite3_stmt *st = s->attempt_insert;
     sqlite3_bind_int64(st, 1, a->delivery_id);
     sqlite3_bind_int(st, 2, a->attempt);
@@ -258,13 +260,13 @@ static store_outcome write_attempt(store *s, const store_attempt *a)
         sqlite3_bind_int64(s->wake_call, 2, a->finished_us);
         if (!step_done(s->wake_call))
             return STORE_FAILED;
-        s->queued = true; /* woken deliveries: tell the dispatcher */
     }
     return STORE_WRITTEN;
 }
 
-static store_outcome write_park(store *s, int64_t id)
+static store_outcome sq_delivery_park(store_conn *c, int64_t id)
 {
+    sqlite_conn *s = conn_of(c);
     int64_t now = (int64_t)time(NULL) * 1000000;
     sqlite3_bind_int64(s->park, 1, id);
     sqlite3_bind_int64(s->park, 2, now + (int64_t)DISPATCH_PARK_RECHECK_S * 1000000);
@@ -272,65 +274,34 @@ static store_outcome write_park(store *s, int64_t id)
     return step_done(s->park) ? STORE_WRITTEN : STORE_FAILED;
 }
 
-static store_outcome write_job(store *s, const store_job *j)
+static bool sq_begin(store_conn *c)
 {
-    switch (j->kind) {
-    case JOB_EVENT: return write_record(s, j->rec);
-    case JOB_PROBE: return write_probe(s);
-    case JOB_CLAIM: return write_claim(s, j->delivery_id, j->attempts);
-    case JOB_ATTEMPT: return write_attempt(s, j->attempt);
-    case JOB_PARK: return write_park(s, j->delivery_id);
-    }
-    return STORE_FAILED;
+    return sqlite3_exec(conn_of(c)->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
 }
 
-static void run_batch(store *s, store_job *jobs, size_t n)
+static bool sq_commit(store_conn *c)
 {
-    store_outcome outcomes[STORE_MAX_BATCH];
-    double t0 = now_seconds();
-    s->queued = false;
-    bool ok = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
-    size_t i = 0;
-    for (store_job *j = jobs; ok && j != NULL; j = j->next, i++) {
-        outcomes[i] = write_job(s, j);
-        ok = outcomes[i] != STORE_FAILED;
-    }
-    if (ok)
-        ok = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
-    char error[256] = "";
-    if (!ok) {
-        snprintf(error, sizeof error, "%s", sqlite3_errmsg(s->db));
-        if (!sqlite3_get_autocommit(s->db))
-            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-        atomic_fetch_add(&s->m->store_errors, 1);
-    }
-    metrics_observe(&s->m->commit_seconds, now_seconds() - t0);
-    metrics_observe(&s->m->commit_batch, (double)n);
-    if (ok && s->queued) {
-        pthread_mutex_lock(&s->lock);
-        void (*fn)(void *) = s->on_deliveries;
-        void *ctx = s->on_deliveries_ctx;
-        pthread_mutex_unlock(&s->lock);
-        if (fn != NULL)
-            fn(ctx);
-    }
-    i = 0;
-    for (store_job *j = jobs, *next; j != NULL; j = next, i++) {
-        next = j->next; /* done() may free the job */
-        store_outcome o = ok ? outcomes[i] : STORE_FAILED;
-        if (o == STORE_NEW)
-            metrics_stored(s->m, j->rec->parsed ? j->rec->event_type : NULL);
-        else if (o == STORE_DUPLICATE)
-            atomic_fetch_add(&s->m->duplicates, 1);
-        j->done(j->ctx, o, ok ? NULL : error);
-    }
+    return sqlite3_exec(conn_of(c)->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
+}
+
+static void sq_rollback(store_conn *c)
+{
+    sqlite_conn *s = conn_of(c);
+    if (!sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static const char *sq_errmsg(store_conn *c)
+{
+    return sqlite3_errmsg(conn_of(c)->db);
 }
 
 /* Between two transactions: finish the checkpoint so the next transaction restarts the WAL. If
  * readers kept it from restarting until it passed STORE_WAL_TRUNCATE_PAGES, wait briefly for
  * them and truncate the file. */
-static void writer_checkpoint(store *s)
+static void sq_idle(store_conn *c)
 {
+    sqlite_conn *s = conn_of(c);
     int pages = atomic_load(&s->wal_pages);
     if (pages < STORE_CHECKPOINT_PAGES)
         return;
@@ -348,57 +319,13 @@ static void writer_checkpoint(store *s)
     atomic_fetch_add(&s->m->checkpoints, 1);
 }
 
-static void *writer_main(void *arg)
-{
-    store *s = arg;
-    for (;;) {
-        pthread_mutex_lock(&s->lock);
-        while (s->head == NULL && !s->closing)
-            pthread_cond_wait(&s->wake, &s->lock);
-        if (s->head == NULL) { /* closing, and everything is written */
-            pthread_mutex_unlock(&s->lock);
-            return NULL;
-        }
-        store_job *batch = s->head, *last = s->head;
-        size_t n = 1;
-        while (last->next != NULL && n < STORE_MAX_BATCH) {
-            last = last->next;
-            n++;
-        }
-        s->head = last->next;
-        if (s->head == NULL)
-            s->tail = NULL;
-        last->next = NULL;
-        pthread_mutex_unlock(&s->lock);
-        run_batch(s, batch, n);
-        writer_checkpoint(s);
-    }
-}
-
-bool store_submit(store *s, store_job *job)
-{
-    job->next = NULL;
-    pthread_mutex_lock(&s->lock);
-    bool ok = !s->closing;
-    if (ok) {
-        if (s->tail != NULL)
-            s->tail->next = job;
-        else
-            s->head = job;
-        s->tail = job;
-        pthread_cond_signal(&s->wake);
-    }
-    pthread_mutex_unlock(&s->lock);
-    return ok;
-}
-
 /* ---- checkpoints ---------------------------------------------------------------------------- */
 
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 {
     (void)db;
     (void)name;
-    store *s = arg;
+    sqlite_conn *s = arg;
     atomic_store(&s->wal_pages, pages);
     atomic_store(&s->m->wal_frames, pages);
     return SQLITE_OK;
@@ -410,7 +337,7 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
  * once taken for "done"). */
 static void *checkpointer_main(void *arg)
 {
-    store *s = arg;
+    sqlite_conn *s = arg;
     sqlite3 *db = NULL;
     if (sqlite3_open_v2(s->path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK
         || sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL) != SQLITE_OK) {
@@ -452,7 +379,7 @@ static bool mkdir_parent(const char *path, char *err, size_t errlen)
     return true;
 }
 
-static bool prepare(store *s, const config *c, char *err, size_t errlen)
+static bool prepare(sqlite_conn *s, const config *c, char *err, size_t errlen)
 {
     char pragmas[256];
     snprintf(pragmas, sizeof pragmas,
@@ -514,7 +441,7 @@ fail:
 }
 
 /* Close the database; safe to call twice (store_close, then store_free). */
-static void finalize_all(store *s)
+static void finalize_all(sqlite_conn *s)
 {
     sqlite3_stmt **stmts[] = {&s->upsert,         &s->probe_insert,   &s->probe_delete,
                               &s->queue,          &s->claim,          &s->attempt_insert,
@@ -529,84 +456,70 @@ static void finalize_all(store *s)
     s->db = NULL;
 }
 
-static void release(store *s)
+static void sq_close(store_conn *c)
 {
+    sqlite_conn *s = conn_of(c);
+    if (s == NULL)
+        return;
+    atomic_store(&s->stop_checkpoints, true);
+    if (s->checkpointer_started)
+        pthread_join(s->checkpointer, NULL);
+    if (s->db != NULL)
+        sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
     finalize_all(s);
-    pthread_mutex_destroy(&s->lock);
-    pthread_cond_destroy(&s->wake);
     free(s);
 }
 
-bool store_open(const config *c, metrics *m, store **out, char *err, size_t errlen)
+static bool sq_open(const config *c, metrics *m, store_conn **out, char *err, size_t errlen)
 {
     err[0] = '\0';
     const char *path = store_sqlite_path(c->store_url);
-    if (path == NULL) {
-        snprintf(err, errlen, "unsupported store url %s (expected sqlite:PATH)", c->store_url);
+    sqlite_conn *s = path != NULL ? calloc(1, sizeof *s) : NULL;
+    if (s == NULL) {
+        snprintf(err, errlen, "%s: not a sqlite:PATH url, or out of memory", c->store_url);
         return false;
     }
-    store *s = calloc(1, sizeof *s);
-    if (s == NULL)
-        return false;
+    s->base.be = &store_sqlite_backend;
     snprintf(s->path, sizeof s->path, "%s", path);
     s->m = m;
-    pthread_mutex_init(&s->lock, NULL);
-    pthread_cond_init(&s->wake, NULL);
     if (!mkdir_parent(path, err, errlen)
         || sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK
         || sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS) != SQLITE_OK || !prepare(s, c, err, errlen)) {
         if (err[0] == '\0')
             snprintf(err, errlen, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "cannot open");
-        release(s);
-        return false;
-    }
-    if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
-        snprintf(err, errlen, "cannot start the writer thread");
-        release(s);
+        sq_close(&s->base);
         return false;
     }
     if (pthread_create(&s->checkpointer, NULL, checkpointer_main, s) != 0) {
-        s->no_checkpointer = true;
-        store_close(s);
-        store_free(s);
         snprintf(err, errlen, "cannot start the checkpoint thread");
+        sq_close(&s->base);
         return false;
     }
-    *out = s;
+    s->checkpointer_started = true;
+    *out = &s->base;
     return true;
 }
 
-const char *store_path(const store *s)
+static const char *sq_path(store_conn *c)
 {
-    return s->path;
+    return conn_of(c)->path;
 }
 
-void store_on_deliveries(store *s, void (*fn)(void *ctx), void *ctx)
-{
-    pthread_mutex_lock(&s->lock);
-    s->on_deliveries = fn;
-    s->on_deliveries_ctx = ctx;
-    pthread_mutex_unlock(&s->lock);
-}
-
-void store_close(store *s)
-{
-    if (s == NULL)
-        return;
-    pthread_mutex_lock(&s->lock);
-    s->closing = true;
-    pthread_cond_signal(&s->wake);
-    pthread_mutex_unlock(&s->lock);
-    pthread_join(s->writer, NULL);
-    atomic_store(&s->stop_checkpoints, true);
-    if (!s->no_checkpointer)
-        pthread_join(s->checkpointer, NULL);
-    sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-    finalize_all(s);
-}
-
-void store_free(store *s)
-{
-    if (s != NULL)
-        release(s);
-}
+const store_backend store_sqlite_backend = {
+    .version = STORE_BACKEND_VERSION,
+    .scheme = "sqlite",
+    .caps = STORE_CAP_MAX_SIZE | STORE_CAP_PROCESS_DURABILITY | STORE_CAP_LOCAL_FILE,
+    .open = sq_open,
+    .close = sq_close,
+    .errmsg = sq_errmsg,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .event_upsert = sq_event_upsert,
+    .probe = sq_probe,
+    .delivery_claim = sq_delivery_claim,
+    .attempt_record = sq_attempt_record,
+    .delivery_park = sq_delivery_park,
+    .idle = sq_idle,
+    .path = sq_path,
+};

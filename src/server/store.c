@@ -1,0 +1,223 @@
+/*
+ * store.c - the store's generic front: a job queue, one writer thread, group commit.
+ *
+ * Requests queue jobs; the writer takes everything queued (up to STORE_MAX_BATCH), hands it to
+ * the backend in one transaction and commits once, so concurrent requests share one fsync. Only
+ * after the commit returns is any of them told; if anything in the batch fails, the whole batch
+ * rolls back and every request in it is told so (503), never half-written. The front also keeps
+ * the commit metrics and wakes the dispatcher after a batch that made deliveries due. What is
+ * specific to a database is behind store_backend.h (store_sqlite.c).
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store_backend.h"
+
+struct store {
+    store_conn *conn;        /* used only by the writer thread once it runs */
+    const store_backend *be;
+    metrics *m;
+    void (*on_deliveries)(void *ctx);
+    void *on_deliveries_ctx;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    store_job *head, *tail;
+    bool closing, closed;
+    pthread_t writer;
+};
+
+const store_backend *store_backend_for_url(const char *url)
+{
+    static const store_backend *const all[] = {&store_sqlite_backend};
+    for (size_t i = 0; url != NULL && i < sizeof all / sizeof all[0]; i++) {
+        size_t n = strlen(all[i]->scheme);
+        if (strncmp(url, all[i]->scheme, n) == 0 && url[n] == ':')
+            return all[i];
+    }
+    return NULL;
+}
+
+static double now_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* One job; *wakes is set when it made deliveries due (the dispatcher is told after COMMIT). */
+static store_outcome write_job(store *s, const store_job *j, bool *wakes)
+{
+    store_conn *c = s->conn;
+    store_outcome o = STORE_FAILED;
+    switch (j->kind) {
+    case JOB_EVENT:
+        o = s->be->event_upsert(c, j->rec);
+        *wakes = *wakes || (o == STORE_NEW && j->rec->nhandlers > 0);
+        break;
+    case JOB_PROBE: o = s->be->probe(c); break;
+    case JOB_CLAIM: o = s->be->delivery_claim(c, j->delivery_id, j->attempts); break;
+    case JOB_ATTEMPT:
+        o = s->be->attempt_record(c, j->attempt);
+        *wakes = *wakes || (o != STORE_FAILED && j->attempt->new_state != DELIVERY_RETRY);
+        break;
+    case JOB_PARK: o = s->be->delivery_park(c, j->delivery_id); break;
+    }
+    return o;
+}
+
+static void run_batch(store *s, store_job *jobs, size_t n)
+{
+    store_outcome outcomes[STORE_MAX_BATCH];
+    double t0 = now_seconds();
+    bool wakes = false;
+    bool ok = s->be->begin(s->conn);
+    size_t i = 0;
+    for (store_job *j = jobs; ok && j != NULL; j = j->next, i++) {
+        outcomes[i] = write_job(s, j, &wakes);
+        ok = outcomes[i] != STORE_FAILED;
+    }
+    if (ok)
+        ok = s->be->commit(s->conn);
+    char error[256] = "";
+    if (!ok) {
+        snprintf(error, sizeof error, "%s", s->be->errmsg(s->conn));
+        s->be->rollback(s->conn);
+        atomic_fetch_add(&s->m->store_errors, 1);
+    }
+    metrics_observe(&s->m->commit_seconds, now_seconds() - t0);
+    metrics_observe(&s->m->commit_batch, (double)n);
+    if (ok && wakes) {
+        pthread_mutex_lock(&s->lock);
+        void (*fn)(void *) = s->on_deliveries;
+        void *ctx = s->on_deliveries_ctx;
+        pthread_mutex_unlock(&s->lock);
+        if (fn != NULL)
+            fn(ctx);
+    }
+    i = 0;
+    for (store_job *j = jobs, *next; j != NULL; j = next, i++) {
+        next = j->next; /* done() may free the job */
+        store_outcome o = ok ? outcomes[i] : STORE_FAILED;
+        if (o == STORE_NEW)
+            metrics_stored(s->m, j->rec->parsed ? j->rec->event_type : NULL);
+        else if (o == STORE_DUPLICATE)
+            atomic_fetch_add(&s->m->duplicates, 1);
+        j->done(j->ctx, o, ok ? NULL : error);
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    store *s = arg;
+    for (;;) {
+        pthread_mutex_lock(&s->lock);
+        while (s->head == NULL && !s->closing)
+            pthread_cond_wait(&s->wake, &s->lock);
+        if (s->head == NULL) { /* closing, and everything is written */
+            pthread_mutex_unlock(&s->lock);
+            return NULL;
+        }
+        store_job *batch = s->head, *last = s->head;
+        size_t n = 1;
+        while (last->next != NULL && n < STORE_MAX_BATCH) {
+            last = last->next;
+            n++;
+        }
+        s->head = last->next;
+        if (s->head == NULL)
+            s->tail = NULL;
+        last->next = NULL;
+        pthread_mutex_unlock(&s->lock);
+        run_batch(s, batch, n);
+        if (s->be->idle != NULL)
+            s->be->idle(s->conn);
+    }
+}
+
+bool store_submit(store *s, store_job *job)
+{
+    job->next = NULL;
+    pthread_mutex_lock(&s->lock);
+    bool ok = !s->closing;
+    if (ok) {
+        if (s->tail != NULL)
+            s->tail->next = job;
+        else
+            s->head = job;
+        s->tail = job;
+        pthread_cond_signal(&s->wake);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return ok;
+}
+
+bool store_open(const config *c, metrics *m, store **out, char *err, size_t errlen)
+{
+    err[0] = '\0';
+    const store_backend *be = store_backend_for_url(c->store_url);
+    if (be == NULL) {
+        snprintf(err, errlen, "unsupported store url %s (expected sqlite:PATH)", c->store_url);
+        return false;
+    }
+    store *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return false;
+    s->be = be;
+    s->m = m;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->wake, NULL);
+    bool ok = be->open(c, m, &s->conn, err, errlen);
+    if (ok && pthread_create(&s->writer, NULL, writer_main, s) != 0) {
+        snprintf(err, errlen, "cannot start the writer thread");
+        be->close(s->conn);
+        ok = false;
+    }
+    if (!ok) {
+        pthread_mutex_destroy(&s->lock);
+        pthread_cond_destroy(&s->wake);
+        free(s);
+        return false;
+    }
+    *out = s;
+    return true;
+}
+
+const char *store_path(const store *s)
+{
+    return (s->be->caps & STORE_CAP_LOCAL_FILE) ? s->be->path(s->conn) : NULL;
+}
+
+void store_on_deliveries(store *s, void (*fn)(void *ctx), void *ctx)
+{
+    pthread_mutex_lock(&s->lock);
+    s->on_deliveries = fn;
+    s->on_deliveries_ctx = ctx;
+    pthread_mutex_unlock(&s->lock);
+}
+
+void store_close(store *s)
+{
+    if (s == NULL || s->closed)
+        return;
+    pthread_mutex_lock(&s->lock);
+    s->closing = true;
+    pthread_cond_signal(&s->wake);
+    pthread_mutex_unlock(&s->lock);
+    pthread_join(s->writer, NULL);
+    s->be->close(s->conn);
+    s->conn = NULL;
+    s->closed = true;
+}
+
+void store_free(store *s)
+{
+    if (s == NULL)
+        return;
+    store_close(s);
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->wake);
+    free(s);
+}

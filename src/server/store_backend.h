@@ -1,0 +1,79 @@
+/*
+ * store_backend.h - what a store backend implements: hookd's own verbs, not SQL's.
+ *
+ * Modelled on SQLite's VFS: a table of operations, versioned, chosen at run time by the store
+ * URL's scheme (store_backend_for_url), each connection object starting with a pointer to its
+ * table. The generic front (store.c) owns the job queue, the writer thread, group commit, the
+ * metrics and the dispatcher's wake-up; a backend does only I/O, and never sees the config's
+ * policy (routing is decided before a record reaches it: route.c).
+ *
+ * Threads: everything below runs on the writer thread, between open and close, except that
+ * open and close run on the thread that calls store_open / store_close.
+ * Transactions: the front calls begin, then the write ops of one batch, then commit; when any op
+ * or the commit fails it calls rollback, and nothing of the batch may remain. No op commits on
+ * its own. commit returns only once the batch is as durable as the configured durability says.
+ */
+#ifndef HOOKD_STORE_BACKEND_H
+#define HOOKD_STORE_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+#define STORE_BACKEND_VERSION 1
+
+/* Capabilities (store_backend.caps). */
+#define STORE_CAP_MAX_SIZE 0x1           /* [store] max_size is honoured */
+#define STORE_CAP_PROCESS_DURABILITY 0x2 /* durability = process means something */
+#define STORE_CAP_LOCAL_FILE 0x4         /* a path on this machine (store_backend.path) */
+
+typedef struct store_conn {
+    const struct store_backend *be;      /* first, in every backend's connection */
+} store_conn;
+
+typedef struct store_backend {
+    int version;                         /* STORE_BACKEND_VERSION it was written against */
+    const char *scheme;                  /* the URL prefix it takes: "sqlite" */
+    unsigned caps;
+
+    /* Open the store a config names (creating it, migrating the schema under a lock that several
+     * processes may contend for, and making deliveries that were in flight owed again), for
+     * writing. metrics takes the backend's own gauges (checkpoints, WAL size). */
+    bool (*open)(const config *c, metrics *m, store_conn **out, char *err, size_t errlen);
+    /* Finish background work, close; the connection is freed. */
+    void (*close)(store_conn *c);
+    /* The last error, for logs and the 503's log line. */
+    const char *(*errmsg)(store_conn *c);
+
+    bool (*begin)(store_conn *c);
+    bool (*commit)(store_conn *c);
+    void (*rollback)(store_conn *c);
+
+    /* An event: STORE_NEW (stored, with one delivery per r->handlers), STORE_DUPLICATE (its
+     * (id, endpoint) was stored before: the copy is counted, no delivery is queued) or
+     * STORE_FAILED. */
+    store_outcome (*event_upsert)(store_conn *c, const store_record *r);
+    /* A write that fails whenever an event write would (the disk is full): STORE_PROBED. */
+    store_outcome (*probe)(store_conn *c);
+    /* Delivery id is in flight, if it is owed and has made `attempts` attempts. */
+    store_outcome (*delivery_claim)(store_conn *c, int64_t id, int attempts);
+    /* An attempt and what becomes of its delivery; a delivery that ended (succeeded, dead) makes
+     * the parked deliveries of its call due; handler_gone: the handler's owed ones go dead. */
+    store_outcome (*attempt_record)(store_conn *c, const store_attempt *a);
+    /* Park delivery id behind the head of its call, if (checked now) it is still blocked. */
+    store_outcome (*delivery_park)(store_conn *c, int64_t id);
+
+    /* Between two batches, on the writer thread (SQLite finishes its checkpoint here). */
+    void (*idle)(store_conn *c);
+    /* STORE_CAP_LOCAL_FILE: the database file (the dispatcher's reader opens it). */
+    const char *(*path)(store_conn *c);
+} store_backend;
+
+/* The backend for a store URL ("sqlite:PATH"), or NULL when none takes it. */
+const store_backend *store_backend_for_url(const char *url);
+
+extern const store_backend store_sqlite_backend;
+
+#endif
