@@ -156,12 +156,18 @@ bool store_submit(store *s, store_job *job)
 
 bool store_open(const config *c, metrics *m, store **out, char *err, size_t errlen)
 {
-    err[0] = '\0';
     const store_backend *be = store_backend_for_url(c->store_url);
     if (be == NULL) {
         snprintf(err, errlen, "unsupported store url %s (expected sqlite:PATH)", c->store_url);
         return false;
     }
+    return store_open_backend(be, c, m, out, err, errlen);
+}
+
+bool store_open_backend(const store_backend *be, const config *c, metrics *m, store **out,
+                        char *err, size_t errlen)
+{
+    err[0] = '\0';
     store *s = calloc(1, sizeof *s);
     if (s == NULL)
         return false;

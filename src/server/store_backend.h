@@ -74,6 +74,10 @@ typedef struct store_backend {
 /* The backend for a store URL ("sqlite:PATH"), or NULL when none takes it. */
 const store_backend *store_backend_for_url(const char *url);
 
+/* store_open with a given backend (tests wrap a real one to inject faults). */
+bool store_open_backend(const store_backend *be, const config *c, metrics *m, store **out,
+                        char *err, size_t errlen);
+
 extern const store_backend store_sqlite_backend;
 
 #endif

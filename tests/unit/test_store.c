@@ -1,0 +1,344 @@
+/*
+ * test_store.c - the store's contract, through the generic front (store.c), run against every
+ * backend (SQLite today) and against a fault-injecting wrapper of it:
+ *   - an event is NEW once, then DUPLICATE; a probe writes; the row is committed before the
+ *     callback says so (no 200 without a row);
+ *   - a batch whose commit fails, or one of whose writes fails (a connection lost mid-batch),
+ *     fails every job in it and leaves nothing of any of them (never half-written);
+ *   - a slow commit delays every callback of its batch until it returns, and later jobs form
+ *     the next batch (group commit);
+ *   - a closed store refuses jobs and never calls their callbacks.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "testutil.h"
+
+#include "store_backend.h"
+
+/* ---- the fault-injecting wrapper -------------------------------------------------------------- */
+
+/* Set by the test thread, read by the writer thread: atomics. */
+static struct {
+    atomic_bool fail_commit;
+    atomic_int fail_upsert_at; /* fail the Nth event_upsert from now (1-based); 0: never */
+    atomic_int upserts;
+    atomic_int commit_delay_ms;
+    atomic_int commits_entered;
+    _Atomic double committed_at; /* when the last real commit returned */
+    atomic_int commits;
+} faults;
+
+static void reset_faults(void)
+{
+    atomic_store(&faults.fail_commit, false);
+    atomic_store(&faults.fail_upsert_at, 0);
+    atomic_store(&faults.upserts, 0);
+    atomic_store(&faults.commit_delay_ms, 0);
+    atomic_store(&faults.commits_entered, 0);
+    atomic_store(&faults.committed_at, 0.0);
+    atomic_store(&faults.commits, 0);
+}
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static bool f_open(const config *c, metrics *m, store_conn **out, char *err, size_t errlen)
+{
+    return store_sqlite_backend.open(c, m, out, err, errlen);
+}
+
+static bool f_commit(store_conn *c)
+{
+    atomic_fetch_add(&faults.commits_entered, 1);
+    int delay = atomic_load(&faults.commit_delay_ms);
+    if (delay > 0)
+        usleep((useconds_t)delay * 1000);
+    if (atomic_load(&faults.fail_commit))
+        return false;
+    bool ok = store_sqlite_backend.commit(c);
+    atomic_store(&faults.committed_at, now());
+    atomic_fetch_add(&faults.commits, 1);
+    return ok;
+}
+
+static store_outcome f_event_upsert(store_conn *c, const store_record *r)
+{
+    int at = atomic_load(&faults.fail_upsert_at);
+    if (at > 0 && atomic_fetch_add(&faults.upserts, 1) + 1 == at)
+        return STORE_FAILED; /* the connection went away mid-batch */
+    return store_sqlite_backend.event_upsert(c, r);
+}
+
+static const store_backend *faulty(void)
+{
+    static store_backend b;
+    b = store_sqlite_backend;
+    b.scheme = "faulty";
+    b.open = f_open;
+    b.commit = f_commit;
+    b.event_upsert = f_event_upsert;
+    return &b;
+}
+
+/* ---- helpers ---------------------------------------------------------------------------------- */
+
+typedef struct job {
+    double done_at;
+    store_job job;
+    store_record rec;
+    store_outcome outcome;
+    bool done;
+    char id[64];
+} job;
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+
+static void on_done(void *ctx, store_outcome outcome, const char *error)
+{
+    (void)error;
+    job *j = ctx;
+    pthread_mutex_lock(&lock);
+    j->outcome = outcome;
+    j->done_at = now();
+    j->done = true;
+    pthread_cond_broadcast(&cond);
+    pthread_mutex_unlock(&lock);
+}
+
+static void wait_for(job *j)
+{
+    pthread_mutex_lock(&lock);
+    while (!j->done)
+        pthread_cond_wait(&cond, &lock);
+    pthread_mutex_unlock(&lock);
+}
+
+static void event_job(job *j, const char *id)
+{
+    memset(j, 0, sizeof *j);
+    snprintf(j->id, sizeof j->id, "%s", id);
+    j->rec = (store_record){.id = j->id, .endpoint = "e", .scheme = "telnyx", .parsed = true,
+                            .event_type = "call.hangup", .received_at_us = 1,
+                            .body = (const uint8_t *)"{}", .body_len = 2};
+    j->job = (store_job){.kind = JOB_EVENT, .rec = &j->rec, .done = on_done, .ctx = j};
+}
+
+typedef struct fixture {
+    char dir[64], path[128];
+    config cfg;
+    metrics m;
+    store *s;
+} fixture;
+
+static fixture *open_fixture(const store_backend *be)
+{
+    fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/hookd-store-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->path, sizeof f->path, "%s/hookd.db", f->dir);
+    config_defaults(&f->cfg);
+    snprintf(f->cfg.store_url, sizeof f->cfg.store_url, "sqlite:%s", f->path);
+    metrics_init(&f->m);
+    char err[512];
+    reset_faults();
+    if (!store_open_backend(be, &f->cfg, &f->m, &f->s, err, sizeof err))
+        fail_msg("store_open: %s", err);
+    return f;
+}
+
+static void close_fixture(fixture *f)
+{
+    store_free(f->s);
+    metrics_destroy(&f->m);
+    static const char *const files[] = {"hookd.db", "hookd.db-wal", "hookd.db-shm"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char path[200];
+        snprintf(path, sizeof path, "%s/%s", f->dir, files[i]);
+        unlink(path);
+    }
+    assert_int_equal(rmdir(f->dir), 0);
+    free(f);
+}
+
+/* Rows of event id in the file, read on a connection of its own (what a restart would see). */
+static int rows(const fixture *f, const char *id)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int n = -1;
+    if (sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK
+        && sqlite3_prepare_v2(db, "SELECT count(*) FROM events WHERE id = ?1", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            n = sqlite3_column_int(st, 0);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+/* Submit j0, whose commit takes 150 ms; once that commit has begun, the rest: they queue behind
+ * it and form the next batch together. */
+static void submit_behind_slow_commit(fixture *f, job *jobs, size_t n)
+{
+    atomic_store(&faults.commit_delay_ms, 150);
+    int entered = atomic_load(&faults.commits_entered);
+    assert_true(store_submit(f->s, &jobs[0].job));
+    while (atomic_load(&faults.commits_entered) == entered)
+        usleep(1000);
+    for (size_t i = 1; i < n; i++)
+        assert_true(store_submit(f->s, &jobs[i].job));
+    wait_for(&jobs[0]);
+    atomic_store(&faults.commit_delay_ms, 0);
+    for (size_t i = 1; i < n; i++)
+        wait_for(&jobs[i]);
+}
+
+/* ---- the contract, for each backend ------------------------------------------------------------ */
+
+static void new_then_duplicate(const store_backend *be)
+{
+    fixture *f = open_fixture(be);
+    job a, b, probe;
+    event_job(&a, "evt-1");
+    assert_true(store_submit(f->s, &a.job));
+    wait_for(&a);
+    assert_int_equal(a.outcome, STORE_NEW);
+    assert_int_equal(rows(f, "evt-1"), 1); /* committed before the callback said so */
+    event_job(&b, "evt-1");
+    assert_true(store_submit(f->s, &b.job));
+    wait_for(&b);
+    assert_int_equal(b.outcome, STORE_DUPLICATE);
+    assert_int_equal(rows(f, "evt-1"), 1);
+    memset(&probe, 0, sizeof probe);
+    probe.job = (store_job){.kind = JOB_PROBE, .done = on_done, .ctx = &probe};
+    assert_true(store_submit(f->s, &probe.job));
+    wait_for(&probe);
+    assert_int_equal(probe.outcome, STORE_PROBED);
+    close_fixture(f);
+}
+
+static void contract_sqlite(void **state)
+{
+    (void)state;
+    new_then_duplicate(&store_sqlite_backend);
+}
+
+static void contract_through_the_wrapper(void **state)
+{
+    (void)state;
+    new_then_duplicate(faulty());
+}
+
+/* ---- faults ------------------------------------------------------------------------------------- */
+
+static void a_failed_commit_fails_the_whole_batch(void **state)
+{
+    (void)state;
+    fixture *f = open_fixture(faulty());
+    job jobs[4];
+    for (int i = 0; i < 4; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "c-%d", i);
+        event_job(&jobs[i], id);
+    }
+    atomic_store(&faults.fail_commit, true);
+    submit_behind_slow_commit(f, jobs, 4);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(jobs[i].outcome, STORE_FAILED);
+        assert_int_equal(rows(f, jobs[i].id), 0);
+    }
+    assert_true(atomic_load(&f->m.store_errors) >= 2);
+    /* The store recovers: the same events are stored once the commit works again. */
+    atomic_store(&faults.fail_commit, false);
+    event_job(&jobs[0], "c-0");
+    assert_true(store_submit(f->s, &jobs[0].job));
+    wait_for(&jobs[0]);
+    assert_int_equal(jobs[0].outcome, STORE_NEW);
+    assert_int_equal(rows(f, "c-0"), 1);
+    close_fixture(f);
+}
+
+static void a_write_failing_mid_batch_leaves_nothing(void **state)
+{
+    (void)state;
+    fixture *f = open_fixture(faulty());
+    job jobs[4];
+    for (int i = 0; i < 4; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "m-%d", i);
+        event_job(&jobs[i], id);
+    }
+    atomic_store(&faults.fail_upsert_at, 3); /* m-0 alone, then m-1 ok, m-2 fails: m-1 and m-3 with it */
+    submit_behind_slow_commit(f, jobs, 4);
+    assert_int_equal(jobs[0].outcome, STORE_NEW);
+    assert_int_equal(rows(f, "m-0"), 1);
+    for (int i = 1; i < 4; i++) {
+        if (jobs[i].outcome != STORE_FAILED)
+            fail_msg("%s: outcome %d, wanted STORE_FAILED", jobs[i].id, jobs[i].outcome);
+        if (rows(f, jobs[i].id) != 0)
+            fail_msg("%s was half-written", jobs[i].id);
+    }
+    close_fixture(f);
+}
+
+static void callbacks_wait_for_a_slow_commit(void **state)
+{
+    (void)state;
+    fixture *f = open_fixture(faulty());
+    job jobs[3];
+    for (int i = 0; i < 3; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "s-%d", i);
+        event_job(&jobs[i], id);
+    }
+    double t0 = now();
+    submit_behind_slow_commit(f, jobs, 3);
+    assert_true(jobs[0].done_at - t0 >= 0.15);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(jobs[i].outcome, STORE_NEW);
+        assert_true(jobs[i].done_at >= t0);
+    }
+    /* s-1 and s-2 waited behind s-0's commit, then shared one: two commits in all. */
+    assert_int_equal(atomic_load(&faults.commits), 2);
+    assert_true(jobs[2].done_at >= atomic_load(&faults.committed_at));
+    close_fixture(f);
+}
+
+static void a_closed_store_refuses(void **state)
+{
+    (void)state;
+    fixture *f = open_fixture(&store_sqlite_backend);
+    store_close(f->s);
+    job j;
+    event_job(&j, "late");
+    assert_false(store_submit(f->s, &j.job));
+    usleep(20 * 1000);
+    assert_false(j.done); /* a refused submit never calls back */
+    close_fixture(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(contract_sqlite),
+        cmocka_unit_test(contract_through_the_wrapper),
+        cmocka_unit_test(a_failed_commit_fails_the_whole_batch),
+        cmocka_unit_test(a_write_failing_mid_batch_leaves_nothing),
+        cmocka_unit_test(callbacks_wait_for_a_slow_commit),
+        cmocka_unit_test(a_closed_store_refuses),
+    };
+    return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}
