@@ -1,18 +1,21 @@
 /*
  * dispatch.c - run the handlers: exec a program or forward a signed request, at least once.
  *
- * Deliveries are rows, written in the same transaction as their event (store_sqlite.c), so a
+ * Deliveries are written in the same transaction as their event (the store's event_upsert), so a
  * stored event always has them and a duplicate creates none. The scheduler thread reads due
- * deliveries on its own read-only connection every DISPATCH_POLL_MS (or when the writer says new
- * ones were queued), one handler at a time (so one handler's backlog never hides another's),
+ * deliveries through a store reader of its own every DISPATCH_POLL_MS (or when the writer says
+ * some became due), one handler at a time (so one handler's backlog never hides another's),
  * honours each handler's concurrency and order = call, and starts one thread per attempt. For an
  * order = call handler, a due delivery blocked behind the head of its call is parked ('waiting',
  * re-examined within DISPATCH_PARK_RECHECK_S, woken when the head ends), so the scan never walks
- * a growing pile of blocked rows and never stalls behind them. Every state change (in flight, attempt recorded, succeeded / retry / dead) goes
- * through the store's writer queue like events do, so dispatch never holds SQLite's write lock.
- * Nor does the writer ever wait for dispatch: its callbacks only push onto a lock-free list and
- * write to an eventfd (so no wake-up is lost), and the scheduler reaps that list. A delivery stays claimed in memory until its attempt
- * is committed; one found in flight at start (hookd died) is owed again: at least once.
+ * a growing pile of blocked rows and never stalls behind them.
+ *
+ * Every state change (in flight, parked, attempt recorded, succeeded / retry / dead) goes through
+ * the store's writer queue like events do, so dispatch never holds the store's write lock. Nor
+ * does the writer ever wait for dispatch: its callbacks only push onto a lock-free list and write
+ * to an eventfd (so no wake-up is lost), and the scheduler reaps that list. A delivery stays
+ * claimed in memory until its attempt is committed; one found in flight at start (hookd died) is
+ * owed again: at least once.
  *
  *   exec     the program without a shell, the raw body on stdin, HOOKD_* in the environment, in
  *            its own process group (a timeout kills the whole group); exit 0 is success
@@ -37,7 +40,6 @@
 
 #include <curl/curl.h>
 #include <sodium.h>
-#include <sqlite3.h>
 
 #include "dispatch.h"
 #include "log.h"
@@ -85,7 +87,7 @@ struct dispatcher {
     const config *cfg;
     store *store;
     metrics *m;
-    sqlite3 *db;              /* the scheduler's read connection */
+    store_reader *reader;     /* the scheduler's own connection to the store */
     hookd_signer *signers[SRV_MAX_HANDLERS][2]; /* forward: v1, v1a */
     pthread_t thread;
     bool thread_started;
@@ -105,12 +107,6 @@ static int64_t now_us(void)
     struct timespec t;
     clock_gettime(CLOCK_REALTIME, &t);
     return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
-}
-
-static char *dup_column(sqlite3_stmt *st, int i)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    return t != NULL ? strdup((const char *)t) : NULL;
 }
 
 static void attempt_free(attempt *a)
@@ -623,24 +619,6 @@ static void *run_attempt(void *arg)
 
 /* ---- the scheduler -------------------------------------------------------------------------- */
 
-/* One handler's due deliveries, in due order: the due index leads with the handler. */
-static const char due_sql[] =
-    "SELECT d.id, d.handler, d.attempts, d.call_key, coalesce(d.occurred_at_us, 0), e.id,"
-    " e.endpoint, e.event_type, e.occurred_at, e.content_type, e.call_control_id,"
-    " e.call_session_id, e.call_leg_id, e.failure_cause, e.hangup_cause, e.body"
-    " FROM deliveries d JOIN events e ON e.seq = d.event_seq"
-    " WHERE d.handler = ?1 AND d.state IN ('pending', 'retry', 'waiting') AND d.next_attempt_us <= ?2"
-    " ORDER BY d.next_attempt_us, d.id LIMIT ?3";
-
-/* order = call: is this delivery blocked, i.e. is another delivery of its call in flight, or owed
- * and earlier? (The same test the writer repeats before parking; see store_sqlite.c.) */
-static const char blocked_sql[] =
-    "SELECT 1 FROM deliveries WHERE handler = ?1 AND call_key = ?2 AND id <> ?4"
-    " AND state IN ('pending', 'retry', 'waiting', 'in_flight')"
-    " AND (state = 'in_flight' OR coalesce(occurred_at_us, 0) < ?3"
-    "      OR (coalesce(occurred_at_us, 0) = ?3 AND id < ?4))"
-    " LIMIT 1";
-
 static bool is_running(const dispatcher *d, int64_t id, size_t handler, const char *call_key,
                        bool by_call)
 {
@@ -654,55 +632,47 @@ static bool is_running(const dispatcher *d, int64_t id, size_t handler, const ch
     return false;
 }
 
-static bool blocked(sqlite3_stmt *st, const char *handler, const char *call_key, int64_t occurred,
-                    int64_t id)
+static char *dup_text(const char *t)
 {
-    sqlite3_bind_text(st, 1, handler, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, call_key, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, occurred);
-    sqlite3_bind_int64(st, 4, id);
-    bool b = sqlite3_step(st) == SQLITE_ROW;
-    sqlite3_reset(st);
-    return b;
+    return t != NULL ? strdup(t) : NULL;
 }
 
-
-static attempt *attempt_from_row(dispatcher *d, sqlite3_stmt *st, size_t handler)
+static attempt *attempt_from_due(dispatcher *d, const store_due *row, size_t handler)
 {
     attempt *a = calloc(1, sizeof *a);
     if (a == NULL)
         return NULL;
     a->d = d;
     a->handler = handler;
-    a->delivery_id = sqlite3_column_int64(st, 0);
-    a->number = sqlite3_column_int(st, 2) + 1;
-    a->call_key = dup_column(st, 3);
-    a->event_id = dup_column(st, 5);
-    a->endpoint = dup_column(st, 6);
-    a->event_type = dup_column(st, 7);
-    a->occurred_at = dup_column(st, 8);
-    a->content_type = dup_column(st, 9);
-    a->call_control_id = dup_column(st, 10);
-    a->call_session_id = dup_column(st, 11);
-    a->call_leg_id = dup_column(st, 12);
-    a->failure_cause = dup_column(st, 13);
-    a->hangup_cause = dup_column(st, 14);
-    a->body_len = (size_t)sqlite3_column_bytes(st, 15);
+    a->delivery_id = row->id;
+    a->number = row->attempts + 1;
+    a->call_key = dup_text(row->call_key);
+    a->event_id = dup_text(row->event_id);
+    a->endpoint = dup_text(row->endpoint);
+    a->event_type = dup_text(row->event_type);
+    a->occurred_at = dup_text(row->occurred_at);
+    a->content_type = dup_text(row->content_type);
+    a->call_control_id = dup_text(row->call_control_id);
+    a->call_session_id = dup_text(row->call_session_id);
+    a->call_leg_id = dup_text(row->call_leg_id);
+    a->failure_cause = dup_text(row->failure_cause);
+    a->hangup_cause = dup_text(row->hangup_cause);
+    a->body_len = row->body_len;
     a->body = malloc(a->body_len + 1);
     if (a->body == NULL || a->event_id == NULL) {
         attempt_free(a);
         return NULL;
     }
     if (a->body_len > 0)
-        memcpy(a->body, sqlite3_column_blob(st, 15), a->body_len);
+        memcpy(a->body, row->body, a->body_len);
     a->body[a->body_len] = 0;
     return a;
 }
 
 /* Start what is due and allowed for handler hi; false when out of memory or threads. */
-static bool start_attempt(dispatcher *d, sqlite3_stmt *due, size_t hi, int64_t id)
+static bool start_attempt(dispatcher *d, const store_due *row, size_t hi)
 {
-    attempt *a = attempt_from_row(d, due, hi);
+    attempt *a = attempt_from_due(d, row, hi);
     if (a == NULL)
         return false;
     a->lim = d->lim[hi];
@@ -721,97 +691,84 @@ static bool start_attempt(dispatcher *d, sqlite3_stmt *due, size_t hi, int64_t i
         attempt_free(a);
         return false;
     }
-    mark(d, JOB_CLAIM, id, a->number - 1);
+    mark(d, JOB_CLAIM, row->id, a->number - 1);
     return true;
+}
+
+/* One handler's look, row by row (store_due_walk's callback). */
+typedef struct look {
+    dispatcher *d;
+    size_t hi;
+    unsigned concurrency;
+    bool ok;
+} look;
+
+static bool consider(void *ctx, const store_due *row)
+{
+    look *l = ctx;
+    dispatcher *d = l->d;
+    const cfg_handler *h = &d->cfg->handlers[l->hi];
+    bool by_call = h->order_call && row->call_key != NULL;
+    if (is_running(d, row->id, l->hi, row->call_key, by_call))
+        return true;
+    if (by_call && store_blocked(d->reader, h->name, row->call_key, row->occurred_at_us, row->id)) {
+        mark(d, JOB_PARK, row->id, 0);
+        return true;
+    }
+    l->ok = start_attempt(d, row, l->hi);
+    return l->ok && d->inflight[l->hi] < l->concurrency;
 }
 
 /* One handler's look: its due deliveries in due order. An unordered handler needs at most
  * `concurrency` rows (those already running, whose in-flight mark may not be written yet, and
  * the free slots); an ordered one reads up to DISPATCH_BATCH and parks what is blocked. */
-static bool schedule_handler(dispatcher *d, sqlite3_stmt *due, sqlite3_stmt *block, size_t hi,
-                             int64_t now)
+static bool schedule_handler(dispatcher *d, size_t hi, int64_t now)
 {
     const cfg_handler *h = &d->cfg->handlers[hi];
-    unsigned concurrency = d->lim[hi].concurrency;
-    if (d->inflight[hi] >= concurrency)
+    look l = {.d = d, .hi = hi, .concurrency = d->lim[hi].concurrency, .ok = true};
+    if (d->inflight[hi] >= l.concurrency)
         return true;
-    sqlite3_bind_text(due, 1, h->name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(due, 2, now);
-    /* Rows already running whose in-flight mark is not written yet come back too: at most one
-     * per attempt in flight, so inflight + free slots = concurrency rows are enough. */
-    sqlite3_bind_int(due, 3, h->order_call ? DISPATCH_BATCH : (int)concurrency);
-    bool ok = true;
-    while (ok && d->inflight[hi] < concurrency && sqlite3_step(due) == SQLITE_ROW) {
-        int64_t id = sqlite3_column_int64(due, 0);
-        const char *call_key = (const char *)sqlite3_column_text(due, 3);
-        bool by_call = h->order_call && call_key != NULL;
-        if (is_running(d, id, hi, call_key, by_call))
-            continue;
-        if (by_call && blocked(block, h->name, call_key, sqlite3_column_int64(due, 4), id)) {
-            mark(d, JOB_PARK, id, 0);
-            continue;
-        }
-        ok = start_attempt(d, due, hi, id);
-    }
-    sqlite3_reset(due);
-    return ok;
+    store_due_walk(d->reader, h->name, now, h->order_call ? DISPATCH_BATCH : (int)l.concurrency,
+                   consider, &l);
+    return l.ok;
 }
 
 /* Start what is due and allowed, handler by handler; called with d->lock held. */
-static void schedule(dispatcher *d, sqlite3_stmt *due, sqlite3_stmt *block)
+static void schedule(dispatcher *d)
 {
     int64_t now = now_us();
     for (size_t hi = 0; hi < d->cfg->nhandlers; hi++) {
-        if (!schedule_handler(d, due, block, hi, now))
+        if (!schedule_handler(d, hi, now))
             break;
     }
 }
 
-/* Queue depth, the oldest owed delivery, dead letters, orphans: for /metrics. */
-static void measure(dispatcher *d, sqlite3_stmt *gauges)
+/* Queue depth, the oldest owed delivery, dead letters: for /metrics. */
+static void measure(dispatcher *d)
 {
-    if (sqlite3_step(gauges) == SQLITE_ROW) {
-        atomic_store(&d->m->queue_depth, sqlite3_column_int64(gauges, 0));
-        int64_t oldest = sqlite3_column_int64(gauges, 1);
-        atomic_store(&d->m->oldest_pending_s, oldest > 0 ? (now_us() - oldest) / 1000000 : 0);
-        atomic_store(&d->m->dead_letters, sqlite3_column_int64(gauges, 2));
-    }
-    sqlite3_reset(gauges);
+    store_gauges g;
+    if (!store_gauges_read(d->reader, &g))
+        return;
+    atomic_store(&d->m->queue_depth, g.owed);
+    atomic_store(&d->m->oldest_pending_s, g.oldest_owed_us > 0 ? (now_us() - g.oldest_owed_us) / 1000000 : 0);
+    atomic_store(&d->m->dead_letters, g.dead);
 }
 
 static void *scheduler_main(void *arg)
 {
     dispatcher *d = arg;
-    sqlite3_stmt *due = NULL, *block = NULL, *gauges = NULL;
-    if (sqlite3_prepare_v2(d->db, due_sql, -1, &due, NULL) != SQLITE_OK
-        || sqlite3_prepare_v2(d->db, blocked_sql, -1, &block, NULL) != SQLITE_OK
-        || sqlite3_prepare_v2(d->db,
-                              "SELECT (SELECT count(*) FROM deliveries"
-                              "   WHERE state IN ('pending', 'retry', 'waiting', 'in_flight')),"
-                              " (SELECT min(created_us) FROM deliveries"
-                              "   WHERE state IN ('pending', 'retry', 'waiting', 'in_flight')),"
-                              " (SELECT count(*) FROM deliveries WHERE state = 'dead')",
-                              -1, &gauges, NULL) != SQLITE_OK) {
-        log_msg(LOG_ERROR, "dispatch stopped", "%s", sqlite3_errmsg(d->db));
-        sqlite3_finalize(due);
-        sqlite3_finalize(block);
-        return NULL;
-    }
     int ticks = 0;
     pthread_mutex_lock(&d->lock);
     while (!d->stopping) {
         reap(d);
-        schedule(d, due, block);
+        schedule(d);
         if (ticks++ % 5 == 0)
-            measure(d, gauges);
+            measure(d);
         pthread_mutex_unlock(&d->lock);
         nap(d, DISPATCH_POLL_MS);
         pthread_mutex_lock(&d->lock);
     }
     pthread_mutex_unlock(&d->lock);
-    sqlite3_finalize(due);
-    sqlite3_finalize(block);
-    sqlite3_finalize(gauges);
     return NULL;
 }
 
@@ -822,25 +779,26 @@ static void wake(void *ctx)
 }
 
 /* Deliveries queued for handlers the config no longer has: kept, reported, not run. */
+typedef struct orphans {
+    const dispatcher *d;
+    int64_t total;
+} orphans;
+
+static void count_orphans(void *ctx, const char *handler, int64_t n)
+{
+    orphans *o = ctx;
+    if (route_handler(o->d->cfg, handler) != NULL)
+        return;
+    o->total += n;
+    log_json(LOG_WARN, "deliveries of a removed handler are kept, not run",
+             json_pack("{s:s, s:I}", "handler", handler, "deliveries", (json_int_t)n));
+}
+
 static void report_orphans(dispatcher *d)
 {
-    sqlite3_stmt *st = NULL;
-    int64_t total = 0;
-    if (sqlite3_prepare_v2(d->db, "SELECT handler, count(*) FROM deliveries WHERE state IN"
-                                  " ('pending', 'retry', 'waiting', 'in_flight') GROUP BY handler",
-                           -1, &st, NULL) != SQLITE_OK)
-        return;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        const char *name = (const char *)sqlite3_column_text(st, 0);
-        if (route_handler(d->cfg, name) != NULL)
-            continue;
-        total += sqlite3_column_int64(st, 1);
-        log_json(LOG_WARN, "deliveries of a removed handler are kept, not run",
-                 json_pack("{s:s, s:I}", "handler", name, "deliveries",
-                           (json_int_t)sqlite3_column_int64(st, 1)));
-    }
-    sqlite3_finalize(st);
-    atomic_store(&d->m->orphaned, total);
+    orphans o = {.d = d};
+    if (store_owed_by_handler(d->reader, count_orphans, &o))
+        atomic_store(&d->m->orphaned, o.total);
 }
 
 bool dispatch_start(const config *cfg, store *st, metrics *m, dispatcher **out, char *err,
@@ -875,12 +833,13 @@ bool dispatch_start(const config *cfg, store *st, metrics *m, dispatcher **out, 
             hookd_signer_new(HOOKD_SCHEME_STANDARD, h->sign_key, &d->signers[i][1]);
     }
     metrics_set_handlers(m, names, cfg->nhandlers);
-    if (sqlite3_open_v2(store_path(st), &d->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "dispatch cannot read the store: %s", sqlite3_errmsg(d->db));
+    char why[384];
+    d->reader = store_reader_open(st, why, sizeof why);
+    if (d->reader == NULL) {
+        snprintf(err, errlen, "dispatch cannot read the store: %s", why);
         dispatch_stop(d);
         return false;
     }
-    sqlite3_busy_timeout(d->db, STORE_BUSY_TIMEOUT_MS);
     report_orphans(d);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (pthread_create(&d->thread, NULL, scheduler_main, d) != 0) {
@@ -933,7 +892,7 @@ void dispatch_stop(dispatcher *d)
         hookd_signer_free(d->signers[i][0]);
         hookd_signer_free(d->signers[i][1]);
     }
-    sqlite3_close(d->db);
+    store_reader_close(d->reader);
     close(d->wake_fd);
     pthread_mutex_destroy(&d->lock);
     free(d);

@@ -191,9 +191,60 @@ bool store_open_backend(const store_backend *be, const config *c, metrics *m, st
     return true;
 }
 
-const char *store_path(const store *s)
+struct store_reader {
+    store_conn *conn;
+    const store_backend *be;
+};
+
+store_reader *store_reader_open(const store *s, char *err, size_t errlen)
 {
-    return (s->be->caps & STORE_CAP_LOCAL_FILE) ? s->be->path(s->conn) : NULL;
+    store_reader *r = calloc(1, sizeof *r);
+    if (r == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    r->be = s->be;
+    if (!s->be->reader_open(s->conn, &r->conn, err, errlen)) {
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void store_reader_close(store_reader *r)
+{
+    if (r == NULL)
+        return;
+    r->be->close(r->conn);
+    free(r);
+}
+
+bool store_due_walk(store_reader *r, const char *handler, int64_t now_us, int limit,
+                    store_due_fn *fn, void *ctx)
+{
+    return r->be->due(r->conn, handler, now_us, limit, fn, ctx);
+}
+
+bool store_blocked(store_reader *r, const char *handler, const char *call_key,
+                   int64_t occurred_at_us, int64_t id)
+{
+    /* An error counts as blocked: the delivery waits for the next look rather than run early. */
+    return r->be->blocked(r->conn, handler, call_key, occurred_at_us, id) != 0;
+}
+
+bool store_gauges_read(store_reader *r, store_gauges *out)
+{
+    return r->be->gauges(r->conn, out);
+}
+
+bool store_owed_by_handler(store_reader *r, store_count_fn *fn, void *ctx)
+{
+    return r->be->owed_by_handler(r->conn, fn, ctx);
+}
+
+const char *store_reader_errmsg(store_reader *r)
+{
+    return r->be->errmsg(r->conn);
 }
 
 void store_on_deliveries(store *s, void (*fn)(void *ctx), void *ctx)

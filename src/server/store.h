@@ -108,8 +108,57 @@ void store_free(store *s);
 /* The path of a sqlite: URL, or NULL. */
 const char *store_sqlite_path(const char *url);
 
-/* The database file of an open store (for the dispatcher's own read connection). */
-const char *store_path(const store *s);
+/* ---- the dispatcher's reads ------------------------------------------------------------------
+ * On a connection of their own (store_reader), used by one thread at a time (the scheduler):
+ * reads never wait for the writer, and the writer never waits for them. */
+
+/* One due delivery with what its attempt needs of its event. The strings and body are valid
+ * only during the callback. */
+typedef struct store_due {
+    int64_t id;
+    const char *handler;
+    int attempts;              /* made so far */
+    const char *call_key;      /* call_session_id or call_control_id, or NULL */
+    int64_t occurred_at_us;    /* 0 when unknown */
+    const char *event_id, *endpoint, *event_type, *occurred_at, *content_type;
+    const char *call_control_id, *call_session_id, *call_leg_id, *failure_cause, *hangup_cause;
+    const uint8_t *body;
+    size_t body_len;
+} store_due;
+
+/* Return false to stop the walk. */
+typedef bool store_due_fn(void *ctx, const store_due *d);
+typedef void store_count_fn(void *ctx, const char *handler, int64_t n);
+
+typedef struct store_gauges {
+    int64_t owed;              /* pending, waiting, retry or in flight */
+    int64_t oldest_owed_us;    /* created_us of the oldest owed one, 0 when none */
+    int64_t dead;
+} store_gauges;
+
+typedef struct store_reader store_reader;
+
+/* A reader on the store s writes to. */
+store_reader *store_reader_open(const store *s, char *err, size_t errlen);
+void store_reader_close(store_reader *r);
+
+/* Handler's due deliveries (owed, not in flight, next attempt <= now_us) in due order, at most
+ * limit. The callback may call store_blocked on the same reader. */
+bool store_due_walk(store_reader *r, const char *handler, int64_t now_us, int limit,
+                    store_due_fn *fn, void *ctx);
+
+/* order = call: is delivery id blocked (another owed delivery of its call is in flight, or
+ * occurred earlier)? */
+bool store_blocked(store_reader *r, const char *handler, const char *call_key,
+                   int64_t occurred_at_us, int64_t id);
+
+bool store_gauges_read(store_reader *r, store_gauges *out);
+
+/* Owed deliveries per handler (every handler the store has any for, configured or not). */
+bool store_owed_by_handler(store_reader *r, store_count_fn *fn, void *ctx);
+
+/* The last error of the reader, for the log. */
+const char *store_reader_errmsg(store_reader *r);
 
 /* Called by the writer after a commit that queued deliveries (to wake the dispatcher). */
 void store_on_deliveries(store *s, void (*fn)(void *ctx), void *ctx);

@@ -27,7 +27,7 @@
 /* Capabilities (store_backend.caps). */
 #define STORE_CAP_MAX_SIZE 0x1           /* [store] max_size is honoured */
 #define STORE_CAP_PROCESS_DURABILITY 0x2 /* durability = process means something */
-#define STORE_CAP_LOCAL_FILE 0x4         /* a path on this machine (store_backend.path) */
+#define STORE_CAP_LOCAL_FILE 0x4         /* a file on this machine */
 
 typedef struct store_conn {
     const struct store_backend *be;      /* first, in every backend's connection */
@@ -67,8 +67,17 @@ typedef struct store_backend {
 
     /* Between two batches, on the writer thread (SQLite finishes its checkpoint here). */
     void (*idle)(store_conn *c);
-    /* STORE_CAP_LOCAL_FILE: the database file (the dispatcher's reader opens it). */
-    const char *(*path)(store_conn *c);
+
+    /* The dispatcher's reader: a connection of its own to the store writer conn writes to, used
+     * by one thread. A backend that cannot interleave cursors (libpq) materialises `due`'s rows
+     * before calling back, since the callback calls `blocked`. Closed with close. */
+    bool (*reader_open)(store_conn *writer, store_conn **out, char *err, size_t errlen);
+    bool (*due)(store_conn *c, const char *handler, int64_t now_us, int limit, store_due_fn *fn,
+                void *ctx);
+    int (*blocked)(store_conn *c, const char *handler, const char *call_key,
+                   int64_t occurred_at_us, int64_t id); /* 1 blocked, 0 not, -1 error */
+    bool (*gauges)(store_conn *c, store_gauges *out);
+    bool (*owed_by_handler)(store_conn *c, store_count_fn *fn, void *ctx);
 } store_backend;
 
 /* The backend for a store URL ("sqlite:PATH"), or NULL when none takes it. */

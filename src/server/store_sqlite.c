@@ -41,6 +41,9 @@ typedef struct sqlite_conn {
     bool checkpointer_started;
     atomic_int wal_pages;
     atomic_bool stop_checkpoints;
+    /* a reader (reader_open): read-only, these statements only */
+    bool reader;
+    sqlite3_stmt *due, *blocked, *gauges, *owed;
 } sqlite_conn;
 
 static sqlite_conn *conn_of(store_conn *c)
@@ -443,10 +446,11 @@ fail:
 /* Close the database; safe to call twice (store_close, then store_free). */
 static void finalize_all(sqlite_conn *s)
 {
-    sqlite3_stmt **stmts[] = {&s->upsert,         &s->probe_insert,   &s->probe_delete,
-                              &s->queue,          &s->claim,          &s->attempt_insert,
-                              &s->attempt_update, &s->handler_gone,   &s->wake_call,
-                              &s->park};
+    sqlite3_stmt **stmts[] = {&s->upsert,         &s->probe_insert, &s->probe_delete,
+                              &s->queue,          &s->claim,        &s->attempt_insert,
+                              &s->attempt_update, &s->handler_gone, &s->wake_call,
+                              &s->park,           &s->due,          &s->blocked,
+                              &s->gauges,         &s->owed};
     for (size_t i = 0; i < sizeof stmts / sizeof stmts[0]; i++) {
         sqlite3_stmt **slot = stmts[i];
         sqlite3_finalize(*slot);
@@ -464,7 +468,7 @@ static void sq_close(store_conn *c)
     atomic_store(&s->stop_checkpoints, true);
     if (s->checkpointer_started)
         pthread_join(s->checkpointer, NULL);
-    if (s->db != NULL)
+    if (s->db != NULL && !s->reader)
         sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
     finalize_all(s);
     free(s);
@@ -500,9 +504,138 @@ static bool sq_open(const config *c, metrics *m, store_conn **out, char *err, si
     return true;
 }
 
-static const char *sq_path(store_conn *c)
+/* ---- the dispatcher's reader -------------------------------------------------------------- */
+
+/* One handler's due deliveries, in due order: the due index leads with the handler, and the
+ * state terms repeat its predicate so SQLite uses it. */
+static const char due_sql[] =
+    "SELECT d.id, d.handler, d.attempts, d.call_key, coalesce(d.occurred_at_us, 0), e.id,"
+    " e.endpoint, e.event_type, e.occurred_at, e.content_type, e.call_control_id,"
+    " e.call_session_id, e.call_leg_id, e.failure_cause, e.hangup_cause, e.body"
+    " FROM deliveries d JOIN events e ON e.seq = d.event_seq"
+    " WHERE d.handler = ?1 AND d.state IN ('pending', 'retry', 'waiting') AND d.next_attempt_us <= ?2"
+    " ORDER BY d.next_attempt_us, d.id LIMIT ?3";
+
+/* The same test as park_sql's, on the lane index. */
+static const char blocked_sql[] =
+    "SELECT 1 FROM deliveries WHERE handler = ?1 AND call_key = ?2 AND id <> ?4"
+    " AND state IN ('pending', 'retry', 'waiting', 'in_flight')"
+    " AND (state = 'in_flight' OR coalesce(occurred_at_us, 0) < ?3"
+    "      OR (coalesce(occurred_at_us, 0) = ?3 AND id < ?4))"
+    " LIMIT 1";
+
+static const char gauges_sql[] =
+    "SELECT (SELECT count(*) FROM deliveries"
+    "   WHERE state IN ('pending', 'retry', 'waiting', 'in_flight')),"
+    " (SELECT min(created_us) FROM deliveries"
+    "   WHERE state IN ('pending', 'retry', 'waiting', 'in_flight')),"
+    " (SELECT count(*) FROM deliveries WHERE state = 'dead')";
+
+static const char owed_sql[] =
+    "SELECT handler, count(*) FROM deliveries WHERE state IN"
+    " ('pending', 'retry', 'waiting', 'in_flight') GROUP BY handler";
+
+static bool sq_reader_open(store_conn *writer, store_conn **out, char *err, size_t errlen)
 {
-    return conn_of(c)->path;
+    sqlite_conn *w = conn_of(writer), *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return false;
+    }
+    s->base.be = &store_sqlite_backend;
+    s->reader = true;
+    snprintf(s->path, sizeof s->path, "%s", w->path);
+    bool ok = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK
+              && sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS) == SQLITE_OK
+              && sqlite3_prepare_v2(s->db, due_sql, -1, &s->due, NULL) == SQLITE_OK
+              && sqlite3_prepare_v2(s->db, blocked_sql, -1, &s->blocked, NULL) == SQLITE_OK
+              && sqlite3_prepare_v2(s->db, gauges_sql, -1, &s->gauges, NULL) == SQLITE_OK
+              && sqlite3_prepare_v2(s->db, owed_sql, -1, &s->owed, NULL) == SQLITE_OK;
+    if (!ok) {
+        snprintf(err, errlen, "cannot read the store %s: %s", s->path,
+                 s->db != NULL ? sqlite3_errmsg(s->db) : "out of memory");
+        sq_close(&s->base);
+        return false;
+    }
+    *out = &s->base;
+    return true;
+}
+
+static const char *text(sqlite3_stmt *st, int i)
+{
+    return (const char *)sqlite3_column_text(st, i);
+}
+
+static bool sq_due(store_conn *c, const char *handler, int64_t now_us, int limit, store_due_fn *fn,
+                   void *ctx)
+{
+    sqlite_conn *s = conn_of(c);
+    sqlite3_stmt *st = s->due;
+    sqlite3_bind_text(st, 1, handler, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now_us);
+    sqlite3_bind_int(st, 3, limit);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        store_due d = {
+            .id = sqlite3_column_int64(st, 0),
+            .handler = text(st, 1),
+            .attempts = sqlite3_column_int(st, 2),
+            .call_key = text(st, 3),
+            .occurred_at_us = sqlite3_column_int64(st, 4),
+            .event_id = text(st, 5),
+            .endpoint = text(st, 6),
+            .event_type = text(st, 7),
+            .occurred_at = text(st, 8),
+            .content_type = text(st, 9),
+            .call_control_id = text(st, 10),
+            .call_session_id = text(st, 11),
+            .call_leg_id = text(st, 12),
+            .failure_cause = text(st, 13),
+            .hangup_cause = text(st, 14),
+            .body = sqlite3_column_blob(st, 15),
+            .body_len = (size_t)sqlite3_column_bytes(st, 15),
+        };
+        if (!fn(ctx, &d)) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE;
+}
+
+static int sq_blocked(store_conn *c, const char *handler, const char *call_key,
+                      int64_t occurred_at_us, int64_t id)
+{
+    sqlite3_stmt *st = conn_of(c)->blocked;
+    sqlite3_bind_text(st, 1, handler, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, call_key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, occurred_at_us);
+    sqlite3_bind_int64(st, 4, id);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+static bool sq_gauges(store_conn *c, store_gauges *out)
+{
+    sqlite3_stmt *st = conn_of(c)->gauges;
+    bool ok = sqlite3_step(st) == SQLITE_ROW;
+    if (ok)
+        *out = (store_gauges){sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+                              sqlite3_column_int64(st, 2)};
+    sqlite3_reset(st);
+    return ok;
+}
+
+static bool sq_owed_by_handler(store_conn *c, store_count_fn *fn, void *ctx)
+{
+    sqlite3_stmt *st = conn_of(c)->owed;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        fn(ctx, text(st, 0), sqlite3_column_int64(st, 1));
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE;
 }
 
 const store_backend store_sqlite_backend = {
@@ -521,5 +654,9 @@ const store_backend store_sqlite_backend = {
     .attempt_record = sq_attempt_record,
     .delivery_park = sq_delivery_park,
     .idle = sq_idle,
-    .path = sq_path,
+    .reader_open = sq_reader_open,
+    .due = sq_due,
+    .blocked = sq_blocked,
+    .gauges = sq_gauges,
+    .owed_by_handler = sq_owed_by_handler,
 };
