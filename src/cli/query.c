@@ -7,19 +7,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "cli.h"
 #include "query.h"
 
 /* ---- opening the store ---------------------------------------------------------------------- */
 
-sqlite3 *query_open(const char *cmd, const char *dbpath, const char *file, bool write,
-                    config **cfg_out)
+store_view *query_open(const char *cmd, const char *db, const char *file, bool write,
+                       config **cfg_out)
 {
-    char path[512];
+    char url[600];
     config *cfg = NULL;
-    if (file != NULL || dbpath == NULL) {
+    if (file != NULL || db == NULL) {
         char err[768];
         cfg = malloc(sizeof *cfg);
         if (cfg == NULL)
@@ -32,25 +30,30 @@ sqlite3 *query_open(const char *cmd, const char *dbpath, const char *file, bool 
             return NULL;
         }
     }
-    /* cfg is loaded whenever dbpath is NULL (above). */
-    const char *from = dbpath != NULL ? dbpath : cfg != NULL ? store_sqlite_path(cfg->store_url) : "";
-    snprintf(path, sizeof path, "%s", from);
+    /* cfg is loaded whenever db is NULL (above). --db takes a URL, or a path to an SQLite file. */
+    if (db == NULL)
+        snprintf(url, sizeof url, "%s", cfg->store_url);
+    else if (strstr(db, "://") != NULL || strncmp(db, "sqlite:", 7) == 0)
+        snprintf(url, sizeof url, "%s", db);
+    else
+        snprintf(url, sizeof url, "sqlite:%s", db);
     if (cfg_out != NULL) {
         *cfg_out = cfg;
     } else if (cfg != NULL) {
         config_free(cfg);
         free(cfg);
     }
-    sqlite3 *db = NULL;
-    if (sqlite3_open_v2(path, &db, write ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY, NULL) != SQLITE_OK
-        || sqlite3_exec(db, "SELECT 1 FROM events LIMIT 1", NULL, NULL, NULL) != SQLITE_OK) {
-        fprintf(stderr, "hookd %s: cannot read a hookd store at %s: %s\n", cmd, path,
-                db ? sqlite3_errmsg(db) : "out of memory");
-        sqlite3_close(db);
-        return NULL;
+    char err[768];
+    store_view *v = store_view_open(url, write, err, sizeof err);
+    if (v == NULL) {
+        fprintf(stderr, "hookd %s: %s\n", cmd, err);
+        if (cfg_out != NULL && *cfg_out != NULL) {
+            config_free(*cfg_out);
+            free(*cfg_out);
+            *cfg_out = NULL;
+        }
     }
-    sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS);
-    return db;
+    return v;
 }
 
 /* --since: Unix seconds, an ISO 8601 date-time, or an age like 30m, 2h, 7d. Microseconds. */
@@ -77,98 +80,106 @@ bool query_parse_since(const char *s, int64_t *us)
 
 /* ---- printing rows -------------------------------------------------------------------------- */
 
-static json_t *column_json(sqlite3_stmt *st, int i)
+json_t *query_value_json(const store_value *v)
 {
-    switch (sqlite3_column_type(st, i)) {
-    case SQLITE_INTEGER: return json_integer(sqlite3_column_int64(st, i));
-    case SQLITE_FLOAT: return json_real(sqlite3_column_double(st, i));
-    case SQLITE_NULL: return json_null();
-    case SQLITE_BLOB:
-        return json_stringn((const char *)sqlite3_column_blob(st, i), (size_t)sqlite3_column_bytes(st, i));
-    default: return json_string((const char *)sqlite3_column_text(st, i));
+    switch (v->type) {
+    case STORE_INT: return json_integer(v->i);
+    case STORE_REAL: return json_real(v->r);
+    case STORE_TEXT:
+    case STORE_BLOB: return json_stringn(v->p, v->len);
+    case STORE_NULL: break;
     }
+    return json_null();
 }
 
-static int width(col_widths w, int i)
+json_t *query_row_json(size_t ncol, const char *const *names, const store_value *v)
 {
-    return (size_t)i < w.n ? w.w[i] : 0;
+    json_t *o = json_object();
+    for (size_t i = 0; o != NULL && i < ncol; i++) {
+        json_t *j = query_value_json(&v[i]);
+        json_object_set_new(o, names[i], j != NULL ? j : json_null());
+    }
+    return o;
 }
 
-/* Print every row of st as a table or as a JSON array of objects. The number of rows, or -1. */
-long query_print(sqlite3_stmt *st, bool json, col_widths widths)
+static int width(col_widths w, size_t i)
 {
-    int ncol = sqlite3_column_count(st);
-    json_t *arr = json ? json_array() : NULL;
-    long rows = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (json) {
-            json_t *o = json_object();
-            for (int i = 0; i < ncol; i++)
-                json_object_set_new(o, sqlite3_column_name(st, i), column_json(st, i));
-            json_array_append_new(arr, o);
-        } else {
-            if (rows == 0) {
-                for (int i = 0; i < ncol; i++)
-                    printf("%-*s%s", width(widths, i), sqlite3_column_name(st, i),
-                           i + 1 < ncol ? "  " : "\n");
-            }
-            for (int i = 0; i < ncol; i++) {
-                const char *v = (const char *)sqlite3_column_text(st, i);
-                int w = width(widths, i);
-                printf("%-*.*s%s", w, w ? w : 4 * 4096, v ? cli_safe(v) : "-", i + 1 < ncol ? "  " : "\n");
-            }
+    return i < w.n ? w.w[i] : 0;
+}
+
+/* A value as table text (NULL: "-"), into buf when it is not text already. */
+static const char *value_text(const store_value *v, char *buf, size_t cap)
+{
+    switch (v->type) {
+    case STORE_INT: snprintf(buf, cap, "%lld", (long long)v->i); return buf;
+    case STORE_REAL: snprintf(buf, cap, "%g", v->r); return buf;
+    case STORE_TEXT: return v->p;
+    case STORE_BLOB: snprintf(buf, cap, "(%zu bytes)", v->len); return buf;
+    case STORE_NULL: break;
+    }
+    return "-";
+}
+
+typedef struct printer {
+    bool json;
+    col_widths widths;
+    json_t *rows;
+    long n;
+} printer;
+
+static bool print_row(void *ctx, size_t ncol, const char *const *names, const store_value *v)
+{
+    printer *p = ctx;
+    if (p->json) {
+        json_array_append_new(p->rows, query_row_json(ncol, names, v));
+    } else {
+        if (p->n == 0) {
+            for (size_t i = 0; i < ncol; i++)
+                printf("%-*s%s", width(p->widths, i), names[i], i + 1 < ncol ? "  " : "\n");
         }
-        rows++;
+        for (size_t i = 0; i < ncol; i++) {
+            char buf[64];
+            int w = width(p->widths, i);
+            printf("%-*.*s%s", w, w ? w : 4 * 4096, cli_safe(value_text(&v[i], buf, sizeof buf)),
+                   i + 1 < ncol ? "  " : "\n");
+        }
     }
-    if (rc != SQLITE_DONE) {
-        fprintf(stderr, "hookd: query failed: %s\n", sqlite3_errmsg(sqlite3_db_handle(st)));
-        json_decref(arr);
-        return -1;
-    }
-    if (json) {
-        json_dumpf(arr, stdout, JSON_INDENT(2));
+    p->n++;
+    return true;
+}
+
+int query_run(const char *cmd, store_view *v, store_report which, const char *const *params,
+              size_t n, bool json, col_widths widths, long *rows_out)
+{
+    printer p = {.json = json, .widths = widths, .rows = json ? json_array() : NULL};
+    bool ok = store_view_report(v, which, params, n, print_row, &p);
+    if (!ok)
+        fprintf(stderr, "hookd %s: query failed: %s\n", cmd, store_view_errmsg(v));
+    else if (json) {
+        json_dumpf(p.rows, stdout, JSON_INDENT(2));
         printf("\n");
-        json_decref(arr);
     }
-    return rows;
-}
-
-/* Prepare sql, bind the text parameters given (NULL binds NULL), print. */
-int query_run(sqlite3 *db, const char *sql, const char *const *params, size_t nparams, bool json,
-               col_widths widths, long *rows_out)
-{
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        fprintf(stderr, "hookd: %s\n", sqlite3_errmsg(db));
-        return CLI_EXIT_FAIL;
-    }
-    for (size_t i = 0; i < nparams; i++) {
-        if (params[i] != NULL)
-            sqlite3_bind_text(st, (int)i + 1, params[i], -1, SQLITE_TRANSIENT);
-    }
-    long rows = query_print(st, json, widths);
-    sqlite3_finalize(st);
+    json_decref(p.rows);
     if (rows_out != NULL)
-        *rows_out = rows;
-    return rows < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+        *rows_out = p.n;
+    return ok ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 }
 
-
-void query_note_more(sqlite3 *db, const char *cmd, const char *count_sql, const char *const *params,
-                     size_t nparams, long shown, long long limit)
+static bool take_count(void *ctx, size_t ncol, const char *const *names, const store_value *v)
 {
-    if (shown < limit)
+    (void)names;
+    if (ncol > 0 && v[0].type == STORE_INT)
+        *(int64_t *)ctx = v[0].i;
+    return false;
+}
+
+void query_note_more(const char *cmd, store_view *v, store_report count, const char *const *params,
+                     size_t n, long shown, long long limit)
+{
+    int64_t total = 0;
+    if (shown < limit || !store_view_report(v, count, params, n, take_count, &total))
         return;
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, count_sql, -1, &st, NULL) != SQLITE_OK)
-        return;
-    for (size_t i = 0; i < nparams; i++) {
-        if (params[i] != NULL)
-            sqlite3_bind_text(st, (int)i + 1, params[i], -1, SQLITE_TRANSIENT);
-    }
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > shown)
+    if (total > shown)
         fprintf(stderr, "hookd %s: ... %lld more; showing the newest %ld (use --limit)\n", cmd,
-                (long long)sqlite3_column_int64(st, 0) - shown, shown);
-    sqlite3_finalize(st);
+                (long long)(total - shown), shown);
 }

@@ -1,5 +1,7 @@
 /*
- * query.h - opening the store and printing rows, for the commands that read or change it.
+ * query.h - what the commands that read or change the store share: opening it (a store_view,
+ * from --db or the [store] url of -c FILE), --since times, and one printer for a report's rows
+ * (a table for people, or JSON whose keys are the report's column names).
  */
 #ifndef HOOKD_QUERY_H
 #define HOOKD_QUERY_H
@@ -8,15 +10,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <sqlite3.h>
+#include <jansson.h>
 
 #include "../server/config.h"
 #include "../server/store.h"
 
-/* Open the store of --db PATH, or of the config file's [store] url (default ./var/hookd.db).
- * With cfg_out, the loaded config (NULL without -c) is handed over; free it with config_free. */
-sqlite3 *query_open(const char *cmd, const char *dbpath, const char *file, bool write,
-                    config **cfg_out);
+/* Open the store of --db (a path, or a store URL), or of the config file's [store] url (default
+ * ./var/hookd.db); write for replay. With cfg_out, the loaded config (NULL without -c) is handed
+ * over; free it with config_free. Prints the reason and returns NULL on failure. */
+store_view *query_open(const char *cmd, const char *db, const char *file, bool write,
+                       config **cfg_out);
 
 /* --since/--until: Unix seconds, an ISO 8601 date-time, or an age like 30m, 2h, 7d; microseconds. */
 bool query_parse_since(const char *s, int64_t *us);
@@ -29,20 +32,21 @@ typedef struct col_widths {
 #define WIDTHS(...) \
     ((col_widths){(const int[]){__VA_ARGS__}, sizeof((const int[]){__VA_ARGS__}) / sizeof(int)})
 
-/* Print every row of st as a table or as a JSON array of objects. The number of rows, or -1. */
-long query_print(sqlite3_stmt *st, bool json, col_widths widths);
+/* A value as JSON (text and blobs as strings). */
+json_t *query_value_json(const store_value *v);
 
-/* Prepare sql, bind the text parameters (NULL binds NULL), print. */
-int query_run(sqlite3 *db, const char *sql, const char *const *params, size_t nparams, bool json,
-              col_widths widths, long *rows_out);
+/* A row as a JSON object keyed by column name. */
+json_t *query_row_json(size_t ncol, const char *const *names, const store_value *v);
 
-/* The readable time of a *_us column, in SQL. */
-#define SQL_TIME(col) "strftime('%Y-%m-%dT%H:%M:%fZ', " col " / 1e6, 'unixepoch')"
-#define RECEIVED SQL_TIME("received_at_us")
+/* Run a report and print its rows as a table (on a terminal, control characters escaped) or a
+ * JSON array. CLI_EXIT_OK or CLI_EXIT_FAIL (with the reason on stderr); *rows_out, if given,
+ * the number of rows. */
+int query_run(const char *cmd, store_view *v, store_report which, const char *const *params,
+              size_t n, bool json, col_widths widths, long *rows_out);
 
-/* After a list cut at --limit: when count_sql (the same filter, params bound as text) finds more
- * rows than were shown, say so on stderr ("... N more; use --limit"), so a cut is never silent. */
-void query_note_more(sqlite3 *db, const char *cmd, const char *count_sql, const char *const *params,
-                     size_t nparams, long shown, long long limit);
+/* After a list cut at --limit: when count (the same filter, a report with one "count" column)
+ * finds more rows than were shown, say so on stderr ("... N more; use --limit"). */
+void query_note_more(const char *cmd, store_view *v, store_report count, const char *const *params,
+                     size_t n, long shown, long long limit);
 
 #endif

@@ -278,3 +278,55 @@ void store_free(store *s)
     pthread_cond_destroy(&s->wake);
     free(s);
 }
+
+/* ---- the command line ------------------------------------------------------------------------ */
+
+struct store_view {
+    store_conn *conn;
+    const store_backend *be;
+};
+
+store_view *store_view_open(const char *url, bool write, char *err, size_t errlen)
+{
+    const store_backend *be = store_backend_for_url(url);
+    if (be == NULL) {
+        snprintf(err, errlen, "unsupported store url %s (expected sqlite:PATH)", url);
+        return NULL;
+    }
+    store_view *v = calloc(1, sizeof *v);
+    if (v == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    v->be = be;
+    if (!be->view_open(url, write, &v->conn, err, errlen)) {
+        free(v);
+        return NULL;
+    }
+    return v;
+}
+
+void store_view_close(store_view *v)
+{
+    if (v == NULL)
+        return;
+    v->be->close(v->conn);
+    free(v);
+}
+
+bool store_view_report(store_view *v, store_report which, const char *const *params, size_t n,
+                       store_row_fn *fn, void *ctx)
+{
+    return v->be->report(v->conn, which, params, n, fn, ctx);
+}
+
+bool store_view_replay(store_view *v, const store_replay *spec, store_route_fn *route, void *ctx,
+                       store_replay_counts *out)
+{
+    return v->be->replay(v->conn, spec, route, ctx, out);
+}
+
+const char *store_view_errmsg(store_view *v)
+{
+    return v->be->errmsg(v->conn);
+}

@@ -160,6 +160,72 @@ bool store_owed_by_handler(store_reader *r, store_count_fn *fn, void *ctx);
 /* The last error of the reader, for the log. */
 const char *store_reader_errmsg(store_reader *r);
 
+/* ---- the command line's reads and replay ---------------------------------------------------
+ * A store_view is a connection of the command line's own, opened while the daemon may be running:
+ * no migration, no recovery, no threads. Reports are named; the backend owns their queries and
+ * hands back rows as column names and values. The names are the --json keys: a contract. */
+
+typedef enum store_type { STORE_NULL, STORE_INT, STORE_REAL, STORE_TEXT, STORE_BLOB } store_type;
+
+typedef struct store_value {
+    store_type type;
+    int64_t i;                 /* STORE_INT */
+    double r;                  /* STORE_REAL */
+    const char *p;             /* STORE_TEXT (NUL-terminated) and STORE_BLOB */
+    size_t len;
+} store_value;
+
+/* One row; valid during the call. Return false to stop. The callback may run another report on
+ * the same view (deliveries, then each one's attempts). */
+typedef bool store_row_fn(void *ctx, size_t ncol, const char *const *names, const store_value *v);
+
+/* The reports, and their text parameters (NULL: no filter). Times are microseconds, in text. */
+typedef enum store_report {
+    REPORT_EVENTS_LIST,      /* type, call, since_us, endpoint, limit: newest first */
+    REPORT_EVENTS_COUNT,     /* type, call, since_us, endpoint: one row, "count" */
+    REPORT_EVENT_FIELDS,     /* id, endpoint: (field, value) rows of every stored field */
+    REPORT_EVENT_ROWS,       /* id, endpoint: every column, one row per endpoint that stored id */
+    REPORT_EVENT_BODY,       /* id, endpoint: "body" (a blob), at most 2 rows */
+    REPORT_CALL_TIMELINE,    /* call: its events by occurred_at */
+    REPORT_STATS_BY_TYPE,    /* since_us */
+    REPORT_STATS_BY_CAUSE,   /* since_us: siprec.failed by failure_cause */
+    REPORT_STATS_PER_HOUR,   /* since_us */
+    REPORT_DELIVERIES_LIST,  /* state, handler, event id, limit: newest first */
+    REPORT_DELIVERIES_COUNT, /* state, handler, event id: one row, "count" */
+    REPORT_ATTEMPTS_OF,      /* delivery id */
+} store_report;
+
+/* hookd replay: which events, and for which handlers. */
+typedef struct store_replay {
+    const char *event_id;      /* one event, or every event of type received in [since, until) */
+    const char *type;
+    int64_t since_us, until_us;
+    const char *state;         /* only the events with a delivery in this state, for its handler */
+    const char *handler;       /* only this handler */
+    int64_t now_us;
+} store_replay;
+
+/* Without state or handler, the handlers an event owes (route.c); returns how many it wrote. */
+typedef size_t store_route_fn(void *ctx, const char *endpoint, const char *event_type,
+                              const char **names, size_t cap);
+
+typedef struct store_replay_counts {
+    long matched, events, queued;
+} store_replay_counts;
+
+typedef struct store_view store_view;
+
+/* Open url (sqlite:PATH, ...) for the command line; write for replay. */
+store_view *store_view_open(const char *url, bool write, char *err, size_t errlen);
+void store_view_close(store_view *v);
+bool store_view_report(store_view *v, store_report which, const char *const *params, size_t n,
+                       store_row_fn *fn, void *ctx);
+/* All of it in one transaction, or nothing. A dead delivery replaced by a new one becomes
+ * 'replayed'. */
+bool store_view_replay(store_view *v, const store_replay *spec, store_route_fn *route, void *ctx,
+                       store_replay_counts *out);
+const char *store_view_errmsg(store_view *v);
+
 /* Called by the writer after a commit that queued deliveries (to wake the dispatcher). */
 void store_on_deliveries(store *s, void (*fn)(void *ctx), void *ctx);
 

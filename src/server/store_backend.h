@@ -78,6 +78,14 @@ typedef struct store_backend {
                    int64_t occurred_at_us, int64_t id); /* 1 blocked, 0 not, -1 error */
     bool (*gauges)(store_conn *c, store_gauges *out);
     bool (*owed_by_handler)(store_conn *c, store_count_fn *fn, void *ctx);
+
+    /* The command line (store_view): a connection of its own, no migration, no recovery, no
+     * threads (the daemon may be running). Closed with close. */
+    bool (*view_open)(const char *url, bool write, store_conn **out, char *err, size_t errlen);
+    bool (*report)(store_conn *c, store_report which, const char *const *params, size_t n,
+                   store_row_fn *fn, void *ctx);
+    bool (*replay)(store_conn *c, const store_replay *spec, store_route_fn *route, void *ctx,
+                   store_replay_counts *out);
 } store_backend;
 
 /* The backend for a store URL ("sqlite:PATH"), or NULL when none takes it. */

@@ -28,28 +28,8 @@
 #include <sqlite3.h>
 
 #include "schema.h"
-#include "store_backend.h"
+#include "store_sqlite.h"
 
-typedef struct sqlite_conn {
-    store_conn base;   /* first: the front sees a store_conn */
-    char path[512];
-    sqlite3 *db;       /* the writer's connection: the writer thread's alone once it runs */
-    sqlite3_stmt *upsert, *probe_insert, *probe_delete;
-    sqlite3_stmt *queue, *claim, *attempt_insert, *attempt_update, *handler_gone, *wake_call, *park;
-    metrics *m;
-    pthread_t checkpointer;
-    bool checkpointer_started;
-    atomic_int wal_pages;
-    atomic_bool stop_checkpoints;
-    /* a reader (reader_open): read-only, these statements only */
-    bool reader;
-    sqlite3_stmt *due, *blocked, *gauges, *owed;
-} sqlite_conn;
-
-static sqlite_conn *conn_of(store_conn *c)
-{
-    return (sqlite_conn *)c;
-}
 
 static const char upsert_sql[] =
     "INSERT INTO events(id, endpoint, scheme, event_type, occurred_at, occurred_at_us,"
@@ -294,7 +274,7 @@ static void sq_rollback(store_conn *c)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
-static const char *sq_errmsg(store_conn *c)
+const char *store_sqlite_errmsg(store_conn *c)
 {
     return sqlite3_errmsg(conn_of(c)->db);
 }
@@ -460,7 +440,7 @@ static void finalize_all(sqlite_conn *s)
     s->db = NULL;
 }
 
-static void sq_close(store_conn *c)
+void store_sqlite_close(store_conn *c)
 {
     sqlite_conn *s = conn_of(c);
     if (s == NULL)
@@ -491,12 +471,12 @@ static bool sq_open(const config *c, metrics *m, store_conn **out, char *err, si
         || sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS) != SQLITE_OK || !prepare(s, c, err, errlen)) {
         if (err[0] == '\0')
             snprintf(err, errlen, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "cannot open");
-        sq_close(&s->base);
+        store_sqlite_close(&s->base);
         return false;
     }
     if (pthread_create(&s->checkpointer, NULL, checkpointer_main, s) != 0) {
         snprintf(err, errlen, "cannot start the checkpoint thread");
-        sq_close(&s->base);
+        store_sqlite_close(&s->base);
         return false;
     }
     s->checkpointer_started = true;
@@ -554,7 +534,7 @@ static bool sq_reader_open(store_conn *writer, store_conn **out, char *err, size
     if (!ok) {
         snprintf(err, errlen, "cannot read the store %s: %s", s->path,
                  s->db != NULL ? sqlite3_errmsg(s->db) : "out of memory");
-        sq_close(&s->base);
+        store_sqlite_close(&s->base);
         return false;
     }
     *out = &s->base;
@@ -643,8 +623,8 @@ const store_backend store_sqlite_backend = {
     .scheme = "sqlite",
     .caps = STORE_CAP_MAX_SIZE | STORE_CAP_PROCESS_DURABILITY | STORE_CAP_LOCAL_FILE,
     .open = sq_open,
-    .close = sq_close,
-    .errmsg = sq_errmsg,
+    .close = store_sqlite_close,
+    .errmsg = store_sqlite_errmsg,
     .begin = sq_begin,
     .commit = sq_commit,
     .rollback = sq_rollback,
@@ -659,4 +639,7 @@ const store_backend store_sqlite_backend = {
     .blocked = sq_blocked,
     .gauges = sq_gauges,
     .owed_by_handler = sq_owed_by_handler,
+    .view_open = store_sqlite_view_open,
+    .report = store_sqlite_report,
+    .replay = store_sqlite_replay,
 };

@@ -1,0 +1,294 @@
+/*
+ * store_sqlite_view.c - the command line's side of the SQLite backend: its reports and replay.
+ *
+ * Every query the read commands run is here, named by store_report; rows go back to the caller
+ * as column names and values, and the column names are the --json keys of hookd(1) (a contract:
+ * rename one and scripts break). Parameters arrive as text (NULL: no filter) and are compared
+ * with CAST where they are numbers. Times are formatted in SQL as ISO 8601 UTC with milliseconds.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_sqlite.h"
+
+#define TIME(col) "strftime('%Y-%m-%dT%H:%M:%fZ', " col " / 1e6, 'unixepoch')"
+#define RECEIVED TIME("received_at_us")
+
+#define EVENTS_WHERE                                                                               \
+    " FROM events WHERE (?1 IS NULL OR event_type = ?1)"                                          \
+    " AND (?2 IS NULL OR ?2 IN (call_session_id, call_control_id, call_leg_id))"                 \
+    " AND received_at_us >= CAST(?3 AS INTEGER) AND (?4 IS NULL OR endpoint = ?4)"
+
+#define DELIVERIES_WHERE                                                                           \
+    " FROM deliveries d JOIN events e ON e.seq = d.event_seq"                                     \
+    " WHERE (?1 IS NULL OR d.state = ?1) AND (?2 IS NULL OR d.handler = ?2)"                      \
+    " AND (?3 IS NULL OR e.id = ?3)"
+
+static const char *const reports[] = {
+    [REPORT_EVENTS_LIST] =
+        "SELECT " RECEIVED " AS received_at, coalesce(event_type, '-') AS event_type, id,"
+        " coalesce(call_session_id, call_control_id) AS call,"
+        " coalesce(failure_cause, hangup_cause) AS cause, attempts, parse_status AS parse"
+        EVENTS_WHERE " ORDER BY seq DESC LIMIT CAST(?5 AS INTEGER)",
+    [REPORT_EVENTS_COUNT] = "SELECT count(*) AS count" EVENTS_WHERE,
+    [REPORT_EVENT_FIELDS] =
+        "SELECT key AS field, value FROM (SELECT seq, json_object("
+        "'id', id, 'endpoint', endpoint, 'scheme', scheme, 'event_type', event_type,"
+        "'occurred_at', occurred_at, 'received_at', " RECEIVED ","
+        "'call_control_id', call_control_id, 'call_session_id', call_session_id,"
+        "'call_leg_id', call_leg_id, 'connection_id', connection_id,"
+        "'failure_cause', failure_cause, 'hangup_cause', hangup_cause,"
+        "'attempts', attempts, 'meta_attempt', meta_attempt, 'delivered_to', delivered_to,"
+        "'remote_addr', remote_addr, 'content_type', content_type,"
+        "'parse_status', parse_status, 'parse_error', parse_error,"
+        "'body_bytes', length(body), 'body', CAST(body AS TEXT)) AS fields"
+        " FROM events WHERE id = ?1 AND (?2 IS NULL OR endpoint = ?2)) AS ev,"
+        " json_each(ev.fields) ORDER BY ev.seq",
+    [REPORT_EVENT_ROWS] =
+        "SELECT seq, id, endpoint, scheme, event_type, occurred_at, " RECEIVED " AS received_at,"
+        " call_control_id, call_session_id, call_leg_id, connection_id, failure_cause,"
+        " hangup_cause, attempts, meta_attempt, delivered_to, remote_addr, content_type,"
+        " parse_status, parse_error, CAST(body AS TEXT) AS body FROM events"
+        " WHERE id = ?1 AND (?2 IS NULL OR endpoint = ?2) ORDER BY seq",
+    [REPORT_EVENT_BODY] =
+        "SELECT body FROM events WHERE id = ?1 AND (?2 IS NULL OR endpoint = ?2)"
+        " ORDER BY seq LIMIT 2",
+    [REPORT_CALL_TIMELINE] =
+        "WITH call AS (SELECT * FROM events WHERE ?1 IN (call_session_id, call_control_id,"
+        " call_leg_id)), first AS (SELECT min(coalesce(occurred_at_us, received_at_us)) AS t0"
+        " FROM call)"
+        " SELECT coalesce(occurred_at, " RECEIVED ") AS occurred_at,"
+        " '+' || ((coalesce(occurred_at_us, received_at_us) - t0) / 1000) AS ms,"
+        " coalesce(event_type, '-') AS event_type, id, call_leg_id AS leg,"
+        " coalesce(failure_cause, hangup_cause) AS cause, attempts"
+        " FROM call, first ORDER BY coalesce(occurred_at_us, received_at_us), seq",
+    [REPORT_STATS_BY_TYPE] =
+        "SELECT coalesce(event_type, '(unparsed)') AS event_type, count(*) AS events,"
+        " sum(attempts) AS deliveries FROM events WHERE received_at_us >= CAST(?1 AS INTEGER)"
+        " GROUP BY 1 ORDER BY 2 DESC, 1",
+    [REPORT_STATS_BY_CAUSE] =
+        "SELECT coalesce(failure_cause, '-') AS failure_cause, count(*) AS events FROM events"
+        " WHERE event_type = 'siprec.failed' AND received_at_us >= CAST(?1 AS INTEGER)"
+        " GROUP BY 1 ORDER BY 2 DESC, 1",
+    [REPORT_STATS_PER_HOUR] =
+        "SELECT strftime('%Y-%m-%dT%H:00Z', received_at_us / 1000000, 'unixepoch') AS hour,"
+        " count(*) AS events, sum(event_type = 'siprec.failed') AS siprec_failed FROM events"
+        " WHERE received_at_us >= CAST(?1 AS INTEGER) GROUP BY 1 ORDER BY 1",
+    [REPORT_DELIVERIES_LIST] =
+        "SELECT d.id, d.handler, d.state, d.attempts, e.id AS event_id,"
+        " e.event_type, " TIME("d.created_us") " AS queued_at,"
+        " CASE WHEN d.state IN ('pending', 'retry', 'waiting') THEN " TIME("d.next_attempt_us")
+        " END AS next_attempt_at, d.last_outcome" DELIVERIES_WHERE
+        " ORDER BY d.id DESC LIMIT CAST(?4 AS INTEGER)",
+    [REPORT_DELIVERIES_COUNT] = "SELECT count(*) AS count" DELIVERIES_WHERE,
+    [REPORT_ATTEMPTS_OF] =
+        "SELECT attempt, " TIME("started_us") " AS started_at,"
+        " (finished_us - started_us) / 1000 AS ms, outcome, http_status, exit_code, error, output"
+        " FROM attempts WHERE delivery_id = CAST(?1 AS INTEGER) ORDER BY attempt",
+};
+
+bool store_sqlite_view_open(const char *url, bool write, store_conn **out, char *err,
+                            size_t errlen)
+{
+    const char *path = store_sqlite_path(url);
+    sqlite_conn *s = path != NULL ? calloc(1, sizeof *s) : NULL;
+    if (s == NULL) {
+        snprintf(err, errlen, "%s: not a sqlite:PATH url, or out of memory", url);
+        return false;
+    }
+    s->base.be = &store_sqlite_backend;
+    s->reader = true;
+    snprintf(s->path, sizeof s->path, "%s", path);
+    if (sqlite3_open_v2(path, &s->db, write ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY, NULL)
+            != SQLITE_OK
+        || sqlite3_exec(s->db, "SELECT 1 FROM events LIMIT 1", NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot read a hookd store at %s: %s", path,
+                 s->db != NULL ? sqlite3_errmsg(s->db) : "out of memory");
+        store_sqlite_close(&s->base);
+        return false;
+    }
+    sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
+    *out = &s->base;
+    return true;
+}
+
+static store_value value_of(sqlite3_stmt *st, int i)
+{
+    store_value v = {.type = STORE_NULL};
+    switch (sqlite3_column_type(st, i)) {
+    case SQLITE_INTEGER: v = (store_value){.type = STORE_INT, .i = sqlite3_column_int64(st, i)}; break;
+    case SQLITE_FLOAT: v = (store_value){.type = STORE_REAL, .r = sqlite3_column_double(st, i)}; break;
+    case SQLITE_BLOB:
+        v.type = STORE_BLOB;
+        v.p = sqlite3_column_blob(st, i);
+        v.len = (size_t)sqlite3_column_bytes(st, i);
+        break;
+    case SQLITE_TEXT:
+        v.type = STORE_TEXT;
+        v.p = (const char *)sqlite3_column_text(st, i);
+        v.len = (size_t)sqlite3_column_bytes(st, i);
+        break;
+    default: break;
+    }
+    return v;
+}
+
+/* Prepared per call (a report runs once per command, or once per delivery listed). */
+bool store_sqlite_report(store_conn *c, store_report which, const char *const *params, size_t n,
+                         store_row_fn *fn, void *ctx)
+{
+    sqlite_conn *s = conn_of(c);
+    sqlite3_stmt *st = NULL;
+    if ((unsigned)which >= sizeof reports / sizeof reports[0]
+        || sqlite3_prepare_v2(s->db, reports[which], -1, &st, NULL) != SQLITE_OK)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (params[i] != NULL)
+            sqlite3_bind_text(st, (int)i + 1, params[i], -1, SQLITE_TRANSIENT);
+    }
+    int ncol = sqlite3_column_count(st);
+    const char *names[32];
+    store_value values[32];
+    if (ncol > 32)
+        ncol = 32;
+    for (int i = 0; i < ncol; i++)
+        names[i] = sqlite3_column_name(st, i);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        for (int i = 0; i < ncol; i++)
+            values[i] = value_of(st, i);
+        if (!fn(ctx, (size_t)ncol, names, values)) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE;
+}
+
+/* ---- replay ----------------------------------------------------------------------------------- */
+
+typedef struct replay {
+    const store_replay *spec;
+    store_route_fn *route;
+    void *ctx;
+    sqlite3_stmt *insert, *by_state, *mark;
+    store_replay_counts *n;
+} replay;
+
+/* One new delivery of event ev for handler, in place of its dead ones. */
+static bool queue_one(replay *r, sqlite3_stmt *ev, const char *handler)
+{
+    sqlite3_stmt *st = r->insert;
+    sqlite3_bind_int64(st, 1, sqlite3_column_int64(ev, 0));
+    sqlite3_bind_text(st, 2, handler, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 3, r->spec->now_us);
+    sqlite3_bind_value(st, 4, sqlite3_column_value(ev, 4));
+    sqlite3_bind_value(st, 5, sqlite3_column_value(ev, 5));
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return false;
+    r->n->queued++;
+    sqlite3_bind_int64(r->mark, 1, sqlite3_column_int64(ev, 0));
+    sqlite3_bind_text(r->mark, 2, handler, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(r->mark, 3, r->spec->now_us);
+    rc = sqlite3_step(r->mark);
+    sqlite3_reset(r->mark);
+    return rc == SQLITE_DONE;
+}
+
+/* The deliveries one event gets: by state, by handler, or by the caller's routing. */
+static bool replay_event(replay *r, sqlite3_stmt *ev)
+{
+    const store_replay *spec = r->spec;
+    long before = r->n->queued;
+    bool ok = true;
+    if (spec->state != NULL) {
+        sqlite3_bind_int64(r->by_state, 1, sqlite3_column_int64(ev, 0));
+        sqlite3_bind_text(r->by_state, 2, spec->state, -1, SQLITE_STATIC);
+        if (spec->handler != NULL)
+            sqlite3_bind_text(r->by_state, 3, spec->handler, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(r->by_state, 3);
+        /* Collected first: queue_one changes the rows this walks. */
+        char *names[SRV_MAX_HANDLERS];
+        size_t k = 0;
+        while (k < SRV_MAX_HANDLERS && sqlite3_step(r->by_state) == SQLITE_ROW) {
+            names[k] = strdup((const char *)sqlite3_column_text(r->by_state, 0));
+            if (names[k] != NULL)
+                k++;
+        }
+        sqlite3_reset(r->by_state);
+        for (size_t i = 0; i < k; i++) {
+            ok = ok && queue_one(r, ev, names[i]);
+            free(names[i]);
+        }
+    } else if (spec->handler != NULL) {
+        ok = queue_one(r, ev, spec->handler);
+    } else {
+        const char *endpoint = (const char *)sqlite3_column_text(ev, 1);
+        const char *type = sqlite3_column_int(ev, 3) ? (const char *)sqlite3_column_text(ev, 2) : NULL;
+        const char *names[SRV_MAX_HANDLERS];
+        size_t k = r->route(r->ctx, endpoint, type, names, SRV_MAX_HANDLERS);
+        for (size_t i = 0; ok && i < k; i++)
+            ok = queue_one(r, ev, names[i]);
+    }
+    if (r->n->queued > before)
+        r->n->events++;
+    return ok;
+}
+
+bool store_sqlite_replay(store_conn *c, const store_replay *spec, store_route_fn *route, void *ctx,
+                         store_replay_counts *out)
+{
+    sqlite_conn *s = conn_of(c);
+    *out = (store_replay_counts){0};
+    replay r = {.spec = spec, .route = route, .ctx = ctx, .n = out};
+    sqlite3_stmt *ev = NULL;
+    const char *select =
+        "SELECT seq, endpoint, event_type, parse_status = 'parsed',"
+        " coalesce(call_session_id, call_control_id), occurred_at_us FROM events";
+    char sql[512];
+    snprintf(sql, sizeof sql, "%s WHERE %s ORDER BY seq", select,
+             spec->event_id != NULL
+                 ? "id = ?1"
+                 : "event_type = ?1 AND received_at_us >= ?2 AND received_at_us < ?3");
+    bool ok = sqlite3_prepare_v2(s->db, sql, -1, &ev, NULL) == SQLITE_OK
+              && sqlite3_prepare_v2(s->db,
+                                    "INSERT INTO deliveries (event_seq, handler, state,"
+                                    " next_attempt_us, created_us, updated_us, call_key,"
+                                    " occurred_at_us) VALUES (?1, ?2, 'pending', ?3, ?3, ?3, ?4, ?5)",
+                                    -1, &r.insert, NULL) == SQLITE_OK
+              && sqlite3_prepare_v2(s->db,
+                                    "SELECT DISTINCT handler FROM deliveries WHERE event_seq = ?1"
+                                    " AND state = ?2 AND (?3 IS NULL OR handler = ?3)",
+                                    -1, &r.by_state, NULL) == SQLITE_OK
+              && sqlite3_prepare_v2(s->db,
+                                    "UPDATE deliveries SET state = 'replayed', updated_us = ?3"
+                                    " WHERE event_seq = ?1 AND handler = ?2 AND state = 'dead'",
+                                    -1, &r.mark, NULL) == SQLITE_OK;
+    if (ok) {
+        sqlite3_bind_text(ev, 1, spec->event_id != NULL ? spec->event_id : spec->type, -1,
+                          SQLITE_STATIC);
+        if (spec->event_id == NULL) {
+            sqlite3_bind_int64(ev, 2, spec->since_us);
+            sqlite3_bind_int64(ev, 3, spec->until_us);
+        }
+        ok = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+        while (ok && sqlite3_step(ev) == SQLITE_ROW) {
+            out->matched++;
+            ok = replay_event(&r, ev);
+        }
+        sqlite3_reset(ev);
+        ok = ok && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
+        if (!ok && !sqlite3_get_autocommit(s->db))
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    sqlite3_finalize(ev);
+    sqlite3_finalize(r.insert);
+    sqlite3_finalize(r.by_state);
+    sqlite3_finalize(r.mark);
+    return ok;
+}
