@@ -16,6 +16,7 @@
 #define CLI_EXIT_OK 0
 #define CLI_EXIT_FAIL 1
 #define CLI_EXIT_USAGE 2
+#define CLI_CONTINUE (-1) /* not an exit code: the command goes on */
 
 /* Largest body the command line reads from a file or stdin. */
 #define CLI_MAX_BODY ((size_t)64 * 1024 * 1024)
@@ -39,8 +40,26 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
  * (not counted in *len) and must be freed. Prints the reason and returns false on failure. */
 bool cli_read_body(const char *cmd, const char *path, uint8_t **out, size_t *len);
 
-/* After getopt: take at most one positional argument (optional, NULL when absent). */
-int cli_positional(const char *cmd, int argc, char **argv, const char **out);
+/* The scaffold every command's arguments go through. */
+struct option;
+
+/* One of the command's own options (fn of cli_getopt): CLI_CONTINUE, or an exit code to return
+ * now (a usage error, from cli_usage_error). */
+typedef int cli_option_fn(void *ctx, int opt, const char *arg);
+
+/* The getopt loop every command shares: -h/--help prints help and returns CLI_EXIT_OK; an unknown
+ * option, or a positional argument where none (or a second) is taken, is a usage error; every
+ * other option goes to fn. With positional, the one positional argument (optional) lands there.
+ * CLI_CONTINUE when the command should run, else the exit code to return. opts needs
+ * {"help", no_argument, NULL, 'h'}; shortopts is what getopt takes ("c:h"). */
+int cli_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
+               const struct option *opts, const char *help, cli_option_fn *fn, void *ctx,
+               const char **positional);
+
+/* "hookd CMD VERB ...": *verb is argv[1] when it is one of verbs (NULL-terminated). --help prints
+ * help. CLI_CONTINUE, or the exit code to return. */
+int cli_verb(const char *cmd, int argc, char **argv, const char *const *verbs, const char *help,
+             const char **verb);
 
 /* Parse a decimal integer in [min, max]. */
 bool cli_parse_int(const char *s, long long min, long long max, long long *out);

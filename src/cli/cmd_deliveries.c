@@ -5,7 +5,6 @@
  * replay writes to the store while the daemon may be running: one short transaction (the store's
  * replay op), and the daemon's dispatcher finds the new rows on its next look.
  */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,13 +17,6 @@
 #include "query.h"
 #include "route.h"
 #include "states.h"
-
-typedef struct dl_args {
-    const char *db, *file, *state, *handler, *event, *type, *since, *until;
-    long long limit;
-    bool json;
-    const char *positional;
-} dl_args;
 
 static const char deliveries_help[] =
     "usage: hookd deliveries list [--state S] [--handler H] [--event ID] [--limit N] [--json]\n"
@@ -43,50 +35,6 @@ static const char replay_help[] =
     "the events with a delivery in that state, for that delivery's handler. A dead delivery that\n"
     "is replayed becomes 'replayed', so --state dead does not pick it again. TIME is Unix\n"
     "seconds, ISO 8601 or an age (30m, 2h, 7d). The running daemon picks them up at once.\n";
-
-static int parse(const char *cmd, int argc, char **argv, dl_args *a, const char *help)
-{
-    static const struct option opts[] = {
-        {"db", required_argument, NULL, 'd'},      {"config", required_argument, NULL, 'c'},
-        {"state", required_argument, NULL, 's'},   {"handler", required_argument, NULL, 'H'},
-        {"event", required_argument, NULL, 'e'},   {"type", required_argument, NULL, 't'},
-        {"since", required_argument, NULL, 'S'},   {"until", required_argument, NULL, 'U'},
-        {"limit", required_argument, NULL, 'n'},   {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
-    };
-    a->limit = 50;
-    int c;
-    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd': a->db = optarg; break;
-        case 'c': a->file = optarg; break;
-        case 'H': a->handler = optarg; break;
-        case 'e': a->event = optarg; break;
-        case 't': a->type = optarg; break;
-        case 'S': a->since = optarg; break;
-        case 'U': a->until = optarg; break;
-        case 'j': a->json = true; break;
-        case 's': {
-            delivery_state s;
-            if (!delivery_state_parse(optarg, &s))
-                return cli_usage_error(cmd, "--state is pending, waiting, in_flight, succeeded, "
-                                            "retry, dead or replayed");
-            a->state = delivery_state_name(s);
-            break;
-        }
-        case 'n':
-            if (!cli_parse_int(optarg, 1, 1000000, &a->limit))
-                return cli_usage_error(cmd, "--limit must be 1 to 1000000");
-            break;
-        case 'h':
-            fputs(help, stdout);
-            return -1;
-        default:
-            return cli_usage_error(cmd, "unknown option");
-        }
-    }
-    return cli_positional(cmd, argc, argv, &a->positional);
-}
 
 /* ---- deliveries list ------------------------------------------------------------------------ */
 
@@ -164,7 +112,7 @@ static bool list_delivery(void *ctx, size_t ncol, const char *const *names, cons
     return l->ok;
 }
 
-static int deliveries_list(store_view *v, const dl_args *a)
+static int deliveries_list(store_view *v, const query_args *a)
 {
     char limit[32];
     snprintf(limit, sizeof limit, "%lld", a->limit);
@@ -187,18 +135,17 @@ static int deliveries_list(store_view *v, const dl_args *a)
 
 int cmd_deliveries(int argc, char **argv)
 {
-    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        fputs(deliveries_help, stdout);
-        return CLI_EXIT_OK;
-    }
-    if (argc < 2 || strcmp(argv[1], "list") != 0)
-        return cli_usage_error("deliveries", "expected 'list'");
-    dl_args a = {0};
-    int rc = parse("deliveries", argc - 1, argv + 1, &a, deliveries_help);
-    if (rc != CLI_EXIT_OK)
-        return rc < 0 ? CLI_EXIT_OK : rc;
-    if (a.positional != NULL)
-        return cli_usage_error("deliveries", "unexpected argument '%s'", a.positional);
+    static const char *const verbs[] = {"list", NULL};
+    const char *verb = NULL;
+    int rc = cli_verb("deliveries", argc, argv, verbs, deliveries_help, &verb);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    query_args a;
+    rc = query_parse_args("deliveries", argc - 1, argv + 1,
+                          QUERY_STATE | QUERY_HANDLER | QUERY_EVENT | QUERY_LIMIT | QUERY_JSON,
+                          deliveries_help, &a);
+    if (rc != CLI_CONTINUE)
+        return rc;
     store_view *v = query_open("deliveries", a.db, a.file, false, NULL);
     if (v == NULL)
         return CLI_EXIT_FAIL;
@@ -216,14 +163,11 @@ static size_t route(void *ctx, const char *endpoint, const char *event_type, con
     return route_event(ctx, endpoint, event_type, names, cap);
 }
 
-static int run_replay(store_view *v, const config *cfg, const dl_args *a)
+static int run_replay(store_view *v, const config *cfg, const query_args *a)
 {
-    store_replay spec = {.event_id = a->positional, .type = a->type, .until_us = INT64_MAX,
-                         .state = a->state, .handler = a->handler, .now_us = cli_now_us()};
-    if (a->since != NULL && !query_parse_since(a->since, &spec.since_us))
-        return cli_usage_error("replay", "--since is Unix seconds, ISO 8601 or an age like 2h");
-    if (a->until != NULL && !query_parse_since(a->until, &spec.until_us))
-        return cli_usage_error("replay", "--until is Unix seconds, ISO 8601 or an age like 2h");
+    store_replay spec = {.event_id = a->positional, .type = a->type, .since_us = a->since_us,
+                         .until_us = a->until_us, .state = a->state, .handler = a->handler,
+                         .now_us = cli_now_us()};
     store_replay_counts n;
     if (!store_view_replay(v, &spec, route, (void *)cfg, &n)) {
         fprintf(stderr, "hookd replay: %s (nothing was queued)\n", store_view_errmsg(v));
@@ -239,13 +183,16 @@ static int run_replay(store_view *v, const config *cfg, const dl_args *a)
 
 int cmd_replay(int argc, char **argv)
 {
-    dl_args a = {0};
-    int rc = parse("replay", argc, argv, &a, replay_help);
-    if (rc != CLI_EXIT_OK)
-        return rc < 0 ? CLI_EXIT_OK : rc;
+    query_args a;
+    int rc = query_parse_args("replay", argc, argv,
+                              QUERY_POSITIONAL | QUERY_TYPE | QUERY_SINCE | QUERY_UNTIL
+                                  | QUERY_STATE | QUERY_HANDLER,
+                              replay_help, &a);
+    if (rc != CLI_CONTINUE)
+        return rc;
     if ((a.positional == NULL) == (a.type == NULL))
         return cli_usage_error("replay", "give an EVENT_ID, or --type T --since TIME");
-    if (a.type != NULL && a.since == NULL)
+    if (a.type != NULL && !a.has_since)
         return cli_usage_error("replay", "--type needs --since");
     if (a.file == NULL && a.handler == NULL && a.state == NULL)
         return cli_usage_error("replay", "without -c FILE, say which handler with --handler");

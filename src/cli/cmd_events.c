@@ -6,7 +6,6 @@
  * One printer serves every report, so every command's columns and JSON keys are the report's
  * column names (store.h, and the backend's queries).
  */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,54 +17,9 @@
 #include "cli.h"
 #include "query.h"
 
-typedef struct query_args {
-    const char *db, *file, *type, *call, *since, *endpoint;
-    long long limit;
-    bool json, raw;
-    const char *positional;
-} query_args;
-
 static store_view *open_store(const char *cmd, const query_args *a)
 {
     return query_open(cmd, a->db, a->file, false, NULL);
-}
-
-/* ---- arguments ------------------------------------------------------------------------------ */
-
-static int parse_args(const char *cmd, int argc, char **argv, query_args *a, const char *help)
-{
-    static const struct option opts[] = {
-        {"db", required_argument, NULL, 'd'},    {"config", required_argument, NULL, 'c'},
-        {"type", required_argument, NULL, 't'},  {"call", required_argument, NULL, 'C'},
-        {"since", required_argument, NULL, 's'}, {"limit", required_argument, NULL, 'n'},
-        {"endpoint", required_argument, NULL, 'e'}, {"json", no_argument, NULL, 'j'},
-        {"raw", no_argument, NULL, 'r'},         {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    a->limit = 50;
-    int c;
-    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd': a->db = optarg; break;
-        case 'c': a->file = optarg; break;
-        case 't': a->type = optarg; break;
-        case 'C': a->call = optarg; break;
-        case 's': a->since = optarg; break;
-        case 'e': a->endpoint = optarg; break;
-        case 'j': a->json = true; break;
-        case 'r': a->raw = true; break;
-        case 'n':
-            if (!cli_parse_int(optarg, 1, 1000000, &a->limit))
-                return cli_usage_error(cmd, "--limit must be 1 to 1000000");
-            break;
-        case 'h':
-            fputs(help, stdout);
-            return -1;
-        default:
-            return cli_usage_error(cmd, "unknown option");
-        }
-    }
-    return cli_positional(cmd, argc, argv, &a->positional);
 }
 
 /* ---- commands ------------------------------------------------------------------------------- */
@@ -80,11 +34,8 @@ static const char events_help[] =
 
 static int events_list(store_view *v, const query_args *a)
 {
-    int64_t since = 0;
-    if (a->since != NULL && !query_parse_since(a->since, &since))
-        return cli_usage_error("events", "--since is Unix seconds, ISO 8601 or an age like 2h");
     char since_text[32], limit_text[32];
-    snprintf(since_text, sizeof since_text, "%" PRId64, since);
+    snprintf(since_text, sizeof since_text, "%" PRId64, a->since_us);
     snprintf(limit_text, sizeof limit_text, "%lld", a->limit);
     const char *params[] = {a->type, a->call, since_text, a->endpoint, limit_text};
     long rows = 0;
@@ -150,22 +101,22 @@ static int events_show(store_view *v, const query_args *a)
 
 int cmd_events(int argc, char **argv)
 {
-    if (argc < 2 || (strcmp(argv[1], "list") != 0 && strcmp(argv[1], "show") != 0)) {
-        if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-            fputs(events_help, stdout);
-            return CLI_EXIT_OK;
-        }
-        return cli_usage_error("events", "expected 'list' or 'show'");
-    }
-    bool show = strcmp(argv[1], "show") == 0;
-    query_args a = {0};
-    int rc = parse_args("events", argc - 1, argv + 1, &a, events_help);
-    if (rc != CLI_EXIT_OK)
-        return rc < 0 ? CLI_EXIT_OK : rc;
+    static const char *const verbs[] = {"list", "show", NULL};
+    const char *verb = NULL;
+    int rc = cli_verb("events", argc, argv, verbs, events_help, &verb);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    bool show = strcmp(verb, "show") == 0;
+    query_args a;
+    rc = query_parse_args("events", argc - 1, argv + 1,
+                          show ? QUERY_POSITIONAL | QUERY_ENDPOINT | QUERY_JSON | QUERY_RAW
+                               : QUERY_TYPE | QUERY_CALL | QUERY_SINCE | QUERY_ENDPOINT
+                                     | QUERY_LIMIT | QUERY_JSON,
+                          events_help, &a);
+    if (rc != CLI_CONTINUE)
+        return rc;
     if (show && a.positional == NULL)
         return cli_usage_error("events", "show needs an event ID");
-    if (!show && a.positional != NULL)
-        return cli_usage_error("events", "unexpected argument '%s'", a.positional);
     store_view *v = open_store("events", &a);
     if (v == NULL)
         return CLI_EXIT_FAIL;
@@ -182,16 +133,16 @@ static const char calls_help[] =
 
 int cmd_calls(int argc, char **argv)
 {
-    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        fputs(calls_help, stdout);
-        return CLI_EXIT_OK;
-    }
-    if (argc < 2 || strcmp(argv[1], "show") != 0)
-        return cli_usage_error("calls", "expected 'show ID'");
-    query_args a = {0};
-    int rc = parse_args("calls", argc - 1, argv + 1, &a, calls_help);
-    if (rc != CLI_EXIT_OK)
-        return rc < 0 ? CLI_EXIT_OK : rc;
+    static const char *const verbs[] = {"show", NULL};
+    const char *verb = NULL;
+    int rc = cli_verb("calls", argc, argv, verbs, calls_help, &verb);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    query_args a;
+    rc = query_parse_args("calls", argc - 1, argv + 1, QUERY_POSITIONAL | QUERY_JSON, calls_help,
+                          &a);
+    if (rc != CLI_CONTINUE)
+        return rc;
     if (a.positional == NULL)
         return cli_usage_error("calls", "show needs a call id");
     store_view *v = open_store("calls", &a);
@@ -215,18 +166,16 @@ static const char stats_help[] =
 
 int cmd_stats(int argc, char **argv)
 {
-    query_args a = {0};
-    int rc = parse_args("stats", argc, argv, &a, stats_help);
-    if (rc != CLI_EXIT_OK)
-        return rc < 0 ? CLI_EXIT_OK : rc;
-    int64_t since = 0;
-    if (a.since != NULL && !query_parse_since(a.since, &since))
-        return cli_usage_error("stats", "--since is Unix seconds, ISO 8601 or an age like 2h");
+    query_args a;
+    int rc = query_parse_args("stats", argc, argv, QUERY_SINCE | QUERY_JSON, stats_help, &a);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    rc = CLI_EXIT_OK;
     store_view *v = open_store("stats", &a);
     if (v == NULL)
         return CLI_EXIT_FAIL;
     char since_text[32];
-    snprintf(since_text, sizeof since_text, "%" PRId64, since);
+    snprintf(since_text, sizeof since_text, "%" PRId64, a.since_us);
     const char *params[] = {since_text};
     static const struct {
         const char *title, *key;

@@ -16,6 +16,25 @@ static const char help[] =
     "(telnyx: base64 raw public key and base64 32-byte seed; standard: whpk_... and whsk_...),\n"
     "or with --secret a Standard Webhooks HMAC secret as secret=whsec_...\n";
 
+typedef struct keygen_args {
+    hookd_scheme scheme;
+    bool secret;
+} keygen_args;
+
+static int keygen_option(void *ctx, int opt, const char *arg)
+{
+    keygen_args *a = ctx;
+    if (opt == 'S') {
+        a->secret = true;
+    } else if (opt == 's') {
+        if (hookd_scheme_parse(arg, &a->scheme) != HOOKD_OK || a->scheme == HOOKD_SCHEME_NONE)
+            return cli_usage_error("keygen", "--scheme must be telnyx or standard");
+    } else {
+        return cli_usage_error("keygen", "unknown option");
+    }
+    return CLI_CONTINUE;
+}
+
 int cmd_keygen(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -24,27 +43,12 @@ int cmd_keygen(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    hookd_scheme scheme = HOOKD_SCHEME_TELNYX;
-    bool secret = false;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 's':
-            if (hookd_scheme_parse(optarg, &scheme) != HOOKD_OK || scheme == HOOKD_SCHEME_NONE)
-                return cli_usage_error("keygen", "--scheme must be telnyx or standard");
-            break;
-        case 'S':
-            secret = true;
-            break;
-        case 'h':
-            fputs(help, stdout);
-            return CLI_EXIT_OK;
-        default:
-            return cli_usage_error("keygen", "unknown option");
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error("keygen", "unexpected argument '%s'", argv[optind]);
+    keygen_args a = {.scheme = HOOKD_SCHEME_TELNYX};
+    int rc = cli_getopt("keygen", argc, argv, "h", opts, help, keygen_option, &a, NULL);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    hookd_scheme scheme = a.scheme;
+    bool secret = a.secret;
 
     if (secret) {
         char s[HOOKD_KEY_BUFSIZE];

@@ -205,6 +205,37 @@ static int deliver(const send_args *a, const hookd_signer *signer, json_t *event
     return CLI_EXIT_FAIL;
 }
 
+typedef struct send_ctx {
+    send_args *a;
+    const char *failover;
+} send_ctx;
+
+static int send_option(void *ctx, int opt, const char *arg)
+{
+    send_ctx *c = ctx;
+    send_args *a = c->a;
+    switch (opt) {
+    case 'F': c->failover = arg; break;
+    case 'k': a->key = arg; break;
+    case 'e': a->event_type = arg; break;
+    case 'f': a->file = arg; break;
+    case 'a':
+        if (!cli_parse_int(arg, 1, 100, &a->attempts))
+            return cli_usage_error("send", "--attempts must be 1 to 100");
+        break;
+    case 't':
+        if (!cli_parse_int(arg, 1, 3600, &a->timeout_s))
+            return cli_usage_error("send", "--timeout must be 1 to 3600 seconds");
+        break;
+    case 'r':
+        if (!cli_parse_int(arg, 0, 3600000, &a->retry_delay_ms))
+            return cli_usage_error("send", "--retry-delay must be 0 to 3600000 ms");
+        break;
+    default: return cli_usage_error("send", "unknown option");
+    }
+    return CLI_CONTINUE;
+}
+
 static int parse_args(int argc, char **argv, send_args *a)
 {
     static const struct option opts[] = {
@@ -214,53 +245,31 @@ static int parse_args(int argc, char **argv, send_args *a)
         {"retry-delay", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *failover = NULL;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'F': failover = optarg; break;
-        case 'k': a->key = optarg; break;
-        case 'e': a->event_type = optarg; break;
-        case 'f': a->file = optarg; break;
-        case 'a':
-            if (!cli_parse_int(optarg, 1, 100, &a->attempts))
-                return cli_usage_error("send", "--attempts must be 1 to 100");
-            break;
-        case 't':
-            if (!cli_parse_int(optarg, 1, 3600, &a->timeout_s))
-                return cli_usage_error("send", "--timeout must be 1 to 3600 seconds");
-            break;
-        case 'r':
-            if (!cli_parse_int(optarg, 0, 3600000, &a->retry_delay_ms))
-                return cli_usage_error("send", "--retry-delay must be 0 to 3600000 ms");
-            break;
-        case 'h':
-            fputs(help, stdout);
-            return -1;
-        default:
-            return cli_usage_error("send", "unknown option");
-        }
-    }
-    if (optind + 1 != argc)
+    send_ctx ctx = {.a = a};
+    const char *url = NULL;
+    int rc = cli_getopt("send", argc, argv, "h", opts, help, send_option, &ctx, &url);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    if (url == NULL)
         return cli_usage_error("send", "exactly one URL is required");
-    a->urls[a->nurls++] = argv[optind];
-    if (failover != NULL)
-        a->urls[a->nurls++] = failover;
+    a->urls[a->nurls++] = url;
+    if (ctx.failover != NULL)
+        a->urls[a->nurls++] = ctx.failover;
     if (a->key == NULL)
         return cli_usage_error("send", "--private-key is required");
     if (a->file != NULL && a->event_type != NULL)
         return cli_usage_error("send", "--event and --file exclude each other");
     if (a->event_type != NULL && (a->event_type[0] == '\0' || strlen(a->event_type) > 128))
         return cli_usage_error("send", "--event must be 1 to 128 characters");
-    return CLI_EXIT_OK;
+    return CLI_CONTINUE;
 }
 
 int cmd_send(int argc, char **argv)
 {
     send_args a = {.attempts = 3, .timeout_s = 2, .retry_delay_ms = 1000};
     int rc = parse_args(argc, argv, &a);
-    if (rc != CLI_EXIT_OK)
-        return rc < 0 ? CLI_EXIT_OK : rc;
+    if (rc != CLI_CONTINUE)
+        return rc;
     hookd_signer *signer = NULL;
     hookd_err e = hookd_signer_new(HOOKD_SCHEME_TELNYX, a.key, &signer);
     if (e != HOOKD_OK)

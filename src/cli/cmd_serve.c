@@ -34,6 +34,38 @@ typedef struct serve_args {
     int durability; /* -1: as configured */
 } serve_args;
 
+typedef struct serve_ctx {
+    const char *cmd;
+    serve_args *a;
+} serve_ctx;
+
+static int serve_option(void *ctx, int opt, const char *arg)
+{
+    const char *cmd = ((serve_ctx *)ctx)->cmd;
+    serve_args *a = ((serve_ctx *)ctx)->a;
+    switch (opt) {
+    case 'c': a->file = arg; break;
+    case 'l': a->listen = arg; break;
+    case 'd': a->db = arg; break;
+    case 'L': a->level = arg; break;
+    case 'k':
+        if (a->nkeys >= HOOKD_MAX_KEYS)
+            return cli_usage_error(cmd, "at most %d --telnyx-public-key", HOOKD_MAX_KEYS);
+        a->keys[a->nkeys++] = arg;
+        break;
+    case 'D':
+        if (strcmp(arg, "full") == 0)
+            a->durability = DURABILITY_FULL;
+        else if (strcmp(arg, "process") == 0)
+            a->durability = DURABILITY_PROCESS;
+        else
+            return cli_usage_error(cmd, "--durability is full or process");
+        break;
+    default: return cli_usage_error(cmd, "unknown option");
+    }
+    return CLI_CONTINUE;
+}
+
 static int parse(const char *cmd, int argc, char **argv, serve_args *a, const char *help)
 {
     static const struct option opts[] = {
@@ -42,36 +74,8 @@ static int parse(const char *cmd, int argc, char **argv, serve_args *a, const ch
         {"durability", required_argument, NULL, 'D'}, {"log-level", required_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0},
     };
-    int c;
-    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c': a->file = optarg; break;
-        case 'l': a->listen = optarg; break;
-        case 'd': a->db = optarg; break;
-        case 'L': a->level = optarg; break;
-        case 'k':
-            if (a->nkeys >= HOOKD_MAX_KEYS)
-                return cli_usage_error(cmd, "at most %d --telnyx-public-key", HOOKD_MAX_KEYS);
-            a->keys[a->nkeys++] = optarg;
-            break;
-        case 'D':
-            if (strcmp(optarg, "full") == 0)
-                a->durability = DURABILITY_FULL;
-            else if (strcmp(optarg, "process") == 0)
-                a->durability = DURABILITY_PROCESS;
-            else
-                return cli_usage_error(cmd, "--durability is full or process");
-            break;
-        case 'h':
-            fputs(help, stdout);
-            return -1;
-        default:
-            return cli_usage_error(cmd, "unknown option");
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-    return CLI_EXIT_OK;
+    serve_ctx ctx = {cmd, a};
+    return cli_getopt(cmd, argc, argv, "c:h", opts, help, serve_option, &ctx, NULL);
 }
 
 /* The config the arguments describe; false with the reason in err. */
@@ -101,8 +105,8 @@ int cmd_serve(int argc, char **argv)
 {
     serve_args a = {.durability = -1};
     int rc = parse("serve", argc, argv, &a, serve_help);
-    if (rc != CLI_EXIT_OK)
-        return rc < 0 ? CLI_EXIT_OK : rc;
+    if (rc != CLI_CONTINUE)
+        return rc;
     if (a.level != NULL) {
         log_level lv;
         if (!log_parse_level(a.level, &lv))
@@ -131,8 +135,8 @@ int cmd_check_config(int argc, char **argv)
 {
     serve_args a = {.durability = -1};
     int rc = parse("check-config", argc, argv, &a, check_help);
-    if (rc != CLI_EXIT_OK)
-        return rc < 0 ? CLI_EXIT_OK : rc;
+    if (rc != CLI_CONTINUE)
+        return rc;
     if (a.file == NULL)
         return cli_usage_error("check-config", "-c FILE is required");
     config *cfg = malloc(sizeof *cfg);

@@ -44,6 +44,39 @@ static int sign_all(hookd_scheme scheme, const cli_list *keys, const char *id, c
     return CLI_EXIT_OK;
 }
 
+typedef struct sign_args {
+    hookd_scheme scheme;
+    cli_list keys;
+    const char *id, *file;
+    char ts[32];
+} sign_args;
+
+static int sign_option(void *ctx, int opt, const char *arg)
+{
+    sign_args *a = ctx;
+    int64_t parsed;
+    switch (opt) {
+    case 's':
+        if (hookd_scheme_parse(arg, &a->scheme) != HOOKD_OK || a->scheme == HOOKD_SCHEME_NONE)
+            return cli_usage_error("sign", "--scheme must be telnyx or standard");
+        break;
+    case 'k':
+    case 'S':
+        if (!cli_list_add("sign", &a->keys, opt == 'k' ? "--private-key" : "--secret", arg))
+            return CLI_EXIT_USAGE;
+        break;
+    case 'i': a->id = arg; break;
+    case 't':
+        if (!cli_parse_time("sign", "--timestamp", arg, &parsed))
+            return CLI_EXIT_USAGE;
+        snprintf(a->ts, sizeof a->ts, "%s", arg);
+        break;
+    case 'f': a->file = arg; break;
+    default: return cli_usage_error("sign", "unknown option");
+    }
+    return CLI_CONTINUE;
+}
+
 int cmd_sign(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -52,44 +85,15 @@ int cmd_sign(int argc, char **argv)
         {"timestamp", required_argument, NULL, 't'}, {"file", required_argument, NULL, 'f'},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
-    hookd_scheme scheme = HOOKD_SCHEME_TELNYX;
-    cli_list keys = {0};
-    const char *id = NULL, *file = NULL;
-    char ts[32];
-    snprintf(ts, sizeof ts, "%" PRId64, cli_now());
-    int64_t parsed;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 's':
-            if (hookd_scheme_parse(optarg, &scheme) != HOOKD_OK || scheme == HOOKD_SCHEME_NONE)
-                return cli_usage_error("sign", "--scheme must be telnyx or standard");
-            break;
-        case 'k':
-        case 'S':
-            if (!cli_list_add("sign", &keys, c == 'k' ? "--private-key" : "--secret", optarg))
-                return CLI_EXIT_USAGE;
-            break;
-        case 'i':
-            id = optarg;
-            break;
-        case 't':
-            if (!cli_parse_time("sign", "--timestamp", optarg, &parsed))
-                return CLI_EXIT_USAGE;
-            snprintf(ts, sizeof ts, "%s", optarg);
-            break;
-        case 'f':
-            file = optarg;
-            break;
-        case 'h':
-            fputs(help, stdout);
-            return CLI_EXIT_OK;
-        default:
-            return cli_usage_error("sign", "unknown option");
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error("sign", "unexpected argument '%s'", argv[optind]);
+    sign_args a = {.scheme = HOOKD_SCHEME_TELNYX};
+    snprintf(a.ts, sizeof a.ts, "%" PRId64, cli_now());
+    int rc = cli_getopt("sign", argc, argv, "h", opts, help, sign_option, &a, NULL);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    hookd_scheme scheme = a.scheme;
+    const cli_list keys = a.keys;
+    const char *id = a.id, *file = a.file;
+    const char *ts = a.ts;
     if (keys.count == 0)
         return cli_usage_error("sign", "a key is required (--private-key or --secret)");
     if (scheme == HOOKD_SCHEME_TELNYX && keys.count != 1)
@@ -104,7 +108,7 @@ int cmd_sign(int argc, char **argv)
     if (!cli_read_body("sign", file, &body, &len))
         return CLI_EXIT_FAIL;
     char sig[HOOKD_MAX_KEYS * HOOKD_SIGNATURE_BUFSIZE];
-    int rc = sign_all(scheme, &keys, id, ts, body, len, sig, sizeof sig);
+    rc = sign_all(scheme, &keys, id, ts, body, len, sig, sizeof sig);
     free(body);
     if (rc != CLI_EXIT_OK)
         return rc;

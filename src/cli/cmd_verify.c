@@ -71,6 +71,36 @@ typedef struct verify_args {
     int64_t now;
 } verify_args;
 
+static int verify_option(void *ctx, int opt, const char *arg)
+{
+    verify_args *a = ctx;
+    switch (opt) {
+    case 's':
+        if (hookd_scheme_parse(arg, &a->scheme) != HOOKD_OK || a->scheme == HOOKD_SCHEME_NONE)
+            return cli_usage_error("verify", "--scheme must be telnyx or standard");
+        break;
+    case 'k':
+    case 'S':
+        if (!cli_list_add("verify", &a->keys, opt == 'k' ? "--public-key" : "--secret", arg))
+            return CLI_EXIT_USAGE;
+        break;
+    case 'i': a->id = arg; break;
+    case 't': a->timestamp = arg; break;
+    case 'g': a->signature = arg; break;
+    case 'f': a->file = arg; break;
+    case 'T':
+        if (!cli_parse_int(arg, 0, INT32_MAX, &a->tolerance))
+            return cli_usage_error("verify", "--tolerance must be a whole number of seconds");
+        break;
+    case 'n':
+        if (!cli_parse_time("verify", "--now", arg, &a->now))
+            return CLI_EXIT_USAGE;
+        break;
+    default: return cli_usage_error("verify", "unknown option");
+    }
+    return CLI_CONTINUE;
+}
+
 static int parse_args(int argc, char **argv, verify_args *a)
 {
     static const struct option opts[] = {
@@ -81,39 +111,9 @@ static int parse_args(int argc, char **argv, verify_args *a)
         {"file", required_argument, NULL, 'f'},      {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 's':
-            if (hookd_scheme_parse(optarg, &a->scheme) != HOOKD_OK || a->scheme == HOOKD_SCHEME_NONE)
-                return cli_usage_error("verify", "--scheme must be telnyx or standard");
-            break;
-        case 'k':
-        case 'S':
-            if (!cli_list_add("verify", &a->keys, c == 'k' ? "--public-key" : "--secret", optarg))
-                return CLI_EXIT_USAGE;
-            break;
-        case 'i': a->id = optarg; break;
-        case 't': a->timestamp = optarg; break;
-        case 'g': a->signature = optarg; break;
-        case 'f': a->file = optarg; break;
-        case 'T':
-            if (!cli_parse_int(optarg, 0, INT32_MAX, &a->tolerance))
-                return cli_usage_error("verify", "--tolerance must be a whole number of seconds");
-            break;
-        case 'n':
-            if (!cli_parse_time("verify", "--now", optarg, &a->now))
-                return CLI_EXIT_USAGE;
-            break;
-        case 'h':
-            fputs(help, stdout);
-            return -1;
-        default:
-            return cli_usage_error("verify", "unknown option");
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error("verify", "unexpected argument '%s'", argv[optind]);
+    int rc = cli_getopt("verify", argc, argv, "h", opts, help, verify_option, a, NULL);
+    if (rc != CLI_CONTINUE)
+        return rc;
     if (a->keys.count == 0)
         return cli_usage_error("verify", "a key is required (--public-key or --secret)");
     if (a->timestamp == NULL || a->signature == NULL)
@@ -122,7 +122,7 @@ static int parse_args(int argc, char **argv, verify_args *a)
         return cli_usage_error("verify", "--id is required with --scheme standard");
     if (a->scheme == HOOKD_SCHEME_TELNYX && a->id != NULL)
         return cli_usage_error("verify", "--id is only for --scheme standard");
-    return CLI_EXIT_OK;
+    return CLI_CONTINUE;
 }
 
 int cmd_verify(int argc, char **argv)
@@ -130,8 +130,8 @@ int cmd_verify(int argc, char **argv)
     verify_args a = {.scheme = HOOKD_SCHEME_TELNYX, .tolerance = HOOKD_DEFAULT_TOLERANCE,
                      .now = cli_now()};
     int rc = parse_args(argc, argv, &a);
-    if (rc != CLI_EXIT_OK)
-        return rc < 0 ? CLI_EXIT_OK : rc;
+    if (rc != CLI_CONTINUE)
+        return rc;
 
     hookd_verifier *v = NULL;
     hookd_err e = hookd_verifier_new(a.scheme, &v);

@@ -7,8 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <getopt.h>
+
 #include "cli.h"
 #include "query.h"
+#include "states.h"
 
 /* ---- opening the store ---------------------------------------------------------------------- */
 
@@ -76,6 +79,87 @@ bool query_parse_since(const char *s, int64_t *us)
         return true;
     }
     return false;
+}
+
+/* ---- arguments ------------------------------------------------------------------------------ */
+
+typedef struct parse_ctx {
+    const char *cmd;
+    unsigned takes;
+    query_args *a;
+} parse_ctx;
+
+static const struct {
+    int opt;
+    unsigned bit;
+    const char *name;
+} option_bits[] = {
+    {'t', QUERY_TYPE, "type"},       {'C', QUERY_CALL, "call"},   {'S', QUERY_SINCE, "since"},
+    {'U', QUERY_UNTIL, "until"},     {'e', QUERY_ENDPOINT, "endpoint"},
+    {'s', QUERY_STATE, "state"},     {'H', QUERY_HANDLER, "handler"},
+    {'E', QUERY_EVENT, "event"},     {'n', QUERY_LIMIT, "limit"}, {'j', QUERY_JSON, "json"},
+    {'r', QUERY_RAW, "raw"},
+};
+
+static int store_option(void *ctx, int opt, const char *arg)
+{
+    parse_ctx *p = ctx;
+    query_args *a = p->a;
+    for (size_t i = 0; i < sizeof option_bits / sizeof option_bits[0]; i++) {
+        if (option_bits[i].opt == opt && !(p->takes & option_bits[i].bit))
+            return cli_usage_error(p->cmd, "--%s does not apply to this command", option_bits[i].name);
+    }
+    switch (opt) {
+    case 'd': a->db = arg; break;
+    case 'c': a->file = arg; break;
+    case 't': a->type = arg; break;
+    case 'C': a->call = arg; break;
+    case 'e': a->endpoint = arg; break;
+    case 'H': a->handler = arg; break;
+    case 'E': a->event = arg; break;
+    case 'j': a->json = true; break;
+    case 'r': a->raw = true; break;
+    case 'S':
+    case 'U':
+        if (!query_parse_since(arg, opt == 'S' ? &a->since_us : &a->until_us))
+            return cli_usage_error(p->cmd, "--%s is Unix seconds, ISO 8601 or an age like 2h",
+                                   opt == 'S' ? "since" : "until");
+        *(opt == 'S' ? &a->has_since : &a->has_until) = true;
+        break;
+    case 's': {
+        delivery_state st;
+        if (!delivery_state_parse(arg, &st))
+            return cli_usage_error(p->cmd, "--state is pending, waiting, in_flight, succeeded, "
+                                           "retry, dead or replayed");
+        a->state = delivery_state_name(st);
+        break;
+    }
+    case 'n':
+        if (!cli_parse_int(arg, 1, 1000000, &a->limit))
+            return cli_usage_error(p->cmd, "--limit must be 1 to 1000000");
+        break;
+    default: return cli_usage_error(p->cmd, "unknown option");
+    }
+    return CLI_CONTINUE;
+}
+
+int query_parse_args(const char *cmd, int argc, char **argv, unsigned takes, const char *help,
+                     query_args *a)
+{
+    static const struct option opts[] = {
+        {"db", required_argument, NULL, 'd'},      {"config", required_argument, NULL, 'c'},
+        {"type", required_argument, NULL, 't'},    {"call", required_argument, NULL, 'C'},
+        {"since", required_argument, NULL, 'S'},   {"until", required_argument, NULL, 'U'},
+        {"endpoint", required_argument, NULL, 'e'}, {"state", required_argument, NULL, 's'},
+        {"handler", required_argument, NULL, 'H'}, {"event", required_argument, NULL, 'E'},
+        {"limit", required_argument, NULL, 'n'},   {"json", no_argument, NULL, 'j'},
+        {"raw", no_argument, NULL, 'r'},           {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    *a = (query_args){.until_us = INT64_MAX, .limit = 50};
+    parse_ctx p = {.cmd = cmd, .takes = takes, .a = a};
+    return cli_getopt(cmd, argc, argv, "c:h", opts, help, store_option, &p,
+                      (takes & QUERY_POSITIONAL) ? &a->positional : NULL);
 }
 
 /* ---- printing rows -------------------------------------------------------------------------- */

@@ -24,6 +24,28 @@ store_view *query_open(const char *cmd, const char *db, const char *file, bool w
 /* --since/--until: Unix seconds, an ISO 8601 date-time, or an age like 30m, 2h, 7d; microseconds. */
 bool query_parse_since(const char *s, int64_t *us);
 
+/* The options of the commands that read or change the store, parsed by one scaffold; each
+ * command names the ones it takes (QUERY_*), and any other is a usage error. --db and -c are
+ * always taken. */
+typedef struct query_args {
+    const char *db, *file, *type, *call, *endpoint, *state, *handler, *event;
+    int64_t since_us, until_us;  /* 0 and INT64_MAX when not given */
+    bool has_since, has_until;
+    long long limit;             /* default 50 */
+    bool json, raw;
+    const char *positional;      /* with QUERY_POSITIONAL */
+} query_args;
+
+enum {
+    QUERY_TYPE = 0x1, QUERY_CALL = 0x2, QUERY_SINCE = 0x4, QUERY_UNTIL = 0x8,
+    QUERY_ENDPOINT = 0x10, QUERY_STATE = 0x20, QUERY_HANDLER = 0x40, QUERY_EVENT = 0x80,
+    QUERY_LIMIT = 0x100, QUERY_JSON = 0x200, QUERY_RAW = 0x400, QUERY_POSITIONAL = 0x800,
+};
+
+/* CLI_CONTINUE, or the exit code to return (after --help, or a usage error). */
+int query_parse_args(const char *cmd, int argc, char **argv, unsigned takes, const char *help,
+                     query_args *a);
+
 /* Column widths of a table: one per column; 0, or a column past the list, is as wide as needed. */
 typedef struct col_widths {
     const int *w;

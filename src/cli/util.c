@@ -68,13 +68,47 @@ bool cli_read_body(const char *cmd, const char *path, uint8_t **out, size_t *len
     return true;
 }
 
-int cli_positional(const char *cmd, int argc, char **argv, const char **out)
+int cli_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
+               const struct option *opts, const char *help, cli_option_fn *fn, void *ctx,
+               const char **positional)
 {
-    if (optind < argc)
-        *out = argv[optind++];
+    int c;
+    while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
+        if (c == 'h') {
+            fputs(help, stdout);
+            return CLI_EXIT_OK;
+        }
+        if (c == '?' || c == ':')
+            return cli_usage_error(cmd, "unknown option, or an option without its value");
+        int rc = fn(ctx, c, optarg);
+        if (rc != CLI_CONTINUE)
+            return rc;
+    }
+    if (positional != NULL && optind < argc)
+        *positional = argv[optind++];
     if (optind < argc)
         return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-    return CLI_EXIT_OK;
+    return CLI_CONTINUE;
+}
+
+int cli_verb(const char *cmd, int argc, char **argv, const char *const *verbs, const char *help,
+             const char **verb)
+{
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        fputs(help, stdout);
+        return CLI_EXIT_OK;
+    }
+    for (size_t i = 0; argc >= 2 && verbs[i] != NULL; i++) {
+        if (strcmp(argv[1], verbs[i]) == 0) {
+            *verb = verbs[i];
+            return CLI_CONTINUE;
+        }
+    }
+    char expected[128] = "";
+    for (size_t i = 0; verbs[i] != NULL; i++)
+        snprintf(expected + strlen(expected), sizeof expected - strlen(expected), "%s'%s'",
+                 i == 0 ? "" : verbs[i + 1] == NULL ? " or " : ", ", verbs[i]);
+    return cli_usage_error(cmd, "expected %s", expected);
 }
 
 bool cli_parse_int(const char *s, long long min, long long max, long long *out)
