@@ -10,6 +10,7 @@
 #include "../server/log.h"
 #include "../server/server.h"
 #include "cli.h"
+#include "store_backend.h"
 
 static const char serve_help[] =
     "usage: hookd serve -c FILE [--listen HOST:PORT] [--db PATH] [--log-level LEVEL]\n"
@@ -93,7 +94,9 @@ static bool build(const serve_args *a, config *cfg, char *err, size_t errlen)
         cfg->nlisten = 1;
     }
     if (a->db != NULL)
-        snprintf(cfg->store_url, sizeof cfg->store_url, "sqlite:%s", a->db);
+        snprintf(cfg->store_url, sizeof cfg->store_url, "%s%s",
+                 strchr(a->db, ':') != NULL && store_backend_for_url(a->db) != NULL ? "" : "sqlite:",
+                 a->db);
     if (a->durability >= 0)
         cfg->durability = (durability)a->durability;
     if (a->nkeys > 0 && !config_add_telnyx_endpoint(cfg, a->keys, a->nkeys, err, errlen))

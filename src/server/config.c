@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "store_backend.h"
 
 typedef struct parse_ctx {
     config *c;
@@ -303,8 +304,9 @@ static bool store_key(parse_ctx *p, const char *name, const char *value)
 {
     config *c = p->c;
     if (strcmp(name, "url") == 0) {
-        if (strncmp(value, "sqlite:", 7) != 0 || value[7] == '\0')
-            return failf(p, name, "expected sqlite:PATH");
+        const char *colon = strchr(value, ':');
+        if (store_backend_for_url(value) == NULL || colon == NULL || colon[1] == '\0')
+            return failf(p, name, "expected sqlite:PATH (no other store is built in)");
         if (strlen(value) >= sizeof c->store_url)
             return failf(p, name, "too long");
         snprintf(c->store_url, sizeof c->store_url, "%s", value);
