@@ -23,6 +23,7 @@ static const struct {
     {"stats", cmd_stats, "counts by type, failure cause and hour"},
     {"deliveries", cmd_deliveries, "list what the handlers did with each event"},
     {"replay", cmd_replay, "queue fresh deliveries for stored events"},
+    {"backup", cmd_backup, "copy the store, consistently, while hookd serve runs"},
 };
 
 static void usage(FILE *out)

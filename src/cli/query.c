@@ -98,7 +98,7 @@ static const struct {
     {'U', QUERY_UNTIL, "until"},     {'e', QUERY_ENDPOINT, "endpoint"},
     {'s', QUERY_STATE, "state"},     {'H', QUERY_HANDLER, "handler"},
     {'E', QUERY_EVENT, "event"},     {'n', QUERY_LIMIT, "limit"}, {'j', QUERY_JSON, "json"},
-    {'r', QUERY_RAW, "raw"},
+    {'r', QUERY_RAW, "raw"},         {'o', QUERY_TO, "to"},
 };
 
 static int store_option(void *ctx, int opt, const char *arg)
@@ -119,6 +119,7 @@ static int store_option(void *ctx, int opt, const char *arg)
     case 'E': a->event = arg; break;
     case 'j': a->json = true; break;
     case 'r': a->raw = true; break;
+    case 'o': a->to = arg; break;
     case 'S':
     case 'U':
         if (!query_parse_since(arg, opt == 'S' ? &a->since_us : &a->until_us))
@@ -153,7 +154,8 @@ int query_parse_args(const char *cmd, int argc, char **argv, unsigned takes, con
         {"endpoint", required_argument, NULL, 'e'}, {"state", required_argument, NULL, 's'},
         {"handler", required_argument, NULL, 'H'}, {"event", required_argument, NULL, 'E'},
         {"limit", required_argument, NULL, 'n'},   {"json", no_argument, NULL, 'j'},
-        {"raw", no_argument, NULL, 'r'},           {"help", no_argument, NULL, 'h'},
+        {"raw", no_argument, NULL, 'r'},           {"to", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     *a = (query_args){.until_us = INT64_MAX, .limit = 50};

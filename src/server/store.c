@@ -330,3 +330,13 @@ const char *store_view_errmsg(store_view *v)
 {
     return v->be->errmsg(v->conn);
 }
+
+bool store_view_backup(store_view *v, const char *dest, char *err, size_t errlen)
+{
+    if (v->be->backup == NULL) {
+        snprintf(err, errlen, "the %s store has no file to copy: use its own backup tools",
+                 v->be->scheme);
+        return false;
+    }
+    return v->be->backup(v->conn, dest, err, errlen);
+}

@@ -226,6 +226,12 @@ bool store_view_replay(store_view *v, const store_replay *spec, store_route_fn *
                        store_replay_counts *out);
 const char *store_view_errmsg(store_view *v);
 
+/* An online, consistent copy of the whole store into the new file dest (refused when it exists),
+ * while the daemon may keep writing: everything committed before the copy began is in it. The
+ * copy is written beside dest and renamed into place once complete and synced, so a backup that
+ * fails or is interrupted never looks like one that succeeded. */
+bool store_view_backup(store_view *v, const char *dest, char *err, size_t errlen);
+
 /* Called by the writer after a commit that queued deliveries (to wake the dispatcher). */
 void store_on_deliveries(store *s, void (*fn)(void *ctx), void *ctx);
 

@@ -86,6 +86,8 @@ typedef struct store_backend {
                    store_row_fn *fn, void *ctx);
     bool (*replay)(store_conn *c, const store_replay *spec, store_route_fn *route, void *ctx,
                    store_replay_counts *out);
+    /* store_view_backup (STORE_CAP_LOCAL_FILE backends; others leave it NULL). */
+    bool (*backup)(store_conn *c, const char *dest, char *err, size_t errlen);
 } store_backend;
 
 /* The backend for a store URL ("sqlite:PATH"), or NULL when none takes it. */

@@ -642,4 +642,5 @@ const store_backend store_sqlite_backend = {
     .view_open = store_sqlite_view_open,
     .report = store_sqlite_report,
     .replay = store_sqlite_replay,
+    .backup = store_sqlite_backup,
 };

@@ -43,5 +43,6 @@ bool store_sqlite_report(store_conn *c, store_report which, const char *const *p
                          store_row_fn *fn, void *ctx);
 bool store_sqlite_replay(store_conn *c, const store_replay *spec, store_route_fn *route, void *ctx,
                          store_replay_counts *out);
+bool store_sqlite_backup(store_conn *c, const char *dest, char *err, size_t errlen);
 
 #endif

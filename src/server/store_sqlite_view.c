@@ -6,9 +6,13 @@
  * rename one and scripts break). Parameters arrive as text (NULL: no filter) and are compared
  * with CAST where they are numbers. Times are formatted in SQL as ISO 8601 UTC with milliseconds.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "store_sqlite.h"
 
@@ -290,5 +294,66 @@ bool store_sqlite_replay(store_conn *c, const store_replay *spec, store_route_fn
     sqlite3_finalize(r.insert);
     sqlite3_finalize(r.by_state);
     sqlite3_finalize(r.mark);
+    return ok;
+}
+
+/* ---- backup ----------------------------------------------------------------------------------- */
+
+/* SQLite's online backup API, in one step: the copy is read inside one read transaction, so it
+ * is the store as of one commit, while the writer goes on appending to the WAL. */
+bool store_sqlite_backup(store_conn *c, const char *dest, char *err, size_t errlen)
+{
+    sqlite_conn *s = conn_of(c);
+    struct stat st;
+    if (stat(dest, &st) == 0) {
+        snprintf(err, errlen, "%s exists: a backup never overwrites a file", dest);
+        return false;
+    }
+    char partial[1024];
+    snprintf(partial, sizeof partial, "%s.partial", dest);
+    unlink(partial);
+    sqlite3 *out = NULL;
+    bool ok = sqlite3_open_v2(partial, &out, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL)
+              == SQLITE_OK;
+    sqlite3_backup *b = ok ? sqlite3_backup_init(out, "main", s->db, "main") : NULL;
+    int rc = SQLITE_ERROR;
+    if (b != NULL) {
+        do
+            rc = sqlite3_backup_step(b, -1);
+        while (rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
+        sqlite3_backup_finish(b);
+    }
+    ok = rc == SQLITE_DONE;
+    if (!ok)
+        snprintf(err, errlen, "backup to %s failed: %s", dest,
+                 out != NULL ? sqlite3_errmsg(out) : "cannot create the file");
+    /* The copy stands alone: no WAL beside it. */
+    ok = ok && sqlite3_exec(out, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL) == SQLITE_OK;
+    sqlite3_close(out);
+    int fd = ok ? open(partial, O_RDONLY | O_CLOEXEC) : -1;
+    ok = ok && fd >= 0 && fsync(fd) == 0;
+    if (fd >= 0)
+        close(fd);
+    if (ok && rename(partial, dest) != 0) {
+        snprintf(err, errlen, "cannot move the backup into place at %s: %s", dest, strerror(errno));
+        ok = false;
+    }
+    if (ok) { /* the rename itself, durable */
+        char dir[1024];
+        snprintf(dir, sizeof dir, "%s", dest);
+        char *slash = strrchr(dir, '/');
+        if (slash != NULL)
+            slash[slash == dir ? 1 : 0] = '\0';
+        int dfd = open(slash != NULL ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            fsync(dfd);
+            close(dfd);
+        }
+    }
+    if (!ok) {
+        if (err[0] == '\0')
+            snprintf(err, errlen, "backup to %s failed", dest);
+        unlink(partial);
+    }
     return ok;
 }
