@@ -33,6 +33,9 @@ int cmd_stats(int argc, char **argv);
 int cmd_deliveries(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
+int cmd_migrate(int argc, char **argv);
+/* hookd events export | import (argv[0] is the verb). */
+int cmd_events_transfer(int argc, char **argv);
 
 /* Print "hookd CMD: message" and a pointer to --help on stderr; returns CLI_EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -1,5 +1,6 @@
 /*
- * cmd_backup.c - hookd backup: an online, consistent copy of the store, while hookd serve runs.
+ * cmd_backup.c - hookd backup: an online, consistent copy of the store, while hookd serve runs;
+ * and hookd migrate: create the store, or bring its schema up to date, explicitly.
  *
  * Restoring is a copy back: stop hookd serve, copy the backup over the store's file (removing the
  * store's -wal and -shm files beside it), start hookd serve (hookd(1), RESTORE).
@@ -35,5 +36,30 @@ int cmd_backup(int argc, char **argv)
         return CLI_EXIT_FAIL;
     }
     printf("backed up to %s\n", a.to);
+    return CLI_EXIT_OK;
+}
+
+static const char migrate_help[] =
+    "usage: hookd migrate (--db URL | -c FILE)\n\n"
+    "Create the store, or bring its schema up to date, and exit. hookd serve does the same at\n"
+    "start (several at once are safe); this makes an upgrade a step of its own. A store newer\n"
+    "than this hookd is refused.\n";
+
+int cmd_migrate(int argc, char **argv)
+{
+    query_args a;
+    int rc = query_parse_args("migrate", argc, argv, 0, migrate_help, &a);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    char url[600], err[768];
+    if (a.db == NULL && a.file == NULL)
+        return cli_usage_error("migrate", "say which store: --db URL or -c FILE");
+    if (!query_url("migrate", a.db, a.file, url, sizeof url))
+        return CLI_EXIT_FAIL;
+    if (!store_migrate(url, err, sizeof err)) {
+        fprintf(stderr, "hookd migrate: %s\n", err);
+        return CLI_EXIT_FAIL;
+    }
+    printf("%s: schema up to date\n", url);
     return CLI_EXIT_OK;
 }

@@ -30,7 +30,8 @@ static const char events_help[] =
     "       hookd events show ID [--raw] [--json] [--endpoint E] (--db PATH | -c FILE)\n\n"
     "list: the newest events first (default 50). --call matches a call_session_id,\n"
     "call_control_id or call_leg_id; TIME is Unix seconds, ISO 8601 or an age (30m, 2h, 7d).\n"
-    "show: one event with every stored field; --raw prints the exact stored body, byte for byte.\n";
+    "show: one event with every stored field; --raw prints the exact stored body, byte for byte.\n"
+    "export / import: every event as JSON lines, and back (hookd events export --help).\n";
 
 static int events_list(store_view *v, const query_args *a)
 {
@@ -101,11 +102,13 @@ static int events_show(store_view *v, const query_args *a)
 
 int cmd_events(int argc, char **argv)
 {
-    static const char *const verbs[] = {"list", "show", NULL};
+    static const char *const verbs[] = {"list", "show", "export", "import", NULL};
     const char *verb = NULL;
     int rc = cli_verb("events", argc, argv, verbs, events_help, &verb);
     if (rc != CLI_CONTINUE)
         return rc;
+    if (strcmp(verb, "export") == 0 || strcmp(verb, "import") == 0)
+        return cmd_events_transfer(argc - 1, argv + 1);
     bool show = strcmp(verb, "show") == 0;
     query_args a;
     rc = query_parse_args("events", argc - 1, argv + 1,

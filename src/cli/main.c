@@ -24,6 +24,7 @@ static const struct {
     {"deliveries", cmd_deliveries, "list what the handlers did with each event"},
     {"replay", cmd_replay, "queue fresh deliveries for stored events"},
     {"backup", cmd_backup, "copy the store, consistently, while hookd serve runs"},
+    {"migrate", cmd_migrate, "create the store, or bring its schema up to date"},
 };
 
 static void usage(FILE *out)

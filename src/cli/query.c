@@ -15,6 +15,40 @@
 
 /* ---- opening the store ---------------------------------------------------------------------- */
 
+void query_store_url(const char *db, const config *cfg, char *url, size_t cap)
+{
+    if (db == NULL)
+        snprintf(url, cap, "%s", cfg != NULL ? cfg->store_url : STORE_DEFAULT_URL);
+    else if (strstr(db, "://") != NULL || strncmp(db, "sqlite:", 7) == 0)
+        snprintf(url, cap, "%s", db);
+    else
+        snprintf(url, cap, "sqlite:%s", db);
+}
+
+bool query_url(const char *cmd, const char *db, const char *file, char *url, size_t cap)
+{
+    config *cfg = NULL;
+    if (file != NULL) {
+        char err[768];
+        cfg = malloc(sizeof *cfg);
+        if (cfg == NULL)
+            return false;
+        config_defaults(cfg);
+        if (!config_load(cfg, file, err, sizeof err)) {
+            fprintf(stderr, "hookd %s: %s\n", cmd, err);
+            config_free(cfg);
+            free(cfg);
+            return false;
+        }
+    }
+    query_store_url(db, cfg, url, cap);
+    if (cfg != NULL) {
+        config_free(cfg);
+        free(cfg);
+    }
+    return true;
+}
+
 store_view *query_open(const char *cmd, const char *db, const char *file, bool write,
                        config **cfg_out)
 {
@@ -33,13 +67,7 @@ store_view *query_open(const char *cmd, const char *db, const char *file, bool w
             return NULL;
         }
     }
-    /* cfg is loaded whenever db is NULL (above). --db takes a URL, or a path to an SQLite file. */
-    if (db == NULL)
-        snprintf(url, sizeof url, "%s", cfg->store_url);
-    else if (strstr(db, "://") != NULL || strncmp(db, "sqlite:", 7) == 0)
-        snprintf(url, sizeof url, "%s", db);
-    else
-        snprintf(url, sizeof url, "sqlite:%s", db);
+    query_store_url(db, cfg, url, sizeof url); /* cfg is loaded whenever db is NULL (above) */
     if (cfg_out != NULL) {
         *cfg_out = cfg;
     } else if (cfg != NULL) {

@@ -21,6 +21,14 @@
 store_view *query_open(const char *cmd, const char *db, const char *file, bool write,
                        config **cfg_out);
 
+/* The store URL of --db (a URL, or a path to an SQLite file), else of cfg's [store] url, else
+ * the default. */
+void query_store_url(const char *db, const config *cfg, char *url, size_t cap);
+
+/* The same from the command line: --db, or the [store] url of -c FILE (loaded here; a broken
+ * file is reported). */
+bool query_url(const char *cmd, const char *db, const char *file, char *url, size_t cap);
+
 /* --since/--until: Unix seconds, an ISO 8601 date-time, or an age like 30m, 2h, 7d; microseconds. */
 bool query_parse_since(const char *s, int64_t *us);
 

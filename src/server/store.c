@@ -176,6 +176,12 @@ bool store_open_backend(const store_backend *be, const config *c, metrics *m, st
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->wake, NULL);
     bool ok = be->open(c, m, &s->conn, err, errlen);
+    if (ok && !be->recover(s->conn)) {
+        snprintf(err, errlen, "cannot recover deliveries that were in flight: %s",
+                 be->errmsg(s->conn));
+        be->close(s->conn);
+        ok = false;
+    }
     if (ok && pthread_create(&s->writer, NULL, writer_main, s) != 0) {
         snprintf(err, errlen, "cannot start the writer thread");
         be->close(s->conn);
@@ -279,6 +285,28 @@ void store_free(store *s)
     free(s);
 }
 
+bool store_migrate(const char *url, char *err, size_t errlen)
+{
+    const store_backend *be = store_backend_for_url(url);
+    if (be == NULL) {
+        snprintf(err, errlen, "unsupported store url %s (expected sqlite:PATH)", url);
+        return false;
+    }
+    config *c = malloc(sizeof *c);
+    if (c == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return false;
+    }
+    config_defaults(c);
+    snprintf(c->store_url, sizeof c->store_url, "%s", url);
+    store_conn *conn = NULL;
+    bool ok = be->open(c, NULL, &conn, err, errlen);
+    if (ok)
+        be->close(conn);
+    free(c);
+    return ok;
+}
+
 /* ---- the command line ------------------------------------------------------------------------ */
 
 struct store_view {
@@ -329,6 +357,11 @@ bool store_view_replay(store_view *v, const store_replay *spec, store_route_fn *
 const char *store_view_errmsg(store_view *v)
 {
     return v->be->errmsg(v->conn);
+}
+
+bool store_view_import(store_view *v, store_next_fn *next, void *ctx, store_import_counts *out)
+{
+    return v->be->import(v->conn, next, ctx, out);
 }
 
 bool store_view_backup(store_view *v, const char *dest, char *err, size_t errlen)

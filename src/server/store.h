@@ -40,6 +40,7 @@ typedef struct store_record {
      * transaction; a duplicate gets none. */
     const char *handlers[SRV_MAX_HANDLERS];
     size_t nhandlers;
+    int64_t copies;            /* store_view_import only: deliveries of it received (0: 1) */
 } store_record;
 
 typedef enum store_outcome {
@@ -97,6 +98,10 @@ bool store_open(const config *c, metrics *m, store **out, char *err, size_t errl
 
 /* Queue a job. Returns false (and never calls done) when the store is closing. */
 bool store_submit(store *s, store_job *job);
+
+/* Create the store url names, or bring its schema up to date, and close it (hookd migrate, and
+ * before the command line writes). Safe while hookd serve runs: nothing else changes. */
+bool store_migrate(const char *url, char *err, size_t errlen);
 
 /* Stop taking jobs (store_submit returns false from now on), commit everything queued, stop the
  * threads, close the database. The handle stays valid for store_submit until store_free. */
@@ -193,6 +198,8 @@ typedef enum store_report {
     REPORT_DELIVERIES_LIST,  /* state, handler, event id, limit: newest first */
     REPORT_DELIVERIES_COUNT, /* state, handler, event id: one row, "count" */
     REPORT_ATTEMPTS_OF,      /* delivery id */
+    REPORT_EXPORT,           /* type, since_us, until_us: every field of each event, oldest
+                              * first, times also in microseconds, "body" a blob */
 } store_report;
 
 /* hookd replay: which events, and for which handlers. */
@@ -225,6 +232,20 @@ bool store_view_report(store_view *v, store_report which, const char *const *par
 bool store_view_replay(store_view *v, const store_replay *spec, store_route_fn *route, void *ctx,
                        store_replay_counts *out);
 const char *store_view_errmsg(store_view *v);
+
+/* hookd events import: next fills *r with the next event to store and returns 1, returns 0 at
+ * the end, or -1 for an input it could not read (it reported why): then nothing of the whole
+ * import is stored, but the rest is still read, so every bad input is reported. */
+typedef int store_next_fn(void *ctx, store_record *r);
+
+typedef struct store_import_counts {
+    long added, present;       /* new events, and events whose (id, endpoint) was stored already */
+    long bad;
+} store_import_counts;
+
+/* Store what next yields, in one transaction: an event already stored is left as it is (an
+ * import twice adds nothing); no deliveries are queued (hookd replay queues them if wanted). */
+bool store_view_import(store_view *v, store_next_fn *next, void *ctx, store_import_counts *out);
 
 /* An online, consistent copy of the whole store into the new file dest (refused when it exists),
  * while the daemon may keep writing: everything committed before the copy began is in it. The

@@ -38,14 +38,16 @@ typedef struct store_backend {
     const char *scheme;                  /* the URL prefix it takes: "sqlite" */
     unsigned caps;
 
-    /* Open the store a config names (creating it, migrating the schema under a lock that several
-     * processes may contend for, and making deliveries that were in flight owed again), for
-     * writing. metrics takes the backend's own gauges (checkpoints, WAL size). */
+    /* Open the store a config names (creating it, and migrating the schema under a lock that
+     * several processes may contend for), for writing. metrics takes the backend's own gauges
+     * (checkpoints, WAL size), or is NULL (hookd migrate). */
     bool (*open)(const config *c, metrics *m, store_conn **out, char *err, size_t errlen);
     /* Finish background work, close; the connection is freed. */
     void (*close)(store_conn *c);
     /* The last error, for logs and the 503's log line. */
     const char *(*errmsg)(store_conn *c);
+    /* At the daemon's start, once: deliveries in flight when it stopped are owed again. */
+    bool (*recover)(store_conn *c);
 
     bool (*begin)(store_conn *c);
     bool (*commit)(store_conn *c);
@@ -86,6 +88,7 @@ typedef struct store_backend {
                    store_row_fn *fn, void *ctx);
     bool (*replay)(store_conn *c, const store_replay *spec, store_route_fn *route, void *ctx,
                    store_replay_counts *out);
+    bool (*import)(store_conn *c, store_next_fn *next, void *ctx, store_import_counts *out);
     /* store_view_backup (STORE_CAP_LOCAL_FILE backends; others leave it NULL). */
     bool (*backup)(store_conn *c, const char *dest, char *err, size_t errlen);
 } store_backend;

@@ -257,6 +257,18 @@ static store_outcome sq_delivery_park(store_conn *c, int64_t id)
     return step_done(s->park) ? STORE_WRITTEN : STORE_FAILED;
 }
 
+/* At the daemon's start: deliveries in flight when hookd stopped (or died) are owed again (at
+ * least once), and parked ones are woken (a handler's order may have changed; the scheduler
+ * parks them again). One process owns an SQLite store's dispatch, so nothing else can be
+ * running them. */
+static bool sq_recover(store_conn *c)
+{
+    return sqlite3_exec(conn_of(c)->db,
+                        "UPDATE deliveries SET state = 'pending' WHERE state = 'in_flight';"
+                        "UPDATE deliveries SET state = 'pending' WHERE state = 'waiting';",
+                        NULL, NULL, NULL) == SQLITE_OK;
+}
+
 static bool sq_begin(store_conn *c)
 {
     return sqlite3_exec(conn_of(c)->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
@@ -299,7 +311,8 @@ static void sq_idle(store_conn *c)
         sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
     if (rc == SQLITE_OK && log >= 0 && log == done)
         atomic_store(&s->wal_pages, 0);
-    atomic_fetch_add(&s->m->checkpoints, 1);
+    if (s->m != NULL)
+        atomic_fetch_add(&s->m->checkpoints, 1);
 }
 
 /* ---- checkpoints ---------------------------------------------------------------------------- */
@@ -310,7 +323,8 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
     (void)name;
     sqlite_conn *s = arg;
     atomic_store(&s->wal_pages, pages);
-    atomic_store(&s->m->wal_frames, pages);
+    if (s->m != NULL)
+        atomic_store(&s->m->wal_frames, pages);
     return SQLITE_OK;
 }
 
@@ -408,12 +422,6 @@ static bool prepare(sqlite_conn *s, const config *c, char *err, size_t errlen)
         || sqlite3_prepare_v2(s->db, handler_gone_sql, -1, &s->handler_gone, NULL) != SQLITE_OK
         || sqlite3_prepare_v2(s->db, wake_call_sql, -1, &s->wake_call, NULL) != SQLITE_OK
         || sqlite3_prepare_v2(s->db, park_sql, -1, &s->park, NULL) != SQLITE_OK)
-        goto fail;
-    /* Deliveries in flight when hookd stopped (or died) are owed again: at least once. Parked
-     * ones are woken (a handler's order may have changed); the scheduler parks them again. */
-    if (sqlite3_exec(s->db, "UPDATE deliveries SET state = 'pending' WHERE state = 'in_flight';"
-                            "UPDATE deliveries SET state = 'pending' WHERE state = 'waiting';",
-                     NULL, NULL, NULL) != SQLITE_OK)
         goto fail;
     sqlite3_wal_hook(s->db, wal_hook, s); /* replaces SQLite's own auto-checkpoint */
     return true;
@@ -625,6 +633,7 @@ const store_backend store_sqlite_backend = {
     .open = sq_open,
     .close = store_sqlite_close,
     .errmsg = store_sqlite_errmsg,
+    .recover = sq_recover,
     .begin = sq_begin,
     .commit = sq_commit,
     .rollback = sq_rollback,
@@ -642,5 +651,6 @@ const store_backend store_sqlite_backend = {
     .view_open = store_sqlite_view_open,
     .report = store_sqlite_report,
     .replay = store_sqlite_replay,
+    .import = store_sqlite_import,
     .backup = store_sqlite_backup,
 };

@@ -44,5 +44,6 @@ bool store_sqlite_report(store_conn *c, store_report which, const char *const *p
 bool store_sqlite_replay(store_conn *c, const store_replay *spec, store_route_fn *route, void *ctx,
                          store_replay_counts *out);
 bool store_sqlite_backup(store_conn *c, const char *dest, char *err, size_t errlen);
+bool store_sqlite_import(store_conn *c, store_next_fn *next, void *ctx, store_import_counts *out);
 
 #endif

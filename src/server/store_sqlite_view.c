@@ -90,6 +90,14 @@ static const char *const reports[] = {
         "SELECT attempt, " TIME("started_us") " AS started_at,"
         " (finished_us - started_us) / 1000 AS ms, outcome, http_status, exit_code, error, output"
         " FROM attempts WHERE delivery_id = CAST(?1 AS INTEGER) ORDER BY attempt",
+    [REPORT_EXPORT] =
+        "SELECT id, endpoint, scheme, event_type, occurred_at, occurred_at_us,"
+        " " RECEIVED " AS received_at, received_at_us, last_received_at_us, call_control_id,"
+        " call_session_id, call_leg_id, connection_id, failure_cause, hangup_cause, attempts,"
+        " meta_attempt, delivered_to, remote_addr, content_type, parse_status, parse_error, body"
+        " FROM events WHERE (?1 IS NULL OR event_type = ?1)"
+        " AND received_at_us >= CAST(coalesce(?2, 0) AS INTEGER)"
+        " AND (?3 IS NULL OR received_at_us < CAST(?3 AS INTEGER)) ORDER BY seq",
 };
 
 bool store_sqlite_view_open(const char *url, bool write, store_conn **out, char *err,
@@ -356,4 +364,79 @@ bool store_sqlite_backup(store_conn *c, const char *dest, char *err, size_t errl
         unlink(partial);
     }
     return ok;
+}
+
+/* ---- import ----------------------------------------------------------------------------------- */
+
+static void bind_opt_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v != NULL)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+bool store_sqlite_import(store_conn *c, store_next_fn *next, void *ctx, store_import_counts *out)
+{
+    sqlite_conn *s = conn_of(c);
+    *out = (store_import_counts){0};
+    sqlite3_stmt *st = NULL;
+    bool ok = sqlite3_prepare_v2(
+                  s->db,
+                  "INSERT OR IGNORE INTO events(id, endpoint, scheme, event_type, occurred_at,"
+                  " occurred_at_us, received_at_us, last_received_at_us, call_control_id,"
+                  " call_session_id, call_leg_id, connection_id, failure_cause, hangup_cause,"
+                  " attempts, meta_attempt, delivered_to, remote_addr, content_type, parse_status,"
+                  " parse_error, body)"
+                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
+                  " ?16, ?17, ?18, ?19, ?20, ?21)",
+                  -1, &st, NULL) == SQLITE_OK
+              && sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+    store_record r;
+    int got;
+    while (ok && (got = next(ctx, &r)) != 0) {
+        if (got < 0) {
+            out->bad++;
+            continue;
+        }
+        if (out->bad > 0)
+            continue; /* nothing will be stored: read on, to report every bad input */
+        const char *strings[] = {r.id, r.endpoint, r.scheme, r.event_type, r.occurred_at};
+        for (int i = 0; i < 5; i++)
+            bind_opt_text(st, i + 1, strings[i]);
+        if (r.occurred_at_us != 0)
+            sqlite3_bind_int64(st, 6, r.occurred_at_us);
+        else
+            sqlite3_bind_null(st, 6);
+        sqlite3_bind_int64(st, 7, r.received_at_us);
+        const char *more[] = {r.call_control_id, r.call_session_id, r.call_leg_id, r.connection_id,
+                              r.failure_cause,   r.hangup_cause};
+        for (int i = 0; i < 6; i++)
+            bind_opt_text(st, i + 8, more[i]);
+        sqlite3_bind_int64(st, 14, r.copies > 0 ? r.copies : 1);
+        if (r.meta_attempt > 0)
+            sqlite3_bind_int64(st, 15, r.meta_attempt);
+        else
+            sqlite3_bind_null(st, 15);
+        bind_opt_text(st, 16, r.delivered_to);
+        bind_opt_text(st, 17, r.remote_addr);
+        bind_opt_text(st, 18, r.content_type);
+        sqlite3_bind_text(st, 19, r.parsed ? "parsed" : "unparsed", -1, SQLITE_STATIC);
+        bind_opt_text(st, 20, r.parse_error);
+        sqlite3_bind_blob64(st, 21, r.body_len > 0 ? r.body : (const void *)"", r.body_len,
+                            SQLITE_TRANSIENT);
+        ok = sqlite3_step(st) == SQLITE_DONE;
+        if (ok && sqlite3_changes(s->db) == 1)
+            out->added++;
+        else if (ok)
+            out->present++;
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+    if (ok && out->bad == 0)
+        ok = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
+    else if (!sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_finalize(st);
+    return ok && out->bad == 0;
 }
