@@ -34,6 +34,7 @@ int cmd_deliveries(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
+int cmd_prune(int argc, char **argv);
 /* hookd events export | import (argv[0] is the verb). */
 int cmd_events_transfer(int argc, char **argv);
 

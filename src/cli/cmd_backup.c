@@ -1,6 +1,7 @@
 /*
  * cmd_backup.c - hookd backup: an online, consistent copy of the store, while hookd serve runs;
- * and hookd migrate: create the store, or bring its schema up to date, explicitly.
+ * hookd migrate: create the store, or bring its schema up to date, explicitly; and hookd prune:
+ * retention by hand.
  *
  * Restoring is a copy back: stop hookd serve, copy the backup over the store's file (removing the
  * store's -wal and -shm files beside it), start hookd serve (hookd(1), RESTORE).
@@ -62,4 +63,33 @@ int cmd_migrate(int argc, char **argv)
     }
     printf("%s: schema up to date\n", url);
     return CLI_EXIT_OK;
+}
+
+static const char prune_help[] =
+    "usage: hookd prune --before TIME [--dry-run] (--db PATH | -c FILE)\n\n"
+    "Remove the events received before TIME (Unix seconds, ISO 8601, or an age like 30d) with\n"
+    "their deliveries and attempts, in small transactions while hookd serve may run. An event\n"
+    "that still owes a delivery (pending, retry, waiting, in flight) is kept. --dry-run only\n"
+    "counts. [store] retain does the same in the background.\n";
+
+int cmd_prune(int argc, char **argv)
+{
+    query_args a;
+    int rc = query_parse_args("prune", argc, argv, QUERY_BEFORE | QUERY_DRY_RUN, prune_help, &a);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    if (!a.has_before)
+        return cli_usage_error("prune", "--before TIME is required");
+    store_view *v = query_open("prune", a.db, a.file, !a.dry_run, NULL);
+    if (v == NULL)
+        return CLI_EXIT_FAIL;
+    long removed = 0;
+    bool ok = store_view_prune(v, a.before_us, a.dry_run, &removed);
+    if (!ok)
+        fprintf(stderr, "hookd prune: %s (%ld events were removed before it)\n", store_view_errmsg(v),
+                removed);
+    else
+        printf("%s %ld events\n", a.dry_run ? "would remove" : "removed", removed);
+    store_view_close(v);
+    return ok ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 }

@@ -25,6 +25,7 @@ static const struct {
     {"replay", cmd_replay, "queue fresh deliveries for stored events"},
     {"backup", cmd_backup, "copy the store, consistently, while hookd serve runs"},
     {"migrate", cmd_migrate, "create the store, or bring its schema up to date"},
+    {"prune", cmd_prune, "remove events older than a time (retention by hand)"},
 };
 
 static void usage(FILE *out)

@@ -126,7 +126,8 @@ static const struct {
     {'U', QUERY_UNTIL, "until"},     {'e', QUERY_ENDPOINT, "endpoint"},
     {'s', QUERY_STATE, "state"},     {'H', QUERY_HANDLER, "handler"},
     {'E', QUERY_EVENT, "event"},     {'n', QUERY_LIMIT, "limit"}, {'j', QUERY_JSON, "json"},
-    {'r', QUERY_RAW, "raw"},         {'o', QUERY_TO, "to"},
+    {'r', QUERY_RAW, "raw"},         {'o', QUERY_TO, "to"},       {'B', QUERY_BEFORE, "before"},
+    {'y', QUERY_DRY_RUN, "dry-run"},
 };
 
 static int store_option(void *ctx, int opt, const char *arg)
@@ -148,6 +149,12 @@ static int store_option(void *ctx, int opt, const char *arg)
     case 'j': a->json = true; break;
     case 'r': a->raw = true; break;
     case 'o': a->to = arg; break;
+    case 'y': a->dry_run = true; break;
+    case 'B':
+        if (!query_parse_since(arg, &a->before_us))
+            return cli_usage_error(p->cmd, "--before is Unix seconds, ISO 8601 or an age like 30d");
+        a->has_before = true;
+        break;
     case 'S':
     case 'U':
         if (!query_parse_since(arg, opt == 'S' ? &a->since_us : &a->until_us))
@@ -183,6 +190,7 @@ int query_parse_args(const char *cmd, int argc, char **argv, unsigned takes, con
         {"handler", required_argument, NULL, 'H'}, {"event", required_argument, NULL, 'E'},
         {"limit", required_argument, NULL, 'n'},   {"json", no_argument, NULL, 'j'},
         {"raw", no_argument, NULL, 'r'},           {"to", required_argument, NULL, 'o'},
+        {"before", required_argument, NULL, 'B'},  {"dry-run", no_argument, NULL, 'y'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };

@@ -39,6 +39,8 @@ typedef struct query_args {
     const char *db, *file, *type, *call, *endpoint, *state, *handler, *event, *to;
     int64_t since_us, until_us;  /* 0 and INT64_MAX when not given */
     bool has_since, has_until;
+    int64_t before_us;           /* --before (QUERY_BEFORE) */
+    bool has_before, dry_run;
     long long limit;             /* default 50 */
     bool json, raw;
     const char *positional;      /* with QUERY_POSITIONAL */
@@ -48,7 +50,7 @@ enum {
     QUERY_TYPE = 0x1, QUERY_CALL = 0x2, QUERY_SINCE = 0x4, QUERY_UNTIL = 0x8,
     QUERY_ENDPOINT = 0x10, QUERY_STATE = 0x20, QUERY_HANDLER = 0x40, QUERY_EVENT = 0x80,
     QUERY_LIMIT = 0x100, QUERY_JSON = 0x200, QUERY_RAW = 0x400, QUERY_POSITIONAL = 0x800,
-    QUERY_TO = 0x1000,
+    QUERY_TO = 0x1000, QUERY_BEFORE = 0x2000, QUERY_DRY_RUN = 0x4000,
 };
 
 /* CLI_CONTINUE, or the exit code to return (after --help, or a usage error). */

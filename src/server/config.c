@@ -145,6 +145,24 @@ static bool parse_uint(const char *s, unsigned long min, unsigned long max, unsi
     return true;
 }
 
+bool config_parse_duration(const char *s, int64_t *seconds)
+{
+    if (s == NULL || !isdigit((unsigned char)*s))
+        return false;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    unsigned long long unit = *end == '\0' || strcmp(end, "s") == 0 ? 1
+                              : strcmp(end, "m") == 0                ? 60
+                              : strcmp(end, "h") == 0                ? 3600
+                              : strcmp(end, "d") == 0                ? 86400
+                                                                     : 0;
+    if (errno != 0 || unit == 0 || v > (unsigned long long)INT64_MAX / unit)
+        return false;
+    *seconds = (int64_t)(v * unit);
+    return true;
+}
+
 bool config_parse_size(const char *s, int64_t *out)
 {
     if (s == NULL || !isdigit((unsigned char)*s))
@@ -317,11 +335,15 @@ static bool store_key(parse_ctx *p, const char *name, const char *value)
             c->durability = DURABILITY_PROCESS;
         else
             return failf(p, name, "expected full or process");
+    } else if (strcmp(name, "retain") == 0) {
+        if (!config_parse_duration(value, &c->store_retain_s) || c->store_retain_s < 3600
+            || c->store_retain_s > 100LL * 365 * 86400)
+            return failf(p, name, "expected a duration of at least 1h (e.g. 30d, 12h)");
     } else if (strcmp(name, "max_size") == 0) {
         if (!config_parse_size(value, &c->store_max_size) || c->store_max_size < 65536)
             return failf(p, name, "expected a size of at least 64k (e.g. 10G)");
     } else {
-        return failf(p, name, "unknown key (url, durability, max_size)");
+        return failf(p, name, "unknown key (url, durability, max_size, retain)");
     }
     return true;
 }

@@ -72,6 +72,7 @@ typedef struct config {
     char store_url[512];
     durability durability;
     int64_t store_max_size;          /* bytes, 0 for no cap */
+    int64_t store_retain_s;          /* [store] retain: seconds, 0 keeps every event */
     cfg_endpoint endpoints[SRV_MAX_ENDPOINTS];
     size_t nendpoints;
     cfg_handler handlers[SRV_MAX_HANDLERS];
@@ -109,6 +110,9 @@ bool config_validate(config *c, char *err, size_t errlen);
 hookd_err config_verifier(const cfg_endpoint *e, hookd_verifier **out);
 
 void config_free(config *c);
+
+/* Parse a duration: "3600", "90s", "30m", "12h", "30d" (seconds). */
+bool config_parse_duration(const char *s, int64_t *seconds);
 
 /* Parse a size: "1048576", "512k", "1M", "2G" (binary multiples). */
 bool config_parse_size(const char *s, int64_t *out);

@@ -43,6 +43,9 @@
 #define STORE_WAL_KEEP_BYTES (64 * 1024 * 1024) /* journal_size_limit: the WAL file is cut back to
                                           * this on reset; below it, it is reused in place */
 #define STORE_CHECKPOINT_INTERVAL_MS 100
+#define STORE_PRUNE_BATCH 500             /* events removed per transaction (acks share it) */
+#define STORE_RETAIN_INTERVAL_S 60        /* retention looks for old events this often */
+#define STORE_MEASURE_INTERVAL_S 10       /* store size and oldest event, for /metrics */
 
 /* [handler] defaults and bounds. The default backoff (10 s doubling to a 6 h cap, 15 attempts)
  * spreads retries over about a day: 10 s x (2^12 - 1) + 2 x 6 h = 23.4 h. */

@@ -2,6 +2,7 @@
  * metrics.c - the numbers behind /metrics.
  */
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -213,6 +214,16 @@ char *metrics_render(metrics *m, size_t *len)
     counter(f, "hookd_store_errors_total", "Transactions the store could not commit.",
             &m->store_errors);
     counter(f, "hookd_store_checkpoints_total", "WAL checkpoints attempted.", &m->checkpoints);
+    counter(f, "hookd_pruned_events_total", "Events removed by retention ([store] retain).",
+            &m->pruned);
+    head(f, "hookd_store_bytes", "gauge", "Size of the store (SQLite: the database file).");
+    fprintf(f, "hookd_store_bytes %lld\n", (long long)atomic_load(&m->store_bytes));
+    head(f, "hookd_oldest_event_age_seconds", "gauge", "Age of the oldest stored event (0: none).");
+    int64_t oldest = atomic_load(&m->oldest_event_us);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    fprintf(f, "hookd_oldest_event_age_seconds %lld\n",
+            oldest > 0 ? (long long)(now.tv_sec - oldest / 1000000) : 0LL);
     head(f, "hookd_store_wal_frames", "gauge", "Frames (pages) in the SQLite WAL after the last commit.");
     fprintf(f, "hookd_store_wal_frames %lld\n", (long long)atomic_load(&m->wal_frames));
     counter(f, "hookd_connections_total", "Connections accepted.", &m->connections_total);

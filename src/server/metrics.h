@@ -33,6 +33,8 @@ typedef struct metrics {
     atomic_uint_least64_t rejections[METRICS_REASONS];
     atomic_uint_least64_t duplicates, unparsed, store_errors, connections_total, checkpoints;
     atomic_int_least64_t connections, wal_frames;
+    atomic_int_least64_t store_bytes, oldest_event_us; /* JOB_MEASURE */
+    atomic_uint_least64_t pruned;
     histogram request_seconds, commit_seconds, commit_batch;
     /* dispatch */
     size_t nhandlers;

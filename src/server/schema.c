@@ -106,6 +106,9 @@ static const char *const migrations[] = {
     "  WHERE state IN ('pending', 'retry', 'waiting', 'in_flight');"
     "CREATE INDEX deliveries_dead ON deliveries (handler) WHERE state = 'dead';"
     "CREATE INDEX deliveries_by_event ON deliveries (event_seq);",
+    /* 4: retention ([store] retain, hookd prune) walks events from the oldest received. The key
+     * only grows, so each insert lands on the index's last page (cheap, shared by a batch). */
+    "CREATE INDEX events_by_received ON events (received_at_us);",
 };
 
 int schema_version(void)

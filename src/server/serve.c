@@ -277,11 +277,15 @@ int server_run(config *cfg)
         store_free(srv->store);
         goto out;
     }
+    char retain[64] = "every event (no [store] retain)";
+    if (cfg->store_retain_s > 0)
+        snprintf(retain, sizeof retain, "%lld days %lld h", (long long)(cfg->store_retain_s / 86400),
+                 (long long)(cfg->store_retain_s % 86400 / 3600));
     log_json(LOG_NOTICE, "started",
-             json_pack("{s:s, s:s, s:s, s:i, s:i}", "version", hookd_version(), "store",
+             json_pack("{s:s, s:s, s:s, s:i, s:i, s:s}", "version", hookd_version(), "store",
                        cfg->store_url, "durability",
                        cfg->durability == DURABILITY_FULL ? "full" : "process", "endpoints",
-                       (int)cfg->nendpoints, "handlers", (int)cfg->nhandlers));
+                       (int)cfg->nendpoints, "handlers", (int)cfg->nhandlers, "keeps", retain));
     for (;;) {
         int sig = 0;
         if (sigwait(&sigs, &sig) != 0)

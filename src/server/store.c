@@ -9,6 +9,8 @@
  * specific to a database is behind store_backend.h (store_sqlite.c).
  */
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,10 +18,26 @@
 
 #include "store_backend.h"
 
+/* Retention and measurement: a thread that queues JOB_PRUNE and JOB_MEASURE jobs for the writer,
+ * so deleting old events shares the group commit instead of contending for the write lock. */
+typedef struct housekeeping {
+    pthread_t thread;
+    bool started, stop;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool pruning, measuring;  /* its job is in the writer's queue */
+    bool more;                /* the last batch was full: go on at once */
+    long run;                 /* events removed in this run */
+    store_job prune, measure;
+} housekeeping;
+
 struct store {
     store_conn *conn;        /* used only by the writer thread once it runs */
     const store_backend *be;
     metrics *m;
+    int64_t retain_s;        /* [store] retain, 0: keep everything */
+    housekeeping hk;
+    atomic_bool compact_due; /* a prune run ended: give the space back between two batches */
     void (*on_deliveries)(void *ctx);
     void *on_deliveries_ctx;
     pthread_mutex_t lock;
@@ -48,7 +66,7 @@ static double now_seconds(void)
 }
 
 /* One job; *wakes is set when it made deliveries due (the dispatcher is told after COMMIT). */
-static store_outcome write_job(store *s, const store_job *j, bool *wakes)
+static store_outcome write_job(store *s, store_job *j, bool *wakes)
 {
     store_conn *c = s->conn;
     store_outcome o = STORE_FAILED;
@@ -64,6 +82,20 @@ static store_outcome write_job(store *s, const store_job *j, bool *wakes)
         *wakes = *wakes || (o != STORE_FAILED && j->attempt->new_state != DELIVERY_RETRY);
         break;
     case JOB_PARK: o = s->be->delivery_park(c, j->delivery_id); break;
+    case JOB_PRUNE:
+        o = s->be->prune_batch(c, j->before_us, STORE_PRUNE_BATCH, false, &j->removed)
+                ? STORE_WRITTEN
+                : STORE_FAILED;
+        break;
+    case JOB_MEASURE: {
+        int64_t bytes = 0, oldest = 0;
+        o = s->be->measure(c, &bytes, &oldest) ? STORE_WRITTEN : STORE_FAILED;
+        if (o == STORE_WRITTEN) {
+            atomic_store(&s->m->store_bytes, bytes);
+            atomic_store(&s->m->oldest_event_us, oldest);
+        }
+        break;
+    }
     }
     return o;
 }
@@ -132,9 +164,79 @@ static void *writer_main(void *arg)
         last->next = NULL;
         pthread_mutex_unlock(&s->lock);
         run_batch(s, batch, n);
+        if (atomic_exchange(&s->compact_due, false) && s->be->compact != NULL)
+            s->be->compact(s->conn);
         if (s->be->idle != NULL)
             s->be->idle(s->conn);
     }
+}
+
+/* ---- housekeeping ------------------------------------------------------------------------------ */
+
+static int64_t wall_us(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+static void pruned(void *ctx, store_outcome outcome, const char *error)
+{
+    (void)error;
+    store *s = ctx;
+    housekeeping *h = &s->hk;
+    pthread_mutex_lock(&h->lock);
+    h->pruning = false;
+    h->more = outcome == STORE_WRITTEN && h->prune.removed == STORE_PRUNE_BATCH;
+    if (outcome == STORE_WRITTEN) {
+        h->run += h->prune.removed;
+        atomic_fetch_add(&s->m->pruned, (uint64_t)h->prune.removed);
+    }
+    if (!h->more && h->run > 0) {
+        atomic_store(&s->compact_due, true);
+        h->run = 0;
+    }
+    pthread_cond_signal(&h->cond);
+    pthread_mutex_unlock(&h->lock);
+}
+
+static void measured(void *ctx, store_outcome outcome, const char *error)
+{
+    (void)outcome;
+    (void)error;
+    store *s = ctx;
+    pthread_mutex_lock(&s->hk.lock);
+    s->hk.measuring = false;
+    pthread_mutex_unlock(&s->hk.lock);
+}
+
+static void *housekeeper_main(void *arg)
+{
+    store *s = arg;
+    housekeeping *h = &s->hk;
+    int64_t next_measure = 0, next_prune = 0;
+    pthread_mutex_lock(&h->lock);
+    while (!h->stop) {
+        int64_t now = wall_us();
+        if (!h->measuring && now >= next_measure) {
+            h->measure = (store_job){.kind = JOB_MEASURE, .done = measured, .ctx = s};
+            h->measuring = store_submit(s, &h->measure);
+            next_measure = now + (int64_t)STORE_MEASURE_INTERVAL_S * 1000000;
+        }
+        if (s->retain_s > 0 && !h->pruning && (h->more || now >= next_prune)) {
+            h->prune = (store_job){.kind = JOB_PRUNE, .before_us = now - s->retain_s * 1000000,
+                                   .done = pruned, .ctx = s};
+            h->more = false;
+            h->pruning = store_submit(s, &h->prune);
+            next_prune = now + (int64_t)STORE_RETAIN_INTERVAL_S * 1000000;
+        }
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        pthread_cond_timedwait(&h->cond, &h->lock, &until);
+    }
+    pthread_mutex_unlock(&h->lock);
+    return NULL;
 }
 
 bool store_submit(store *s, store_job *job)
@@ -175,6 +277,9 @@ bool store_open_backend(const store_backend *be, const config *c, metrics *m, st
     s->m = m;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->wake, NULL);
+    s->retain_s = c->store_retain_s;
+    pthread_mutex_init(&s->hk.lock, NULL);
+    pthread_cond_init(&s->hk.cond, NULL);
     bool ok = be->open(c, m, &s->conn, err, errlen);
     if (ok && !be->recover(s->conn)) {
         snprintf(err, errlen, "cannot recover deliveries that were in flight: %s",
@@ -188,11 +293,14 @@ bool store_open_backend(const store_backend *be, const config *c, metrics *m, st
         ok = false;
     }
     if (!ok) {
+        pthread_mutex_destroy(&s->hk.lock);
+        pthread_cond_destroy(&s->hk.cond);
         pthread_mutex_destroy(&s->lock);
         pthread_cond_destroy(&s->wake);
         free(s);
         return false;
     }
+    s->hk.started = pthread_create(&s->hk.thread, NULL, housekeeper_main, s) == 0;
     *out = s;
     return true;
 }
@@ -265,6 +373,14 @@ void store_close(store *s)
 {
     if (s == NULL || s->closed)
         return;
+    if (s->hk.started) { /* first: it queues jobs; any it queued is still written below */
+        pthread_mutex_lock(&s->hk.lock);
+        s->hk.stop = true;
+        pthread_cond_signal(&s->hk.cond);
+        pthread_mutex_unlock(&s->hk.lock);
+        pthread_join(s->hk.thread, NULL);
+        s->hk.started = false;
+    }
     pthread_mutex_lock(&s->lock);
     s->closing = true;
     pthread_cond_signal(&s->wake);
@@ -280,6 +396,8 @@ void store_free(store *s)
     if (s == NULL)
         return;
     store_close(s);
+    pthread_mutex_destroy(&s->hk.lock);
+    pthread_cond_destroy(&s->hk.cond);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->wake);
     free(s);
@@ -357,6 +475,29 @@ bool store_view_replay(store_view *v, const store_replay *spec, store_route_fn *
 const char *store_view_errmsg(store_view *v)
 {
     return v->be->errmsg(v->conn);
+}
+
+bool store_view_prune(store_view *v, int64_t before_us, bool dry_run, long *removed)
+{
+    const store_backend *be = v->be;
+    *removed = 0;
+    if (dry_run) /* one count, in one read */
+        return be->prune_batch(v->conn, before_us, INT32_MAX, true, removed);
+    for (;;) {
+        long n = 0;
+        bool ok = be->begin(v->conn) && be->prune_batch(v->conn, before_us, STORE_PRUNE_BATCH, false, &n)
+                  && be->commit(v->conn);
+        if (!ok) {
+            be->rollback(v->conn);
+            return false;
+        }
+        *removed += n;
+        if (n < STORE_PRUNE_BATCH)
+            break;
+    }
+    if (*removed > 0 && be->compact != NULL)
+        be->compact(v->conn);
+    return true;
 }
 
 bool store_view_import(store_view *v, store_next_fn *next, void *ctx, store_import_counts *out)

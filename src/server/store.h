@@ -76,6 +76,8 @@ typedef enum store_job_kind {
     JOB_CLAIM,   /* delivery_id goes in_flight, if it has still made `attempts` attempts */
     JOB_ATTEMPT, /* attempt: record it and move the delivery on (and wake its call's parked ones) */
     JOB_PARK,    /* delivery_id waits behind the head of its call (order = call), if it still does */
+    JOB_PRUNE,   /* retention: up to STORE_PRUNE_BATCH events received before before_us */
+    JOB_MEASURE, /* the store's size and its oldest event, for /metrics */
 } store_job_kind;
 
 /* A submission, embedded in the caller's request so submitting allocates nothing. The store owns
@@ -86,6 +88,8 @@ typedef struct store_job {
     const store_attempt *attempt;
     int64_t delivery_id;
     int attempts;              /* JOB_CLAIM: the delivery's attempt count when it was claimed */
+    int64_t before_us;         /* JOB_PRUNE */
+    long removed;              /* JOB_PRUNE: set by the writer, before done */
     store_done *done;
     void *ctx;
     struct store_job *next;
@@ -232,6 +236,11 @@ bool store_view_report(store_view *v, store_report which, const char *const *par
 bool store_view_replay(store_view *v, const store_replay *spec, store_route_fn *route, void *ctx,
                        store_replay_counts *out);
 const char *store_view_errmsg(store_view *v);
+
+/* hookd prune: remove the events received before before_us that owe no delivery (pending,
+ * retry, waiting or in flight), with their deliveries and attempts, in small transactions, and
+ * give the freed space back where the backend can. dry_run counts only. *removed: how many. */
+bool store_view_prune(store_view *v, int64_t before_us, bool dry_run, long *removed);
 
 /* hookd events import: next fills *r with the next event to store and returns 1, returns 0 at
  * the end, or -1 for an input it could not read (it reported why): then nothing of the whole

@@ -66,6 +66,14 @@ typedef struct store_backend {
     store_outcome (*attempt_record)(store_conn *c, const store_attempt *a);
     /* Park delivery id behind the head of its call, if (checked now) it is still blocked. */
     store_outcome (*delivery_park)(store_conn *c, int64_t id);
+    /* Inside the current transaction: remove up to limit of the oldest events received before
+     * before_us that owe no delivery, with their deliveries and attempts (dry_run: count them);
+     * *removed says how many. Also used by the command line's connection. */
+    bool (*prune_batch)(store_conn *c, int64_t before_us, int limit, bool dry_run, long *removed);
+    /* After pruning, outside a transaction: give freed space back to the file system. */
+    void (*compact)(store_conn *c);
+    /* The store's size in bytes and its oldest event's received_at_us (0: none). */
+    bool (*measure)(store_conn *c, int64_t *bytes, int64_t *oldest_us);
 
     /* Between two batches, on the writer thread (SQLite finishes its checkpoint here). */
     void (*idle)(store_conn *c);

@@ -269,6 +269,70 @@ static bool sq_recover(store_conn *c)
                         NULL, NULL, NULL) == SQLITE_OK;
 }
 
+/* ---- retention --------------------------------------------------------------------------------- */
+
+/* The oldest events received before ?1 that owe no delivery (owed: the four states the lane
+ * index lists), walked on events_by_received. */
+#define PRUNABLE                                                                                   \
+    "SELECT seq FROM events e WHERE received_at_us < ?1 AND NOT EXISTS (SELECT 1 FROM deliveries d" \
+    " WHERE d.event_seq = e.seq AND d.state IN ('pending', 'retry', 'waiting', 'in_flight'))"      \
+    " ORDER BY received_at_us LIMIT ?2"
+
+static bool run_int(sqlite3 *db, const char *sql, int64_t a, int64_t b, int64_t *out)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return false;
+    sqlite3_bind_int64(st, 1, a);
+    sqlite3_bind_int64(st, 2, b);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && out != NULL)
+        *out = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE;
+}
+
+static bool sq_prune_batch(store_conn *c, int64_t before_us, int limit, bool dry_run, long *removed)
+{
+    sqlite3 *db = conn_of(c)->db;
+    int64_t n = 0;
+    *removed = 0;
+    if (dry_run) {
+        bool ok = run_int(db, "SELECT count(*) FROM (" PRUNABLE ")", before_us, limit, &n);
+        *removed = (long)n;
+        return ok;
+    }
+    bool ok = sqlite3_exec(db, "CREATE TEMP TABLE IF NOT EXISTS prune_seq (seq INTEGER PRIMARY KEY);"
+                               "DELETE FROM temp.prune_seq;",
+                           NULL, NULL, NULL) == SQLITE_OK
+              && run_int(db, "INSERT INTO temp.prune_seq " PRUNABLE, before_us, limit, NULL);
+    *removed = ok ? (long)sqlite3_changes(db) : 0;
+    return ok && (*removed == 0
+                  || sqlite3_exec(db,
+                                  "DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM"
+                                  " deliveries WHERE event_seq IN (SELECT seq FROM temp.prune_seq));"
+                                  "DELETE FROM deliveries WHERE event_seq IN"
+                                  " (SELECT seq FROM temp.prune_seq);"
+                                  "DELETE FROM events WHERE seq IN (SELECT seq FROM temp.prune_seq);",
+                                  NULL, NULL, NULL) == SQLITE_OK);
+}
+
+/* Stores created since schema 4 are auto_vacuum = INCREMENTAL: the freed pages go back to the
+ * file system here. (An older store keeps its size and reuses its free pages.) */
+static void sq_compact(store_conn *c)
+{
+    sqlite3_exec(conn_of(c)->db, "PRAGMA incremental_vacuum", NULL, NULL, NULL);
+}
+
+static bool sq_measure(store_conn *c, int64_t *bytes, int64_t *oldest_us)
+{
+    sqlite3 *db = conn_of(c)->db;
+    return run_int(db, "SELECT (SELECT page_count FROM pragma_page_count())"
+                       " * (SELECT page_size FROM pragma_page_size())", 0, 0, bytes)
+           && run_int(db, "SELECT coalesce((SELECT received_at_us FROM events"
+                          " ORDER BY received_at_us LIMIT 1), 0)", 0, 0, oldest_us);
+}
+
 static bool sq_begin(store_conn *c)
 {
     return sqlite3_exec(conn_of(c)->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
@@ -380,7 +444,8 @@ static bool prepare(sqlite_conn *s, const config *c, char *err, size_t errlen)
 {
     char pragmas[256];
     snprintf(pragmas, sizeof pragmas,
-             "PRAGMA journal_mode = WAL; PRAGMA synchronous = %s; PRAGMA journal_size_limit = %lld;",
+             "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; PRAGMA synchronous = %s;"
+             " PRAGMA journal_size_limit = %lld;",
              c->durability == DURABILITY_FULL ? "FULL" : "NORMAL", (long long)STORE_WAL_KEEP_BYTES);
     /* Switching a new file to WAL takes an exclusive lock without waiting on the busy handler, so
      * processes opening one new store at once retry it (and the migration) for a while. */
@@ -642,6 +707,9 @@ const store_backend store_sqlite_backend = {
     .delivery_claim = sq_delivery_claim,
     .attempt_record = sq_attempt_record,
     .delivery_park = sq_delivery_park,
+    .prune_batch = sq_prune_batch,
+    .compact = sq_compact,
+    .measure = sq_measure,
     .idle = sq_idle,
     .reader_open = sq_reader_open,
     .due = sq_due,

@@ -43,9 +43,9 @@ expect_eq "$(sqlite3 "$C" 'SELECT count(*) FROM events')" 0 "  and nothing was"
 M="$TMP/m/hookd.db"
 expect_exit 0 "hookd migrate creates a store" "$HOOKD" migrate --db "$M"
 expect_match "$TMP/out" "^sqlite:$M: schema up to date$" "  and says so"
-expect_eq "$(sqlite3 "$M" 'PRAGMA user_version')" 3 "  at the current schema"
+expect_eq "$(sqlite3 "$M" 'PRAGMA user_version')" 4 "  at the current schema"
 expect_exit 0 "hookd migrate again" "$HOOKD" migrate --db "$M"
 sqlite3 "$M" 'PRAGMA user_version = 99'
 expect_exit 1 "a store newer than this hookd is refused" "$HOOKD" migrate --db "$M"
-expect_match "$TMP/err" 'schema version 99; this hookd knows up to 3' "  with both versions"
+expect_match "$TMP/err" 'schema version 99; this hookd knows up to 4' "  with both versions"
 finish
