@@ -141,6 +141,11 @@ static void run_batch(store *s, store_job *jobs, size_t n)
     }
 }
 
+static bool housekeeping_job(const store_job *j)
+{
+    return j->kind == JOB_PRUNE || j->kind == JOB_MEASURE;
+}
+
 static void *writer_main(void *arg)
 {
     store *s = arg;
@@ -152,9 +157,12 @@ static void *writer_main(void *arg)
             pthread_mutex_unlock(&s->lock);
             return NULL;
         }
+        /* Housekeeping (prune, measure) gets a transaction of its own: its failure must never
+         * fail a request's commit. */
         store_job *batch = s->head, *last = s->head;
         size_t n = 1;
-        while (last->next != NULL && n < STORE_MAX_BATCH) {
+        while (!housekeeping_job(last) && last->next != NULL && !housekeeping_job(last->next)
+               && n < STORE_MAX_BATCH) {
             last = last->next;
             n++;
         }
