@@ -199,4 +199,23 @@ on = *
 env_pass = PATH, 1BAD
 exec = /bin/true
 CONF
+# --- the [server] keys of issue #7 refuse what they cannot use ------------------------------------
+bad "max_buffered below 64k" '2: \[server\] max_buffered: expected a size of at least 64k' <<CONF
+[server]
+max_buffered = 1k
+[endpoint t]
+scheme = none
+CONF
+bad "header_timeout 0" '2: \[server\] header_timeout: expected seconds from 1 to 3600' <<CONF
+[server]
+header_timeout = 0
+[endpoint t]
+scheme = none
+CONF
+bad "ops_allow that is not a CIDR" "2: \\[server\\] ops_allow: 'everyone' is not a CIDR" <<CONF
+[server]
+ops_allow = everyone
+[endpoint t]
+scheme = none
+CONF
 finish

@@ -8,6 +8,7 @@ RAW="python3 $(dirname "$0")/flood.py raw"
 cat >"$TMP/hookd.conf" <<CONF
 [server]
 listen = 127.0.0.1:0
+max_buffered = 64k
 [store]
 url = sqlite:$TMP/hookd.db
 [endpoint open]
@@ -48,5 +49,19 @@ for r in bad_header_name bad_header_value ambiguous_length transfer_encoding_uns
 done
 curl -s "http://127.0.0.1:$PORT/metrics" >"$TMP/metrics"
 expect_match "$TMP/metrics" '^hookd_rejections_total\{reason="bad_header_name"\} 7$' "and /metrics counts them (7 name cases, folds included)"
+# max_buffered: a body that would take the bodies in progress past it is answered 503 mid-upload.
+python3 - "$PORT" >"$TMP/busy.out" <<'PY'
+import socket, sys, time
+port = int(sys.argv[1])
+head = b"POST /webhooks/open HTTP/1.1\r\nHost: x\r\nContent-Length: 60000\r\n\r\n"
+a = socket.create_connection(("127.0.0.1", port)); a.sendall(head + b"a" * 40000)
+time.sleep(0.3)
+b = socket.create_connection(("127.0.0.1", port), timeout=5); b.sendall(head + b"b" * 40000)
+print(b.recv(4096).decode("latin-1"))
+a.close(); b.close()
+PY
+expect_match "$TMP/busy.out" '^HTTP/1.1 503 ' "a second body past max_buffered (64k) gets 503 while it is arriving"
+expect_match "$TMP/busy.out" '^Retry-After: 5' "  with Retry-After"
+expect_match "$TMP/busy.out" '"reason":"server_busy"' "  and its reason"
 stop_server; expect_eq $? 0 "SIGTERM: exit 0"
 finish
