@@ -1,10 +1,14 @@
 /*
  * store.h - where accepted deliveries go: durably, once per event id, before the 200.
  *
- * The request path sees only this interface: submit a record, get called back once its
- * transaction has committed (or failed). A backend batches concurrent submissions into one
- * transaction and one fsync (group commit). SQLite (store_sqlite.c) is the embedded backend; a
- * PostgreSQL backend implements the same vtable.
+ * Everything outside the store goes through this interface, in three parts:
+ *   - the daemon's writes: submit a job, get called back once its transaction has committed (or
+ *     failed). The front (store.c) batches concurrent jobs into one transaction and one fsync
+ *     (group commit) on its writer thread, and keeps retention and measurement going;
+ *   - the dispatcher's reads (store_reader): due deliveries, the order = call check, gauges;
+ *   - the command line (store_view): named reports, replay, import, prune, backup.
+ * What a database must provide is store_backend.h; SQLite (store_sqlite*.c) is the first backend.
+ * Threads: store_submit from any thread; a reader or a view from one thread at a time.
  */
 #ifndef HOOKD_STORE_H
 #define HOOKD_STORE_H
