@@ -25,65 +25,60 @@ void query_store_url(const char *db, const config *cfg, char *url, size_t cap)
         snprintf(url, cap, "sqlite:%s", db);
 }
 
-bool query_url(const char *cmd, const char *db, const char *file, char *url, size_t cap)
+/* The config of -c FILE, or NULL without one; false (reported) when the file does not load. */
+static bool load_config(const char *cmd, const char *file, config **out)
 {
-    config *cfg = NULL;
-    if (file != NULL) {
-        char err[768];
-        cfg = malloc(sizeof *cfg);
-        if (cfg == NULL)
-            return false;
-        config_defaults(cfg);
-        if (!config_load(cfg, file, err, sizeof err)) {
-            fprintf(stderr, "hookd %s: %s\n", cmd, err);
-            config_free(cfg);
-            free(cfg);
-            return false;
-        }
+    *out = NULL;
+    if (file == NULL)
+        return true;
+    config *cfg = malloc(sizeof *cfg);
+    if (cfg == NULL)
+        return false;
+    config_defaults(cfg);
+    char err[768];
+    if (!config_load(cfg, file, err, sizeof err)) {
+        fprintf(stderr, "hookd %s: %s\n", cmd, err);
+        config_free(cfg);
+        free(cfg);
+        return false;
     }
-    query_store_url(db, cfg, url, cap);
+    *out = cfg;
+    return true;
+}
+
+static void drop_config(config *cfg)
+{
     if (cfg != NULL) {
         config_free(cfg);
         free(cfg);
     }
+}
+
+bool query_url(const char *cmd, const char *db, const char *file, char *url, size_t cap)
+{
+    config *cfg = NULL;
+    if (!load_config(cmd, file, &cfg))
+        return false;
+    query_store_url(db, cfg, url, cap);
+    drop_config(cfg);
     return true;
 }
 
 store_view *query_open(const char *cmd, const char *db, const char *file, bool write,
                        config **cfg_out)
 {
-    char url[600];
     config *cfg = NULL;
-    if (file != NULL || db == NULL) {
-        char err[768];
-        cfg = malloc(sizeof *cfg);
-        if (cfg == NULL)
-            return NULL;
-        config_defaults(cfg);
-        if (file != NULL && !config_load(cfg, file, err, sizeof err)) {
-            fprintf(stderr, "hookd %s: %s\n", cmd, err);
-            config_free(cfg);
-            free(cfg);
-            return NULL;
-        }
-    }
-    query_store_url(db, cfg, url, sizeof url); /* cfg is loaded whenever db is NULL (above) */
-    if (cfg_out != NULL) {
-        *cfg_out = cfg;
-    } else if (cfg != NULL) {
-        config_free(cfg);
-        free(cfg);
-    }
-    char err[768];
+    if (!load_config(cmd, file, &cfg))
+        return NULL;
+    char url[600], err[768];
+    query_store_url(db, cfg, url, sizeof url);
     store_view *v = store_view_open(url, write, err, sizeof err);
-    if (v == NULL) {
+    if (v == NULL)
         fprintf(stderr, "hookd %s: %s\n", cmd, err);
-        if (cfg_out != NULL && *cfg_out != NULL) {
-            config_free(*cfg_out);
-            free(*cfg_out);
-            *cfg_out = NULL;
-        }
-    }
+    if (v != NULL && cfg_out != NULL)
+        *cfg_out = cfg;
+    else
+        drop_config(cfg);
     return v;
 }
 

@@ -42,7 +42,6 @@ CONF
 start_server "$TMP/serve.log" -c "$TMP/hookd.conf" || exit 1
 CLEANUP="kill -9 $SERVER_PID 2>/dev/null"
 
-metric() { curl -s "http://127.0.0.1:$PORT/metrics" | awk -v n="$1" '$1 == n { print $2 }'; }
 deliver() { # deliver N: N fresh signed events from 127.0.0.1, 0.2 s apart; prints how many got 200
   local ok=0
   for i in $(seq "$1"); do

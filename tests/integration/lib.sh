@@ -87,3 +87,6 @@ post_telnyx() {
 }
 
 sql() { sqlite3 "$DB" "$1"; }
+
+# metric NAME: the value of one sample of the running daemon's /metrics (NAME with its labels).
+metric() { curl -s "http://127.0.0.1:$PORT/metrics" | awk -v n="$1" '$1 == n { print $2 }'; }

@@ -48,7 +48,6 @@ public_key = $K_public_key
 CONF
 start_server "$TMP/serve.log" -c "$TMP/hookd.conf" || exit 1
 CLEANUP="kill -9 $SERVER_PID 2>/dev/null"
-metric() { curl -s "http://127.0.0.1:$PORT/metrics" | awk -v n="$1" '$1 == n { print $2 }'; }
 for _ in $(seq 300); do [ "$(metric hookd_pruned_events_total)" = 1480 ] && break; sleep 0.1; done
 expect_eq "$(metric hookd_pruned_events_total)" 1480 "retain = 1d: the daemon prunes the 1480 old events that owe nothing"
 expect_eq "$(sqlite3 "$DB" "SELECT count(*) FROM events WHERE id LIKE 'old-%'")" 20 "  the 20 with a delivery still owed stay"
