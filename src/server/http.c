@@ -709,6 +709,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (r->status == 0 && r->phase == PHASE_READING && r->endpoint >= 0
         && toe != MHD_REQUEST_TERMINATED_TIMEOUT_REACHED) {
         r->reason = "client_closed"; /* closed before the end of its body */
+        snprintf(r->message, sizeof r->message, "the client closed the connection after %zu bytes "
+                 "of its body", r->len);
         metrics_reject(&srv->metrics, "client_closed");
     }
     if (r->status == 0) /* closed without a response: timeout, client gone, or refused early */

@@ -63,5 +63,19 @@ PY
 expect_match "$TMP/busy.out" '^HTTP/1.1 503 ' "a second body past max_buffered (64k) gets 503 while it is arriving"
 expect_match "$TMP/busy.out" '^Retry-After: 5' "  with Retry-After"
 expect_match "$TMP/busy.out" '"reason":"server_busy"' "  and its reason"
+# A client that closes in the middle of its body is logged and counted as client_closed (the
+# first connection above did too, after the 503).
+python3 - "$PORT" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"POST /webhooks/open HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" + b"c" * 1000)
+time.sleep(0.2)
+s.close()
+PY
+for _ in $(seq 50); do grep -q 'after 1000 bytes of its body' "$TMP/serve.log" && break; sleep 0.1; done
+expect_match "$TMP/serve.log" '"status":400,"reason":"client_closed","message":"the client closed the connection after 1000 bytes of its body"' \
+  "a body its client stopped sending is logged as client_closed, with how much arrived"
+curl -s "http://127.0.0.1:$PORT/metrics" >"$TMP/m2"
+expect_match "$TMP/m2" '^hookd_rejections_total\{reason="client_closed"\} 2$' "  and counted (this one and the first of the max_buffered pair)"
 stop_server; expect_eq $? 0 "SIGTERM: exit 0"
 finish
