@@ -100,6 +100,7 @@ void config_defaults(config *c)
     allow_parse(&c->ops_allow, SRV_DEFAULT_OPS_ALLOW, bad, sizeof bad);
     snprintf(c->store_url, sizeof c->store_url, "%s", STORE_DEFAULT_URL);
     c->durability = DURABILITY_FULL;
+    c->lease_grace = STORE_LEASE_GRACE_S;
 }
 
 void config_free(config *c)
@@ -310,10 +311,15 @@ static bool server_key(parse_ctx *p, const char *name, const char *value)
         if (!config_parse_size(value, &size) || size < 1024 || size > SRV_MAX_HEADER_LIMIT)
             return failf(p, name, "expected a size from 1k to 1M");
         c->max_header = (size_t)size;
+    } else if (strcmp(name, "node") == 0) {
+        if (value[0] == '\0' || strlen(value) >= sizeof c->node || strpbrk(value, " \t\"'\\") != NULL)
+            return failf(p, name, "expected a name of at most %zu characters without blanks or quotes",
+                         sizeof c->node - 1);
+        snprintf(c->node, sizeof c->node, "%s", value);
     } else {
         return failf(p, name, "unknown key (listen, threads, max_connections, per_ip_connections, "
                               "request_timeout, header_timeout, max_body, max_header, "
-                              "max_buffered, ops_allow)");
+                              "max_buffered, ops_allow, node)");
     }
     return true;
 }
@@ -322,12 +328,27 @@ static bool store_key(parse_ctx *p, const char *name, const char *value)
 {
     config *c = p->c;
     if (strcmp(name, "url") == 0) {
-        const char *colon = strchr(value, ':');
-        if (store_backend_for_url(value) == NULL || colon == NULL || colon[1] == '\0')
-            return failf(p, name, "expected sqlite:PATH (no other store is built in)");
-        if (strlen(value) >= sizeof c->store_url)
-            return failf(p, name, "too long");
-        snprintf(c->store_url, sizeof c->store_url, "%s", value);
+        /* A PostgreSQL URL may hold a password: env:NAME and file:PATH work as for secrets. */
+        char *url = strncmp(value, "env:", 4) == 0 || strncmp(value, "file:", 5) == 0
+                        ? resolve_secret(p, name, value)
+                        : strdup(value);
+        if (url == NULL)
+            return false;
+        const char *colon = strchr(url, ':');
+        bool ok = store_backend_for_url(url) != NULL && colon != NULL && colon[1] != '\0'
+                  && strlen(url) < sizeof c->store_url;
+        if (ok)
+            snprintf(c->store_url, sizeof c->store_url, "%s", url);
+        sodium_memzero(url, strlen(url));
+        free(url);
+        if (!ok)
+            return failf(p, name, "expected sqlite:PATH or postgresql://... (at most %zu bytes)",
+                         sizeof c->store_url - 1);
+    } else if (strcmp(name, "lease_grace") == 0) {
+        unsigned long v;
+        if (!parse_uint(value, 1, STORE_LEASE_GRACE_MAX_S, &v))
+            return failf(p, name, "expected seconds from 1 to %d", STORE_LEASE_GRACE_MAX_S);
+        c->lease_grace = (unsigned)v;
     } else if (strcmp(name, "durability") == 0) {
         if (strcmp(value, "full") == 0)
             c->durability = DURABILITY_FULL;
@@ -343,7 +364,7 @@ static bool store_key(parse_ctx *p, const char *name, const char *value)
         if (!config_parse_size(value, &c->store_max_size) || c->store_max_size < 65536)
             return failf(p, name, "expected a size of at least 64k (e.g. 10G)");
     } else {
-        return failf(p, name, "unknown key (url, durability, max_size, retain)");
+        return failf(p, name, "unknown key (url, durability, max_size, retain, lease_grace)");
     }
     return true;
 }

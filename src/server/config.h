@@ -73,6 +73,9 @@ typedef struct config {
     durability durability;
     int64_t store_max_size;          /* bytes, 0 for no cap */
     int64_t store_retain_s;          /* [store] retain: seconds, 0 keeps every event */
+    unsigned lease_grace;            /* [store] lease_grace: seconds a claim outlives its handler's
+                                      * timeout before another node may take it over */
+    char node[128];                  /* [server] node: "" means host name and first listen port */
     cfg_endpoint endpoints[SRV_MAX_ENDPOINTS];
     size_t nendpoints;
     cfg_handler handlers[SRV_MAX_HANDLERS];

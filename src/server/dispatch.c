@@ -62,6 +62,7 @@ typedef struct attempt {
     handler_limits lim;       /* as they were when it was scheduled */
     int64_t delivery_id;
     int number;               /* 1-based */
+    int64_t lease_token;      /* its claim's fencing token (shared stores), or 0 */
     char *call_key;
     /* the event */
     char *event_id, *endpoint, *event_type, *occurred_at, *content_type;
@@ -99,6 +100,8 @@ struct dispatcher {
     unsigned inflight[SRV_MAX_HANDLERS];
     handler_limits lim[SRV_MAX_HANDLERS]; /* under lock; replaced on SIGHUP */
     int64_t record_error_logged_us; /* "cannot record" is logged once per interval, not per try */
+    bool claims;              /* the store is shared: claim with leases (store_claim) */
+    int64_t next_rescue_us;   /* ... and look for leases that ran out then */
     unsigned record_errors_quiet;   /* failures not logged since */
 };
 
@@ -481,14 +484,19 @@ static void kick(dispatcher *d)
     (void)n; /* EAGAIN: the counter is full, so a wake-up is pending anyway */
 }
 
-/* Sleep until kicked or until ms have passed; called without d->lock. */
+/* Sleep until kicked (by this process, or by another node through the store's notices) or until
+ * ms have passed; called without d->lock, on the scheduler's thread (the reader is its own). */
 static void nap(dispatcher *d, int ms)
 {
-    struct pollfd p = {d->wake_fd, POLLIN, 0};
-    if (poll(&p, 1, ms) > 0) {
-        uint64_t v;
-        ssize_t n = read(d->wake_fd, &v, sizeof v);
-        (void)n;
+    struct pollfd p[2] = {{d->wake_fd, POLLIN, 0}, {d->claims ? store_wait_fd(d->reader) : -1, POLLIN, 0}};
+    if (poll(p, p[1].fd >= 0 ? 2 : 1, ms) > 0) {
+        if (p[0].revents & POLLIN) {
+            uint64_t v;
+            ssize_t n = read(d->wake_fd, &v, sizeof v);
+            (void)n;
+        }
+        if (p[1].fd >= 0 && p[1].revents != 0)
+            store_drain_notices(d->reader);
     }
 }
 
@@ -543,6 +551,11 @@ static void reap(dispatcher *d)
                 break;
             }
         }
+        /* A shared store wakes the call's parked deliveries now that the end is committed, under
+         * the claimers' lock (SQLite's writer did it in the record's own transaction). */
+        if (d->claims && a->record_outcome != STORE_FAILED && a->call_key != NULL
+            && a->record.new_state != DELIVERY_RETRY && d->cfg->handlers[a->handler].order_call)
+            store_wake_lane(d->reader, d->cfg->handlers[a->handler].name, a->call_key);
         d->inflight[a->handler]--;
         attempt_free(a);
     }
@@ -605,6 +618,7 @@ static void *run_attempt(void *arg)
         .new_state = ok ? DELIVERY_SUCCEEDED : dead ? DELIVERY_DEAD : DELIVERY_RETRY,
         .next_attempt_us = ok || dead ? finished : finished + backoff_us(&a->lim, a->number, a->retry_after),
         .handler_gone = gone && h->action == ACTION_FORWARD,
+        .lease_token = a->lease_token,
     };
     log_json(ok ? LOG_INFO : LOG_WARN, "delivery attempt",
              json_pack("{s:s, s:I, s:s, s:i, s:s, s:s*, s:s}", "handler", h->name, "delivery",
@@ -646,6 +660,7 @@ static attempt *attempt_from_due(dispatcher *d, const store_due *row, size_t han
     a->handler = handler;
     a->delivery_id = row->id;
     a->number = row->attempts + 1;
+    a->lease_token = row->lease_token;
     a->call_key = dup_text(row->call_key);
     a->event_id = dup_text(row->event_id);
     a->endpoint = dup_text(row->endpoint);
@@ -691,7 +706,8 @@ static bool start_attempt(dispatcher *d, const store_due *row, size_t hi)
         attempt_free(a);
         return false;
     }
-    mark(d, JOB_CLAIM, row->id, a->number - 1);
+    if (!d->claims) /* a claim from a shared store is durable already */
+        mark(d, JOB_CLAIM, row->id, a->number - 1);
     return true;
 }
 
@@ -719,6 +735,15 @@ static bool consider(void *ctx, const store_due *row)
     return l->ok && d->inflight[l->hi] < l->concurrency;
 }
 
+/* A shared store's claim handed over a delivery: it is this node's to run now. */
+static bool claimed(void *ctx, const store_due *row)
+{
+    look *l = ctx;
+    if (l->ok)
+        l->ok = start_attempt(l->d, row, l->hi);
+    return true; /* the claim holds every row: each must start, or wait for its lease to run out */
+}
+
 /* One handler's look: its due deliveries in due order. An unordered handler needs at most
  * `concurrency` rows (those already running, whose in-flight mark may not be written yet, and
  * the free slots); an ordered one reads up to DISPATCH_BATCH and parks what is blocked. */
@@ -728,15 +753,33 @@ static bool schedule_handler(dispatcher *d, size_t hi, int64_t now)
     look l = {.d = d, .hi = hi, .concurrency = d->lim[hi].concurrency, .ok = true};
     if (d->inflight[hi] >= l.concurrency)
         return true;
+    if (d->claims) {
+        int64_t lease_us = ((int64_t)d->lim[hi].timeout + d->cfg->lease_grace) * 1000000;
+        store_claim(d->reader, h->name, (int)(l.concurrency - d->inflight[hi]), h->order_call,
+                    lease_us, claimed, &l);
+        return l.ok;
+    }
     store_due_walk(d->reader, h->name, now, h->order_call ? DISPATCH_BATCH : (int)l.concurrency,
                    consider, &l);
     return l.ok;
+}
+
+/* Shared stores: deliveries whose claim ran out (a node died or stalled) are owed again. */
+static void rescue(dispatcher *d)
+{
+    int64_t now = now_us();
+    if (!d->claims || now < d->next_rescue_us)
+        return;
+    d->next_rescue_us = now + (int64_t)STORE_RESCUE_INTERVAL_S * 1000000;
+    for (size_t hi = 0; hi < d->cfg->nhandlers; hi++)
+        store_rescue(d->reader, d->cfg->handlers[hi].name, (int)d->lim[hi].max_attempts);
 }
 
 /* Start what is due and allowed, handler by handler; called with d->lock held. */
 static void schedule(dispatcher *d)
 {
     int64_t now = now_us();
+    rescue(d);
     for (size_t hi = 0; hi < d->cfg->nhandlers; hi++) {
         if (!schedule_handler(d, hi, now))
             break;
@@ -840,6 +883,7 @@ bool dispatch_start(const config *cfg, store *st, metrics *m, dispatcher **out, 
         dispatch_stop(d);
         return false;
     }
+    d->claims = store_reader_claims(d->reader);
     report_orphans(d);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (pthread_create(&d->thread, NULL, scheduler_main, d) != 0) {

@@ -97,6 +97,29 @@ static int64_t now_us(void)
     return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
 }
 
+/* One line per second at most while the store fails (a database outage fails every request),
+ * with how many failures it stands for. */
+static void log_store_failure(const char *error)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static time_t last;
+    static unsigned quiet;
+    time_t now = time(NULL);
+    pthread_mutex_lock(&lock);
+    bool say = now != last;
+    unsigned also = quiet;
+    if (say) {
+        last = now;
+        quiet = 0;
+    } else {
+        quiet++;
+    }
+    pthread_mutex_unlock(&lock);
+    if (say)
+        log_json(LOG_ERROR, "store failed", json_pack("{s:s, s:i}", "detail", error != NULL ? error : "?",
+                                                      "also_failed_since_last_line", (int)also));
+}
+
 /* ---- deadlines ------------------------------------------------------------------------------ */
 
 /* One open connection, as the reaper sees it. Created and freed in on_connection(); libmicrohttpd
@@ -288,7 +311,7 @@ static enum MHD_Result respond(request *r)
     case STORE_FAILED:
         break;
     }
-    log_msg(LOG_ERROR, "store failed", "%s", r->store_error);
+    log_store_failure(r->store_error);
     return reject(r, 503, "store_unavailable", NULL, "the store could not commit; retry later");
 }
 

@@ -45,6 +45,10 @@
 #define STORE_CHECKPOINT_INTERVAL_MS 100
 #define STORE_PRUNE_BATCH 500             /* events removed per transaction (acks share it) */
 #define STORE_RETAIN_INTERVAL_S 60        /* retention looks for old events this often */
+#define STORE_LEASE_GRACE_S 30            /* PostgreSQL: a claim lasts the handler's timeout + this */
+#define STORE_LEASE_GRACE_MAX_S 30
+#define STORE_RESCUE_INTERVAL_S 5         /* PostgreSQL: expired leases are looked for this often */
+#define STORE_RECONNECT_MAX_MS 5000       /* PostgreSQL: reconnects back off from 100 ms to this */
 #define STORE_MEASURE_INTERVAL_S 10       /* store size and oldest event, for /metrics */
 
 /* [handler] defaults and bounds. The default backoff (10 s doubling to a 6 h cap, 15 attempts)

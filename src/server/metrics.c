@@ -214,6 +214,15 @@ char *metrics_render(metrics *m, size_t *len)
     counter(f, "hookd_store_errors_total", "Transactions the store could not commit.",
             &m->store_errors);
     counter(f, "hookd_store_checkpoints_total", "WAL checkpoints attempted.", &m->checkpoints);
+    counter(f, "hookd_store_reconnects_total",
+            "Connections to a database server (PostgreSQL) made again after one was lost.",
+            &m->store_reconnects);
+    counter(f, "hookd_lease_lost_total",
+            "Attempts recorded after their claim had run out and been taken over (fenced out).",
+            &m->lease_lost);
+    counter(f, "hookd_rescued_deliveries_total",
+            "In-flight deliveries whose lease ran out (a node died or stalled), owed again.",
+            &m->rescued);
     counter(f, "hookd_pruned_events_total", "Events removed by retention ([store] retain).",
             &m->pruned);
     head(f, "hookd_store_bytes", "gauge", "Size of the store (SQLite: the database file).");

@@ -35,6 +35,8 @@ typedef struct metrics {
     atomic_int_least64_t connections, wal_frames;
     atomic_int_least64_t store_bytes, oldest_event_us; /* JOB_MEASURE */
     atomic_uint_least64_t pruned;
+    /* shared stores (PostgreSQL) */
+    atomic_uint_least64_t store_reconnects, lease_lost, rescued;
     histogram request_seconds, commit_seconds, commit_batch;
     /* dispatch */
     size_t nhandlers;

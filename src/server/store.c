@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "store_backend.h"
 
@@ -33,6 +34,7 @@ typedef struct housekeeping {
 
 struct store {
     store_conn *conn;        /* used only by the writer thread once it runs */
+    char node[128];
     const store_backend *be;
     metrics *m;
     int64_t retain_s;        /* [store] retain, 0: keep everything */
@@ -49,13 +51,34 @@ struct store {
 
 const store_backend *store_backend_for_url(const char *url)
 {
-    static const store_backend *const all[] = {&store_sqlite_backend};
+    static const store_backend *const all[] = {&store_sqlite_backend, &store_pg_backend};
     for (size_t i = 0; url != NULL && i < sizeof all / sizeof all[0]; i++) {
-        size_t n = strlen(all[i]->scheme);
-        if (strncmp(url, all[i]->scheme, n) == 0 && url[n] == ':')
-            return all[i];
+        const char *names[] = {all[i]->scheme, all[i]->alias};
+        for (size_t k = 0; k < 2; k++) {
+            size_t n = names[k] != NULL ? strlen(names[k]) : 0;
+            if (n > 0 && strncmp(url, names[k], n) == 0 && url[n] == ':')
+                return all[i];
+        }
     }
     return NULL;
+}
+
+void store_node_of(const config *c, char *out, size_t n)
+{
+    if (c->node[0] != '\0') {
+        snprintf(out, n, "%s", c->node);
+        return;
+    }
+    char host[64] = "localhost";
+    gethostname(host, sizeof host - 1);
+    host[sizeof host - 1] = '\0';
+    const char *port = c->nlisten > 0 ? strrchr(c->listen[0], ':') : NULL;
+    snprintf(out, n, "%s%s", host, port != NULL ? port : "");
+}
+
+const char *store_node(const store *s)
+{
+    return s->node;
 }
 
 static double now_seconds(void)
@@ -100,19 +123,31 @@ static store_outcome write_job(store *s, store_job *j, bool *wakes)
     return o;
 }
 
+static bool housekeeping_job(const store_job *j)
+{
+    return j->kind == JOB_PRUNE || j->kind == JOB_MEASURE;
+}
+
 static void run_batch(store *s, store_job *jobs, size_t n)
 {
     store_outcome outcomes[STORE_MAX_BATCH];
     double t0 = now_seconds();
-    bool wakes = false;
-    bool ok = s->be->begin(s->conn);
+    bool wakes = false, ok;
     size_t i = 0;
-    for (store_job *j = jobs; ok && j != NULL; j = j->next, i++) {
-        outcomes[i] = write_job(s, j, &wakes);
-        ok = outcomes[i] != STORE_FAILED;
+    if (s->be->write_batch != NULL && !housekeeping_job(jobs)) {
+        store_job *list[STORE_MAX_BATCH];
+        for (store_job *j = jobs; j != NULL && i < STORE_MAX_BATCH; j = j->next)
+            list[i++] = j;
+        ok = s->be->write_batch(s->conn, list, i, outcomes, &wakes);
+    } else {
+        ok = s->be->begin(s->conn);
+        for (store_job *j = jobs; ok && j != NULL; j = j->next, i++) {
+            outcomes[i] = write_job(s, j, &wakes);
+            ok = outcomes[i] != STORE_FAILED;
+        }
+        if (ok)
+            ok = s->be->commit(s->conn);
     }
-    if (ok)
-        ok = s->be->commit(s->conn);
     char error[256] = "";
     if (!ok) {
         snprintf(error, sizeof error, "%s", s->be->errmsg(s->conn));
@@ -133,17 +168,14 @@ static void run_batch(store *s, store_job *jobs, size_t n)
     for (store_job *j = jobs, *next; j != NULL; j = next, i++) {
         next = j->next; /* done() may free the job */
         store_outcome o = ok ? outcomes[i] : STORE_FAILED;
+        if (ok && o == STORE_FAILED && error[0] == '\0') /* refused alone (write_batch) */
+            snprintf(error, sizeof error, "%s", s->be->errmsg(s->conn));
         if (o == STORE_NEW)
             metrics_stored(s->m, j->rec->parsed ? j->rec->event_type : NULL);
         else if (o == STORE_DUPLICATE)
             atomic_fetch_add(&s->m->duplicates, 1);
         j->done(j->ctx, o, ok ? NULL : error);
     }
-}
-
-static bool housekeeping_job(const store_job *j)
-{
-    return j->kind == JOB_PRUNE || j->kind == JOB_MEASURE;
 }
 
 static void *writer_main(void *arg)
@@ -268,7 +300,7 @@ bool store_open(const config *c, metrics *m, store **out, char *err, size_t errl
 {
     const store_backend *be = store_backend_for_url(c->store_url);
     if (be == NULL) {
-        snprintf(err, errlen, "unsupported store url %s (expected sqlite:PATH)", c->store_url);
+        snprintf(err, errlen, "unsupported store url %s (expected sqlite:PATH or postgresql://...)", c->store_url);
         return false;
     }
     return store_open_backend(be, c, m, out, err, errlen);
@@ -286,6 +318,7 @@ bool store_open_backend(const store_backend *be, const config *c, metrics *m, st
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->wake, NULL);
     s->retain_s = c->store_retain_s;
+    store_node_of(c, s->node, sizeof s->node);
     pthread_mutex_init(&s->hk.lock, NULL);
     pthread_cond_init(&s->hk.cond, NULL);
     bool ok = be->open(c, m, &s->conn, err, errlen);
@@ -369,6 +402,38 @@ const char *store_reader_errmsg(store_reader *r)
     return r->be->errmsg(r->conn);
 }
 
+bool store_reader_claims(const store_reader *r)
+{
+    return r->be->claim != NULL;
+}
+
+bool store_claim(store_reader *r, const char *handler, int limit, bool by_call, int64_t lease_us,
+                 store_due_fn *fn, void *ctx)
+{
+    return r->be->claim(r->conn, handler, limit, by_call, lease_us, fn, ctx);
+}
+
+bool store_wake_lane(store_reader *r, const char *handler, const char *call_key)
+{
+    return r->be->wake_lane == NULL || r->be->wake_lane(r->conn, handler, call_key);
+}
+
+long store_rescue(store_reader *r, const char *handler, int max_attempts)
+{
+    return r->be->rescue != NULL ? r->be->rescue(r->conn, handler, max_attempts) : 0;
+}
+
+int store_wait_fd(store_reader *r)
+{
+    return r->be->wait_fd != NULL ? r->be->wait_fd(r->conn) : -1;
+}
+
+void store_drain_notices(store_reader *r)
+{
+    if (r->be->drain_notices != NULL)
+        r->be->drain_notices(r->conn);
+}
+
 void store_on_deliveries(store *s, void (*fn)(void *ctx), void *ctx)
 {
     pthread_mutex_lock(&s->lock);
@@ -415,7 +480,7 @@ bool store_migrate(const char *url, char *err, size_t errlen)
 {
     const store_backend *be = store_backend_for_url(url);
     if (be == NULL) {
-        snprintf(err, errlen, "unsupported store url %s (expected sqlite:PATH)", url);
+        snprintf(err, errlen, "unsupported store url %s (expected sqlite:PATH or postgresql://...)", url);
         return false;
     }
     config *c = malloc(sizeof *c);
@@ -444,7 +509,7 @@ store_view *store_view_open(const char *url, bool write, char *err, size_t errle
 {
     const store_backend *be = store_backend_for_url(url);
     if (be == NULL) {
-        snprintf(err, errlen, "unsupported store url %s (expected sqlite:PATH)", url);
+        snprintf(err, errlen, "unsupported store url %s (expected sqlite:PATH or postgresql://...)", url);
         return NULL;
     }
     store_view *v = calloc(1, sizeof *v);

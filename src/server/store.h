@@ -72,6 +72,9 @@ typedef struct store_attempt {
     delivery_state new_state;  /* succeeded, retry or dead */
     int64_t next_attempt_us;
     bool handler_gone;         /* 410: the handler's other queued deliveries go dead too */
+    int64_t lease_token;       /* a claim's fencing token (store_claim), 0 when the backend has
+                              * none: a record whose token no longer matches is kept, flagged
+                              * fenced_out, and moves nothing */
 } store_attempt;
 
 typedef enum store_job_kind {
@@ -118,6 +121,9 @@ void store_close(store *s);
 /* Free a closed store; nothing may call store_submit on it any more. */
 void store_free(store *s);
 
+/* The node name this store's attempts and claims are recorded under. */
+const char *store_node(const store *s);
+
 /* The path of a sqlite: URL, or NULL. */
 const char *store_sqlite_path(const char *url);
 
@@ -137,6 +143,7 @@ typedef struct store_due {
     const char *call_control_id, *call_session_id, *call_leg_id, *failure_cause, *hangup_cause;
     const uint8_t *body;
     size_t body_len;
+    int64_t lease_token;       /* store_claim: the claim's fencing token; 0 from store_due_walk */
 } store_due;
 
 /* Return false to stop the walk. */
@@ -172,6 +179,34 @@ bool store_owed_by_handler(store_reader *r, store_count_fn *fn, void *ctx);
 
 /* The last error of the reader, for the log. */
 const char *store_reader_errmsg(store_reader *r);
+
+/* ---- claims, for stores that several nodes share (PostgreSQL) --------------------------------
+ * There the scheduler does not walk due rows and mark them through the writer (SQLite, one
+ * process): it claims them, durably, before any handler runs. A claim puts a delivery in flight
+ * with a lease (now + lease_us, on the database's clock) and a fencing token; the attempt's
+ * record must carry the token, or it changes nothing. A node that died leaves leases that run
+ * out; store_rescue makes those deliveries owed again (or dead after max_attempts). */
+
+/* Whether this reader's store claims (store_claim and the rest below); false for SQLite. */
+bool store_reader_claims(const store_reader *r);
+
+/* Claim up to limit of handler's due deliveries, in due order, and call fn for each (the row's
+ * attempts are those made before this claim). by_call: only the head of each call, and only
+ * when nothing of its call is in flight; the blocked ones are parked. */
+bool store_claim(store_reader *r, const char *handler, int limit, bool by_call, int64_t lease_us,
+                 store_due_fn *fn, void *ctx);
+
+/* order = call: a delivery of (handler, call_key) ended: its parked deliveries are due now. */
+bool store_wake_lane(store_reader *r, const char *handler, const char *call_key);
+
+/* Deliveries of handler whose lease ran out are owed again (dead at max_attempts), each with an
+ * attempt recorded as lease_expired. Returns how many, or -1. */
+long store_rescue(store_reader *r, const char *handler, int max_attempts);
+
+/* A descriptor that becomes readable when another node queued deliveries (LISTEN), or -1; after
+ * it did, store_drain_notices. */
+int store_wait_fd(store_reader *r);
+void store_drain_notices(store_reader *r);
 
 /* ---- the command line's reads and replay ---------------------------------------------------
  * A store_view is a connection of the command line's own, opened while the daemon may be running:

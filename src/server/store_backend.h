@@ -36,6 +36,7 @@ typedef struct store_conn {
 typedef struct store_backend {
     int version;                         /* STORE_BACKEND_VERSION it was written against */
     const char *scheme;                  /* the URL prefix it takes: "sqlite" */
+    const char *alias;                   /* another prefix it takes ("postgres"), or NULL */
     unsigned caps;
 
     /* Open the store a config names (creating it, and migrating the schema under a lock that
@@ -75,6 +76,13 @@ typedef struct store_backend {
     /* The store's size in bytes and its oldest event's received_at_us (0: none). */
     bool (*measure)(store_conn *c, int64_t *bytes, int64_t *oldest_us);
 
+    /* Optional: a whole batch in one transaction, in place of begin, one op per job and commit
+     * (PostgreSQL pipelines it). Fills out[i] for each job: a job the database refused alone is
+     * STORE_FAILED while the others commit. Returns false when nothing committed. *wakes: the
+     * batch queued deliveries or ended some. Never called with JOB_PRUNE or JOB_MEASURE. */
+    bool (*write_batch)(store_conn *c, store_job *const *jobs, size_t n, store_outcome *out,
+                        bool *wakes);
+
     /* Between two batches, on the writer thread (SQLite finishes its checkpoint here). */
     void (*idle)(store_conn *c);
 
@@ -88,6 +96,14 @@ typedef struct store_backend {
                    int64_t occurred_at_us, int64_t id); /* 1 blocked, 0 not, -1 error */
     bool (*gauges)(store_conn *c, store_gauges *out);
     bool (*owed_by_handler)(store_conn *c, store_count_fn *fn, void *ctx);
+    /* Claims (store.h), or all NULL when one process owns the store and due + the writer's
+     * JOB_CLAIM / JOB_PARK are enough. */
+    bool (*claim)(store_conn *c, const char *handler, int limit, bool by_call, int64_t lease_us,
+                  store_due_fn *fn, void *ctx);
+    bool (*wake_lane)(store_conn *c, const char *handler, const char *call_key);
+    long (*rescue)(store_conn *c, const char *handler, int max_attempts);
+    int (*wait_fd)(store_conn *c);
+    void (*drain_notices)(store_conn *c);
 
     /* The command line (store_view): a connection of its own, no migration, no recovery, no
      * threads (the daemon may be running). Closed with close. */
@@ -104,10 +120,14 @@ typedef struct store_backend {
 /* The backend for a store URL ("sqlite:PATH"), or NULL when none takes it. */
 const store_backend *store_backend_for_url(const char *url);
 
+/* The node name a config gives: [server] node, or the host name and the first listen port. */
+void store_node_of(const config *c, char *out, size_t n);
+
 /* store_open with a given backend (tests wrap a real one to inject faults). */
 bool store_open_backend(const store_backend *be, const config *c, metrics *m, store **out,
                         char *err, size_t errlen);
 
 extern const store_backend store_sqlite_backend;
+extern const store_backend store_pg_backend;
 
 #endif

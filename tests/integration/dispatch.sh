@@ -11,11 +11,15 @@ SECRET=$("$HOOKD" keygen --secret | sed -n 's/^secret=//p')
 eval "$("$HOOKD" keygen --scheme standard | sed 's/^/S_/')"
 
 # --- the targets: a second hookd that verifies, and a Node target that misbehaves on purpose ---
+new_store target
+TARGET_URL=$STORE_URL
+new_store sender
+SENDER_STORE=$STORE_URL
 cat >"$TMP/target.conf" <<CONF
 [server]
 listen = 127.0.0.1:0
 [store]
-url = sqlite:$TMP/target.db
+url = $TARGET_URL
 [endpoint v1]
 path = /in/v1
 scheme = standard
@@ -77,7 +81,7 @@ cat >"$TMP/sender.conf" <<CONF
 [server]
 listen = 127.0.0.1:0
 [store]
-url = sqlite:$TMP/sender.db
+url = $SENDER_STORE
 [endpoint telnyx]
 scheme = telnyx
 public_key = $K_public_key
@@ -169,28 +173,28 @@ start_server "$TMP/sender.log" -c "$TMP/sender.conf" || exit 1
 SENDER_URL="http://127.0.0.1:$PORT/webhooks/telnyx"
 send() { "$HOOKD" send "$SENDER_URL" --private-key "$K_private_key" --retry-delay 0 --attempts 1 "$@" | sed -n 's/^delivered id=\([^ ]*\) .*/\1/p'; }
 # state DELIVERY_HANDLER EVENT_ID: the state of that handler's newest delivery of the event.
-state() { sqlite3 "$TMP/sender.db" "SELECT d.state FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.handler = '$1' AND e.id = '$2' ORDER BY d.id DESC LIMIT 1"; }
+state() { sql_in sender "SELECT d.state FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.handler = '$1' AND e.id = '$2' ORDER BY d.id DESC LIMIT 1"; }
 wait_state() { for _ in $(seq "${4:-100}"); do [ "$(state "$1" "$2")" = "$3" ] && return 0; sleep 0.1; done; return 1; }
 
 # --- forward, verified by the second hookd with v1 and with v1a --------------------------------
 ID=$(send --event siprec.failed)
 wait_state fwd-v1 "$ID" succeeded; wait_state fwd-v1a "$ID" succeeded
 expect_eq "$(state fwd-v1 "$ID")/$(state fwd-v1a "$ID")" "succeeded/succeeded" "both forwards succeeded"
-expect_eq "$(sqlite3 "$TMP/target.db" "SELECT group_concat(endpoint) FROM (SELECT endpoint FROM events WHERE id = '$ID' ORDER BY endpoint)")" "v1,v1a" \
+expect_eq "$(sql_in target "SELECT group_concat(endpoint) FROM (SELECT endpoint FROM events WHERE id = '$ID' ORDER BY endpoint) AS s")" "v1,v1a" \
   "the target hookd verified the v1 (HMAC) and the v1a (Ed25519) signature, and stored the event under its id"
-expect_eq "$(sqlite3 "$TMP/target.db" "SELECT body FROM events WHERE endpoint = 'v1'")" "$(sqlite3 "$TMP/sender.db" "SELECT body FROM events WHERE id = '$ID'")" \
+expect_eq "$(sql_in target "SELECT hex(body) FROM events WHERE endpoint = 'v1'")" "$(sql_in sender "SELECT hex(body) FROM events WHERE id = '$ID'")" \
   "the original body is forwarded byte for byte"
 
 # --- a redelivery (same data.id) creates no deliveries ----------------------------------------
-sqlite3 "$TMP/sender.db" "SELECT CAST(body AS TEXT) FROM events WHERE id = '$ID'" >"$TMP/again.json" # + a newline: a new body
+{ sql_in sender "SELECT hex(body) FROM events WHERE id = '$ID'" | xxd -r -p; echo; } >"$TMP/again.json" # + a newline: a new body
 expect_eq "$("$HOOKD" send "$SENDER_URL" --private-key "$K_private_key" --retry-delay 0 --attempts 1 --file "$TMP/again.json" | grep -c '^delivered')" 1 \
   "Telnyx redelivers the event (a new body, the same data.id)"
-expect_eq "$(sqlite3 "$TMP/sender.db" "SELECT e.attempts, count(d.id) FROM events e JOIN deliveries d ON d.event_seq = e.seq WHERE e.id = '$ID'")" "2|5" \
+expect_eq "$(sql_in sender "SELECT max(e.attempts), count(d.id) FROM events e JOIN deliveries d ON d.event_seq = e.seq WHERE e.id = '$ID'")" "2|5" \
   "the duplicate is counted on the event and creates no deliveries (still one per handler: 5)"
 
 # --- exec: stdin, environment, arguments without a shell ---------------------------------------
 wait_state record "$ID" succeeded
-expect_eq "$(xxd -p "$RECORD_DIR/stdin-$ID" | tr -d '\n' | tr a-f A-F)" "$(sqlite3 "$TMP/sender.db" "SELECT hex(body) FROM events WHERE id = '$ID'")" \
+expect_eq "$(xxd -p "$RECORD_DIR/stdin-$ID" | tr -d '\n' | tr a-f A-F)" "$(sql_in sender "SELECT hex(body) FROM events WHERE id = '$ID'")" \
   "exec gets the raw body on stdin, byte for byte"
 E="$RECORD_DIR/env-$ID"
 expect_match "$E" "^HOOKD_EVENT_ID=$ID$" "HOOKD_EVENT_ID"
@@ -232,7 +236,7 @@ expect_eq "$(grep -c 'forged' "$HOOKD_ALERT_FILE")/$(grep -c '^ALERT forged' "$H
 ID2=$(send --event call.hangup)
 wait_state flaky "$ID2" succeeded 80
 expect_eq "$(state flaky "$ID2")" succeeded "a flaky target gets the event after retries"
-expect_eq "$(sqlite3 "$TMP/sender.db" "SELECT group_concat(outcome || ':' || coalesce(http_status, '')) FROM (SELECT a.outcome, a.http_status FROM attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.handler = 'flaky' ORDER BY a.attempt)")" \
+expect_eq "$(sql_in sender "SELECT group_concat(outcome || ':' || coalesce(CAST(http_status AS TEXT), '')) FROM (SELECT a.outcome, a.http_status FROM attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.handler = 'flaky' ORDER BY a.attempt) AS s")" \
   "failed:500,failed:500,succeeded:200" "each attempt is recorded with its HTTP status"
 expect_eq "$("$NODE" -e "
 const l=require('fs').readFileSync('$TMP/node.jsonl','utf8').trim().split('\n').map(JSON.parse).filter(r=>r.path==='/flaky/2');
@@ -254,7 +258,7 @@ expect_exit 0 "hookd replay EVENT_ID --handler" "$HOOKD" replay "$ID3" --handler
 expect_match "$TMP/out" '^queued 1 deliveries for 1 of 1 events$' "replay says what it queued"
 wait_state deadend "$ID3" succeeded 60
 expect_eq "$(state deadend "$ID3")" succeeded "the replayed delivery succeeds (the target recovered)"
-expect_eq "$(sqlite3 "$TMP/sender.db" "SELECT group_concat(d.state) FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.handler = 'deadend' AND e.id = '$ID3' ORDER BY d.id")" \
+expect_eq "$(sql_in sender "SELECT group_concat(state) FROM (SELECT d.state FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.handler = 'deadend' AND e.id = '$ID3' ORDER BY d.id) AS s")" \
   "replayed,succeeded" "the replayed dead delivery is marked replayed, beside the new one"
 expect_exit 0 "batch replay of dead letters" "$HOOKD" replay --type call.answered --since 1h --state dead -c "$TMP/sender.conf"
 expect_match "$TMP/out" '^queued 0 deliveries for 0 of 1 events$' "--state dead does not replay a dead letter that was replayed already"
@@ -266,7 +270,7 @@ expect_match "$TMP/out" '^queued 1 deliveries for 1 of 1 events$' "--state dead 
 # --- Retry-After and 410 -----------------------------------------------------------------------
 ID4=$(send --event call.bridged)
 wait_state busy "$ID4" succeeded 60
-expect_eq "$(sqlite3 "$TMP/sender.db" "SELECT (max(started_us) - min(started_us)) >= 1900000 FROM attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.handler = 'busy'")" 1 \
+expect_eq "$(sql_in sender "SELECT CASE WHEN (max(started_us) - min(started_us)) >= 1900000 THEN 1 ELSE 0 END FROM attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.handler = 'busy'")" 1 \
   "Retry-After: 2 on a 503 is honoured (the retry waits at least 2 s)"
 ID5=$(send --event call.initiated)
 wait_state gone "$ID5" dead 50
@@ -275,7 +279,7 @@ expect_eq "$(state gone "$ID5")" dead "410 Gone: dead at once, no retries"
 # --- a huge Retry-After waits retry_max, not 285,000 years (and converts no double out of range) --
 ID8=$(send --event call.recording.saved)
 wait_state huge "$ID8" retry 50
-expect_eq "$(sqlite3 "$TMP/sender.db" "SELECT d.next_attempt_us - a.finished_us BETWEEN 3900000 AND 6100000 FROM deliveries d JOIN attempts a ON a.delivery_id = d.id JOIN events e ON e.seq = d.event_seq WHERE e.id = '$ID8' AND d.handler = 'huge'")" 1 \
+expect_eq "$(sql_in sender "SELECT CASE WHEN d.next_attempt_us - a.finished_us BETWEEN 3900000 AND 6100000 THEN 1 ELSE 0 END FROM deliveries d JOIN attempts a ON a.delivery_id = d.id JOIN events e ON e.seq = d.event_seq WHERE e.id = '$ID8' AND d.handler = 'huge'")" 1 \
   "Retry-After: 99999999999999999999999 is capped at the handler's retry_max (5 s, +-20% jitter)"
 
 # --- one event id that cannot be a webhook-id makes only its own delivery dead ------------------
@@ -288,20 +292,20 @@ odd() { # odd ID: a signed call.machine.detection.ended with data.id = ID
 odd "has.a.dot"
 wait_state oddid "has.a.dot" dead 50
 expect_eq "$(state oddid "has.a.dot")" dead "an event id with '.' cannot be forwarded: its delivery is dead at once"
-expect_eq "$(sqlite3 "$TMP/sender.db" "SELECT a.outcome || ':' || (a.error LIKE '%cannot be a webhook-id%') FROM attempts a JOIN deliveries d ON d.id = a.delivery_id JOIN events e ON e.seq = d.event_seq WHERE e.id = 'has.a.dot'")" \
+expect_eq "$(sql_in sender "SELECT a.outcome || ':' || CASE WHEN a.error LIKE '%cannot be a webhook-id%' THEN 1 ELSE 0 END FROM attempts a JOIN deliveries d ON d.id = a.delivery_id JOIN events e ON e.seq = d.event_seq WHERE e.id = 'has.a.dot'")" \
   "invalid:1" "its attempt says why (outcome invalid)"
 expect_eq "$(state oddid "$ID9")" retry "the handler's other queued delivery is untouched (not dead-lettered with it)"
 LONG_ID=$(printf 'L%.0s' $(seq 250))
 printf '{"data":{"record_type":"event","event_type":"siprec.failed","id":"%s","occurred_at":"2026-01-01T00:00:00Z","payload":{"call_session_id":"s-long"}}}' "$LONG_ID" >"$TMP/long.json"
 "$HOOKD" send "$SENDER_URL" --private-key "$K_private_key" --retry-delay 0 --attempts 1 --file "$TMP/long.json" >/dev/null
 wait_state fwd-v1 "$LONG_ID" succeeded 50
-expect_eq "$(sqlite3 "$TMP/target.db" "SELECT count(*) FROM events WHERE id = '$LONG_ID' AND endpoint = 'v1'")" 1 \
+expect_eq "$(sql_in target "SELECT count(*) FROM events WHERE id = '$LONG_ID' AND endpoint = 'v1'")" 1 \
   "a 250-character event id is forwarded whole: the target verifies it and stores it under that id"
 
 # --- output is kept up to 4 KiB (the rest is read and dropped, so the program never blocks) ---
 ID7=$(send --event call.speak.started)
 wait_state chatty "$ID7" succeeded 50
-expect_eq "$(sqlite3 "$TMP/sender.db" "SELECT a.outcome, length(a.output) FROM attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.handler = 'chatty'")" \
+expect_eq "$(sql_in sender "SELECT a.outcome, length(a.output) FROM attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.handler = 'chatty'")" \
   "succeeded|4096" "a handler writing 10,000 bytes succeeds, and its first 4096 are kept"
 
 # --- what a handler printed cannot drive the terminal of whoever lists deliveries -------------
@@ -316,7 +320,7 @@ expect_match "$TMP/pipe.out" '\\u001B\]0;pwned' "--json keeps the bytes (JSON-es
 # --- env_pass: the handler sees PATH and its HOOKD_ variables, not the daemon's API key ---------
 ID11=$(send --event call.transcription)
 wait_state envcheck "$ID11" succeeded 50
-sqlite3 "$TMP/sender.db" "SELECT a.output FROM attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.handler = 'envcheck'" >"$TMP/env.out"
+sql_in sender "SELECT a.output FROM attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.handler = 'envcheck'" >"$TMP/env.out"
 expect_match "$TMP/env.out" "^HOOKD_EVENT_ID=$ID11$" "env_pass: the handler gets its HOOKD_ variables"
 expect_match "$TMP/env.out" '^PATH=' "  and PATH"
 expect_no_match "$TMP/env.out" 'TELNYX_API_KEY|RECORD_DIR' "  and nothing else of the daemon's environment"
@@ -333,7 +337,7 @@ expect_no_match "$TMP/err" 'more' "says nothing more"
 # --- a hanging handler is killed with its whole process group ----------------------------------
 ID6=$(send --event call.playback.started)
 wait_state hang "$ID6" dead 60
-expect_eq "$(sqlite3 "$TMP/sender.db" "SELECT outcome FROM attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.handler = 'hang'")" timeout "a hanging handler ends in timeout"
+expect_eq "$(sql_in sender "SELECT outcome FROM attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.handler = 'hang'")" timeout "a hanging handler ends in timeout"
 GRANDCHILD=$(cat "$RECORD_DIR/grandchild")
 sleep 0.2
 # Killed and orphaned, it may linger as a zombie until PID 1 reaps it: dead either way.
@@ -366,17 +370,17 @@ BEFORE=$(grep -c . "$RECORD_DIR/slow")
 expect_eq "$(( BEFORE < 16 ))" 1 "the kill landed mid-dispatch ($BEFORE of 16 handled)"
 start_server "$TMP/sender2.log" -c "$TMP/sender.conf" || exit 1
 for _ in $(seq 150); do
-  [ "$(sqlite3 "$TMP/sender.db" "SELECT count(*) FROM deliveries WHERE handler = 'slow' AND state = 'succeeded'")" -ge 16 ] && break
+  [ "$(sql_in sender "SELECT count(*) FROM deliveries WHERE handler = 'slow' AND state = 'succeeded'")" -ge 16 ] && break
   sleep 0.1
 done
-expect_eq "$(sqlite3 "$TMP/sender.db" "SELECT count(*) FROM deliveries WHERE handler = 'slow' AND state != 'succeeded'")" 0 \
+expect_eq "$(sql_in sender "SELECT count(*) FROM deliveries WHERE handler = 'slow' AND state != 'succeeded'")" 0 \
   "after the restart every delivery succeeded"
-MISSING=$(sqlite3 "$TMP/sender.db" "SELECT id FROM events WHERE event_type = 'fax.received'" | while read -r id; do grep -qx "$id" "$RECORD_DIR/slow" || echo "$id"; done | wc -l)
+MISSING=$(sql_in sender "SELECT id FROM events WHERE event_type = 'fax.received'" | while read -r id; do grep -qx "$id" "$RECORD_DIR/slow" || echo "$id"; done | wc -l)
 expect_eq "$MISSING" 0 "every one of the 16 events reached the handler at least once"
 
 # --- a removed handler's deliveries are kept and reported --------------------------------------
 stop_server
-sqlite3 "$TMP/sender.db" "UPDATE deliveries SET state = 'retry' WHERE handler = 'gone'"
+sql_in sender "UPDATE deliveries SET state = 'retry' WHERE handler = 'gone'"
 sed -i '/^\[handler gone\]/,/^sign_secret/d' "$TMP/sender.conf"
 start_server "$TMP/sender3.log" -c "$TMP/sender.conf" || exit 1
 expect_match "$TMP/sender3.log" '"msg":"deliveries of a removed handler are kept, not run","handler":"gone","deliveries":1' \

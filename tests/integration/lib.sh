@@ -3,7 +3,9 @@
 set -u
 : "${HOOKD:?HOOKD must point at the hookd binary}"
 TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"; [ -n "${CLEANUP:-}" ] && eval "$CLEANUP"' EXIT
+SCRIPTS="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../scripts" && pwd)"
+# Daemons first (CLEANUP, set by the scripts), then the databases, then the files.
+trap '[ -n "${CLEANUP:-}" ] && eval "$CLEANUP"; pg_down; rm -rf "$TMP"' EXIT
 PASSED=0
 FAILED=0
 
@@ -86,7 +88,74 @@ post_telnyx() {
   post "$1" "$2" -H "telnyx-timestamp: ${ts_sig% *}" -H "telnyx-signature-ed25519: ${ts_sig#* }"
 }
 
-sql() { sqlite3 "$DB" "$1"; }
+# sql QUERY: on the store new_store made last (or the SQLite file $DB).
+sql() { if [ -n "${STORE_NAME:-}" ]; then sql_in "$STORE_NAME" "$1"; else sqlite3 "$DB" "$1"; fi; }
+
+# ---- the store under test --------------------------------------------------------------------
+# HOOKD_TEST_STORE=postgres runs a suite on PostgreSQL: on the server scripts/test started
+# (HOOKD_TEST_PG, its socket directory), or on one of the suite's own (scripts/pg-tmp). Each
+# store_url is a database of its own, dropped at the end.
+STORE=${HOOKD_TEST_STORE:-sqlite}
+PG_HOST=${HOOKD_TEST_PG:-}
+PG_OWN=
+PG_DBS=
+pg_down() {
+  [ -z "$PG_HOST" ] && return 0
+  if [ -n "$PG_OWN" ]; then "$SCRIPTS/pg-tmp" stop "$PG_HOST"; return 0; fi
+  for d in $PG_DBS; do psql -X -q -h "$PG_HOST" -U hookd -d postgres -c "DROP DATABASE IF EXISTS $d WITH (FORCE)" >/dev/null 2>&1; done
+}
+if [ "$STORE" = postgres ] && [ -z "$PG_HOST" ]; then
+  PG_HOST="$TMP/pg"
+  PG_OWN=1
+  "$SCRIPTS/pg-tmp" start "$PG_HOST" || { echo "cannot start a PostgreSQL server for the test"; exit 1; }
+fi
+pg_db() { echo "t$$_$1"; }
+
+# new_store NAME: a fresh, empty store of the backend under test; sets STORE_URL.
+# SQLite's file is $TMP/NAME.db. On PostgreSQL, the test database also gets group_concat and
+# hex(), so the SQLite queries of the checks run unchanged.
+new_store() {
+  if [ "$STORE" = postgres ]; then
+    local db; db=$(pg_db "$1")
+    psql -X -q -h "$PG_HOST" -U hookd -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null 2>&1 || return 1
+    PG_DBS="$PG_DBS $db"
+    psql -X -q -h "$PG_HOST" -U hookd -d "$db" >/dev/null <<'SQL' || return 1
+CREATE FUNCTION gc_step(acc text, v text) RETURNS text LANGUAGE sql IMMUTABLE
+  AS $$ SELECT CASE WHEN v IS NULL THEN acc WHEN acc IS NULL THEN v ELSE acc || ',' || v END $$;
+CREATE AGGREGATE group_concat(text) (SFUNC = gc_step, STYPE = text);
+CREATE FUNCTION hex(bytea) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT upper(encode($1, 'hex')) $$;
+SQL
+    STORE_URL="postgresql:///$db?host=$PG_HOST&user=hookd"
+    STORE_NAME=$1
+  else
+    STORE_NAME=$1
+    rm -f "$TMP/$1.db" "$TMP/$1.db-wal" "$TMP/$1.db-shm"
+    STORE_URL="sqlite:$TMP/$1.db"
+  fi
+}
+
+# sql_in NAME QUERY: rows of QUERY on store NAME, columns joined by | (as sqlite3 prints them).
+sql_in() {
+  if [ "$STORE" = postgres ]; then psql -X -A -t -q -h "$PG_HOST" -U hookd -d "$(pg_db "$1")" -c "$2"
+  else sqlite3 "$TMP/$1.db" "$2"; fi
+}
+
+# stored_of NAME IDS_FILE: "N M": N ids in the file (one per line), M of them stored in NAME.
+stored_of() {
+  if [ "$STORE" = postgres ]; then
+    psql -X -A -t -q -h "$PG_HOST" -U hookd -d "$(pg_db "$1")" <<SQL
+CREATE TEMP TABLE ok (id text);
+\copy ok FROM '$2'
+SELECT (SELECT count(*) FROM ok) || ' ' || (SELECT count(*) FROM ok WHERE id IN (SELECT id FROM events));
+SQL
+  else
+    sqlite3 "$TMP/$1.db" <<SQL
+CREATE TEMP TABLE ok(id TEXT);
+.import $2 ok
+SELECT (SELECT count(*) FROM ok) || ' ' || (SELECT count(*) FROM ok WHERE id IN (SELECT id FROM events));
+SQL
+  fi
+}
 
 # metric NAME: the value of one sample of the running daemon's /metrics (NAME with its labels).
 metric() { curl -s "http://127.0.0.1:$PORT/metrics" | awk -v n="$1" '$1 == n { print $2 }'; }

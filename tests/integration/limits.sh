@@ -3,6 +3,7 @@
 # time (slowloris) is cut off at request_timeout although it is never idle, and the connection
 # limit holds while such clients hold every connection, then frees up.
 . "$(dirname "$0")/lib.sh"
+new_store limits
 
 cat >"$TMP/hookd.conf" <<CONF
 [server]
@@ -11,7 +12,7 @@ max_connections = 4
 per_ip_connections = 4
 request_timeout = 2
 [store]
-url = sqlite:$TMP/hookd.db
+url = $STORE_URL
 [endpoint open]
 scheme = none
 CONF

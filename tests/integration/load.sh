@@ -4,7 +4,8 @@
 . "$(dirname "$0")/lib.sh"
 
 eval "$("$HOOKD" keygen | sed 's/^/K_/')"
-DB="$TMP/hookd.db"
+new_store load
+DB=$STORE_URL
 URL_PATH=/webhooks/telnyx
 
 # in_store OUT_FILE: how many ids the client got a 200 for, and how many of those are stored.
@@ -15,11 +16,7 @@ in_store() {
       if (!l) continue; const r = JSON.parse(l); if (r.status === 200) seen.add(r.id);
     }
     console.log([...seen].join('\n'));" >"$TMP/ok-ids"
-  sqlite3 "$DB" <<SQL
-CREATE TEMP TABLE ok(id TEXT);
-.import $TMP/ok-ids ok
-SELECT (SELECT count(*) FROM ok) || ' ' || (SELECT count(*) FROM ok WHERE id IN (SELECT id FROM events));
-SQL
+  stored_of load "$TMP/ok-ids"
 }
 lines() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
 load() { "$NODE" "$CLIENT" load "http://127.0.0.1:$PORT$URL_PATH" "$K_private_key" "$@"; }
@@ -32,7 +29,7 @@ SUMMARY=$(load 5000 64 10 "$TMP/a.out")
 echo "# $SUMMARY"
 expect_eq "$(field ok "$SUMMARY")" 5500 "all 5,500 deliveries got 200"
 expect_eq "$(field accepted "$SUMMARY")/$(field duplicate "$SUMMARY")" "5000/500" "5,000 accepted, 500 duplicates"
-expect_eq "$(sqlite3 "$DB" "SELECT count(*), count(DISTINCT id), sum(attempts) FROM events")" "5000|5000|5500" \
+expect_eq "$(sql "SELECT count(*), count(DISTINCT id), sum(attempts) FROM events")" "5000|5000|5500" \
   "exactly the 5,000 distinct events are stored, with 5,500 attempts counted"
 curl -s "http://127.0.0.1:$PORT/metrics" >"$TMP/metrics"
 expect_match "$TMP/metrics" '^hookd_commit_batch_size_count [0-9]+$' "group commit batches are measured"
@@ -42,7 +39,7 @@ stop_server
 expect_eq "$?" 0 "SIGTERM after the load: exit 0"
 
 # --- kill -9 mid-load, restart: every 200 is in the store ------------------------------------
-rm -f "$DB"*
+new_store load
 start_server "$TMP/b.log" --listen 127.0.0.1:0 --db "$DB" --telnyx-public-key "$K_public_key" --log-level warn || exit 1
 load 5000 64 7 "$TMP/b.out" >"$TMP/b.summary" &
 LOADER=$!
@@ -57,17 +54,18 @@ start_server "$TMP/b2.log" --listen 127.0.0.1:0 --db "$DB" --telnyx-public-key "
 read -r SAW STORED <<<"$(in_store "$TMP/b.out")"
 echo "# client saw 200 for $SAW events; $STORED of them are in the store"
 expect_eq "$STORED" "$SAW" "after kill -9 and restart, every event that got a 200 is stored"
-expect_eq "$(sqlite3 "$DB" 'PRAGMA integrity_check')" ok "the database is intact"
-expect_eq "$(sqlite3 "$DB" 'SELECT count(*) = count(DISTINCT id) FROM events')" 1 "still one row per event"
+[ "$STORE" = sqlite ] && expect_eq "$(sql 'PRAGMA integrity_check')" ok "the database is intact"
+expect_eq "$(sql 'SELECT CASE WHEN count(*) = count(DISTINCT id) THEN 1 ELSE 0 END FROM events')" 1 "still one row per event"
 stop_server
 
+full_store() {
 # --- a full store: 503 with Retry-After, never a 200 without a row ---------------------------
-rm -f "$DB"*
+new_store load
 cat >"$TMP/full.conf" <<CONF
 [server]
 listen = 127.0.0.1:0
 [store]
-url = sqlite:$DB
+url = $DB
 max_size = 160k
 [endpoint telnyx]
 scheme = telnyx
@@ -87,14 +85,39 @@ curl -s -i -X POST --data-binary "@$TMP/more.json" -H "telnyx-timestamp: ${TS_SI
 expect_match "$TMP/full.resp" '^HTTP/1.1 503' "a delivery to a full store: 503"
 expect_match "$TMP/full.resp" '^Retry-After: 5' "with Retry-After"
 expect_match "$TMP/full.resp" '"reason":"store_unavailable"' "and the reason"
-expect_eq "$(sqlite3 "$DB" "SELECT count(*) FROM events WHERE id = 'one-more'")" 0 "nothing half-written"
+expect_eq "$(sql "SELECT count(*) FROM events WHERE id = 'one-more'")" 0 "nothing half-written"
 expect_eq "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/readyz")" 503 "/readyz says the store cannot take writes"
 curl -s "http://127.0.0.1:$PORT/metrics" >"$TMP/metrics"
 expect_match "$TMP/metrics" '^hookd_store_errors_total [1-9]' "store errors are counted"
 stop_server
 
+}
+# --- the database stops mid-load and comes back: 503 meanwhile, never a 200 without a row ------
+outage() {
+start_server "$TMP/o.log" --listen 127.0.0.1:0 --db "$DB" --telnyx-public-key "$K_public_key" --log-level info || exit 1
+load 4000 32 0 "$TMP/o.out" >"$TMP/o.summary" &
+LOADER=$!
+for _ in $(seq 200); do [ "$(lines "$TMP/o.out")" -ge 800 ] && break; sleep 0.02; done
+"$SCRIPTS/pg-tmp" restart "$PG_HOST"
+wait "$LOADER"
+echo "# through a restart of PostgreSQL: $(cat "$TMP/o.summary")"
+expect_eq "$("$NODE" -e "const s = JSON.parse(process.argv[1]); console.log(s.statuses['200'] > 0 && s.statuses['503'] > 0)" "$(cat "$TMP/o.summary")")" true \
+  "while PostgreSQL restarts, requests get 503 (and 200 before and after)"
+read -r SAW STORED <<<"$(in_store "$TMP/o.out")"
+expect_eq "$STORED" "$SAW" "every 200 has its row ($SAW of $SAW), through the outage"
+expect_match "$TMP/o.log" '"msg":"lost the connection to PostgreSQL' "the loss is logged"
+expect_eq "$(( $(grep -c '"msg":"store failed"' "$TMP/o.log") < 60 ))" 1 "failed requests are logged at most once a second, not each"
+expect_match "$TMP/o.log" '"msg":"connected to PostgreSQL again"' "and the return"
+for _ in $(seq 200); do [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/readyz")" = 200 ] && break; sleep 0.1; done
+expect_eq "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/readyz")" 200 "/readyz is 200 again within 20 s"
+expect_exit 0 "a delivery after the outage is accepted" "$HOOKD" send "http://127.0.0.1:$PORT$URL_PATH" --private-key "$K_private_key" --attempts 1
+stop_server
+}
+
+if [ "$STORE" = sqlite ]; then full_store; else new_store load; outage; fi
+
 # --- SIGTERM under load: drains, exits 0, loses nothing --------------------------------------
-rm -f "$DB"*
+new_store load
 start_server "$TMP/d.log" --listen 127.0.0.1:0 --db "$DB" --telnyx-public-key "$K_public_key" --log-level warn || exit 1
 load 4000 64 0 "$TMP/d.out" >"$TMP/d.summary" &
 LOADER=$!
