@@ -141,7 +141,14 @@ static const char attempt_sql[] =
     "  $11::bigint, NOT EXISTS (SELECT 1 FROM u) RETURNING fenced_out),"
     " g AS (UPDATE deliveries SET state = 'dead', updated_us = $4::bigint, last_outcome = 'gone'"
     " WHERE $14::boolean AND handler = (SELECT handler FROM u)"
-    "  AND state IN ('pending', 'retry', 'waiting'))"
+    "  AND state IN ('pending', 'retry', 'waiting')),"
+    /* the first wake of the call's parked deliveries, committed with the end; the dispatcher
+     * wakes them again under the claimers' lock once this commits (a claimer may be parking one
+     * from a snapshot older than this transaction) */
+    " w AS (UPDATE deliveries SET next_attempt_us = hookd_now_us()"
+    " WHERE $9 <> 'retry' AND (handler, call_key) = (SELECT d.handler, d.call_key FROM deliveries d"
+    "  JOIN u ON u.id = d.id) AND state IN ('pending', 'retry', 'waiting', 'in_flight')"
+    "  AND state = 'waiting')"
     " SELECT fenced_out FROM a";
 
 /* What a claim hands the dispatcher: the delivery and its event. */
@@ -190,7 +197,8 @@ static const char wake_sql[] =
     "UPDATE deliveries SET next_attempt_us = hookd_now_us() WHERE handler = $1 AND call_key = $2"
     " AND state IN ('pending', 'retry', 'waiting', 'in_flight') AND state = 'waiting'";
 
-/* $1 handler, $2 max attempts, $3 node, $4 this process's start (database clock) when it holds
+/* A rescued delivery keeps its due time, so it is claimed before the backlog behind it.
+ * $1 handler, $2 max attempts, $3 node, $4 this process's start (database clock) when it holds
  * its node's lock, else 0: then what this node claimed before it restarted is taken at once, as
  * no other live process can be running it (the lock is held by one session per node name). */
 static const char rescue_sql[] =
@@ -199,7 +207,7 @@ static const char rescue_sql[] =
     "   OR (lease_owner = $3 AND updated_us < $4::bigint))"
     "  ORDER BY lease_until_us LIMIT 500 FOR UPDATE SKIP LOCKED),"
     " r AS (UPDATE deliveries d SET state = CASE WHEN d.attempts >= $2::int THEN 'dead'"
-    "  ELSE 'retry' END, last_outcome = 'lease_expired', next_attempt_us = hookd_now_us(),"
+    "  ELSE 'retry' END, last_outcome = 'lease_expired',"
     "  updated_us = hookd_now_us(), lease_owner = NULL, lease_token = NULL, lease_until_us = NULL"
     "  FROM x WHERE d.id = x.id RETURNING d.id, d.attempts, d.state, d.call_key, x.lease_owner,"
     "  x.lease_token),"

@@ -5,13 +5,15 @@
 # store is created by import or by hookd migrate.
 . "$(dirname "$0")/lib.sh"
 eval "$("$HOOKD" keygen | sed 's/^/K_/')"
-A="$TMP/a.db"
+new_store a
+A=$STORE_URL
 start_server "$TMP/serve.log" --listen 127.0.0.1:0 --db "$A" --telnyx-public-key "$K_public_key" || exit 1
 CLEANUP="kill -9 $SERVER_PID 2>/dev/null"
 "$NODE" "$CLIENT" load "http://127.0.0.1:$PORT/webhooks/telnyx" "$K_private_key" 300 4 10 "$TMP/load.jsonl" >/dev/null
 stop_server
 # One event whose body is not UTF-8 (stored raw by an unsigned endpoint), straight into the file.
-sqlite3 "$A" "INSERT INTO events (id, endpoint, scheme, received_at_us, last_received_at_us, parse_status, parse_error, body) VALUES ('sha256:bin', 'open', 'none', 1700000000000000, 1700000000000000, 'unparsed', 'not JSON', X'00FF80C3287A')"
+if [ "$STORE" = postgres ]; then BIN="'\\x00FF80C3287A'"; else BIN="X'00FF80C3287A'"; fi
+sql_in a "INSERT INTO events (id, endpoint, scheme, received_at_us, last_received_at_us, parse_status, parse_error, body) VALUES ('sha256:bin', 'open', 'none', 1700000000000000, 1700000000000000, 'unparsed', 'not JSON', $BIN)" >/dev/null
 
 expect_exit 0 "hookd events export" "$HOOKD" events export --db "$A"
 cp "$TMP/out" "$TMP/all.jsonl"
@@ -20,26 +22,31 @@ expect_match "$TMP/all.jsonl" '"id":"sha256:bin".*"body_base64":"AP\+Awyh6"' "a 
 expect_exit 0 "export --type --since" "$HOOKD" events export --db "$A" --type siprec.failed --since 1h
 expect_eq "$(wc -l <"$TMP/out")" 300 "  filters like events list"
 
-B="$TMP/b.db"
+new_store b
+B=$STORE_URL
+[ "$STORE" = postgres ] && "$HOOKD" migrate --db "$B" >/dev/null # a database must exist; import makes the tables
 expect_exit 0 "import into a new store (it is created)" "$HOOKD" events import "$TMP/all.jsonl" --db "$B"
 expect_match "$TMP/out" '^imported 301 events \(0 were stored already\)$' "  all 301"
 expect_exit 0 "import twice, from stdin" sh -c "\"$HOOKD\" events import --db \"$B\" <\"$TMP/all.jsonl\""
 expect_match "$TMP/out" '^imported 0 events \(301 were stored already\)$' "  adds nothing"
 cols="id, endpoint, scheme, event_type, occurred_at, occurred_at_us, received_at_us, call_control_id, call_session_id, call_leg_id, connection_id, failure_cause, hangup_cause, attempts, meta_attempt, delivered_to, remote_addr, content_type, parse_status, parse_error, hex(body)"
-expect_eq "$(sqlite3 "$B" "SELECT $cols FROM events ORDER BY id" | md5sum)" "$(sqlite3 "$A" "SELECT $cols FROM events ORDER BY id" | md5sum)" \
+expect_eq "$(sql_in b "SELECT $cols FROM events ORDER BY id" | md5sum)" "$(sql_in a "SELECT $cols FROM events ORDER BY id" | md5sum)" \
   "every field and every body byte survives the round trip (duplicates' counts too)"
-expect_eq "$(sqlite3 "$B" 'SELECT count(*) FROM deliveries')" 0 "imported events get no deliveries"
+expect_eq "$(sql_in b 'SELECT count(*) FROM deliveries')" 0 "imported events get no deliveries"
 
 head -3 "$TMP/all.jsonl" >"$TMP/bad.jsonl"
 printf '{"id":"x","endpoint":"e"}\nnot json\n' >>"$TMP/bad.jsonl"
 sed -n 4p "$TMP/all.jsonl" >>"$TMP/bad.jsonl"
-C="$TMP/c.db"
+new_store c
+C=$STORE_URL
+[ "$STORE" = postgres ] && "$HOOKD" migrate --db "$C" >/dev/null
 expect_exit 1 "an import with bad lines" "$HOOKD" events import "$TMP/bad.jsonl" --db "$C"
 expect_match "$TMP/err" 'bad.jsonl:4: id, endpoint and scheme are required' "  names the first bad line and why"
 expect_match "$TMP/err" 'bad.jsonl:5: not a JSON object' "  and the next"
 expect_match "$TMP/err" '2 bad lines: nothing was stored' "  and says nothing was stored"
-expect_eq "$(sqlite3 "$C" 'SELECT count(*) FROM events')" 0 "  and nothing was"
+expect_eq "$(sql_in c 'SELECT count(*) FROM events')" 0 "  and nothing was"
 
+if [ "$STORE" = sqlite ]; then
 M="$TMP/m/hookd.db"
 expect_exit 0 "hookd migrate creates a store" "$HOOKD" migrate --db "$M"
 expect_match "$TMP/out" "^sqlite:$M: schema up to date$" "  and says so"
@@ -48,4 +55,23 @@ expect_exit 0 "hookd migrate again" "$HOOKD" migrate --db "$M"
 sqlite3 "$M" 'PRAGMA user_version = 99'
 expect_exit 1 "a store newer than this hookd is refused" "$HOOKD" migrate --db "$M"
 expect_match "$TMP/err" 'schema version 99; this hookd knows up to 4' "  with both versions"
+else
+new_store m
+M=$STORE_URL
+expect_exit 0 "hookd migrate creates the tables" "$HOOKD" migrate --db "$M"
+expect_match "$TMP/out" ": schema up to date$" "  and says so"
+expect_eq "$(sql_in m 'SELECT max(version) FROM hookd_schema')" 1 "  at the current schema"
+expect_exit 0 "hookd migrate again" "$HOOKD" migrate --db "$M"
+expect_eq "$(sql_in m 'SELECT count(*) FROM hookd_schema')" 1 "  changes nothing"
+sql_in m "INSERT INTO hookd_schema (version, min_compatible, by_hookd) VALUES (2, 1, 'a newer hookd')" >/dev/null
+expect_exit 0 "a newer schema that this hookd is still compatible with runs (rolling upgrade)" "$HOOKD" migrate --db "$M"
+sql_in m "INSERT INTO hookd_schema (version, min_compatible, by_hookd) VALUES (99, 99, 'a newer hookd')" >/dev/null
+expect_exit 1 "a schema newer than this hookd can run is refused" "$HOOKD" migrate --db "$M"
+expect_match "$TMP/err" 'schema version 99 \(compatible from 99\); this hookd knows up to 1' "  with both versions"
+expect_exit 1 "  and events list refuses it too" "$HOOKD" events list --db "$M"
+expect_match "$TMP/err" 'needs a newer hookd' "  saying why"
+new_store race
+expect_exit 0 "four processes migrating one new database at once, each succeeds" sh -c "pids=; for i in 1 2 3 4; do \"$HOOKD\" migrate --db '$STORE_URL' >/dev/null & pids=\"\$pids \$!\"; done; rc=0; for p in \$pids; do wait \$p || rc=1; done; exit \$rc"
+expect_eq "$(sql_in race 'SELECT count(*), max(version) FROM hookd_schema')" "1|1" "  migrate it once (an advisory lock)"
+fi
 finish
