@@ -61,7 +61,9 @@ int cmd_migrate(int argc, char **argv)
         fprintf(stderr, "hookd migrate: %s\n", err);
         return CLI_EXIT_FAIL;
     }
-    printf("%s: schema up to date\n", url);
+    char shown[sizeof url];
+    store_url_shown(url, shown, sizeof shown);
+    printf("%s: schema up to date\n", shown);
     return CLI_EXIT_OK;
 }
 

@@ -148,7 +148,9 @@ int cmd_check_config(int argc, char **argv)
     char err[768];
     bool ok = build(&a, cfg, err, sizeof err);
     if (ok) {
-        printf("%s: valid; store %s (durability %s); listen", a.file, cfg->store_url,
+        char shown[sizeof cfg->store_url];
+        store_url_shown(cfg->store_url, shown, sizeof shown);
+        printf("%s: valid; store %s (durability %s); listen", a.file, shown,
                cfg->durability == DURABILITY_FULL ? "full" : "process");
         for (size_t i = 0; i < cfg->nlisten; i++)
             printf(" %s", cfg->listen[i]);

@@ -76,6 +76,33 @@ void store_node_of(const config *c, char *out, size_t n)
     snprintf(out, n, "%s%s", host, port != NULL ? port : "");
 }
 
+void store_url_shown(const char *url, char *out, size_t n)
+{
+    snprintf(out, n, "%s", url);
+    /* scheme://user:PASSWORD@host */
+    char *scheme = strstr(out, "://");
+    char *at = scheme != NULL ? strchr(scheme + 3, '@') : NULL;
+    char *colon = scheme != NULL ? strchr(scheme + 3, ':') : NULL;
+    if (at != NULL && colon != NULL && colon < at && at - colon > 1) {
+        size_t tail = strlen(at);
+        if ((size_t)(colon + 1 - out) + 3 + tail < n) {
+            memmove(colon + 4, at, tail + 1);
+            memcpy(colon + 1, "***", 3);
+        }
+    }
+    /* ...?password=PASSWORD&... */
+    for (char *p = strstr(out, "password="); p != NULL; p = strstr(p + 1, "password=")) {
+        if (p != out && p[-1] != '?' && p[-1] != '&' && p[-1] != ' ')
+            continue;
+        char *v = p + 9, *end = v + strcspn(v, "& ");
+        size_t tail = strlen(end);
+        if (end - v > 0 && (size_t)(v - out) + 3 + tail < n) {
+            memmove(v + 3, end, tail + 1);
+            memcpy(v, "***", 3);
+        }
+    }
+}
+
 const char *store_node(const store *s)
 {
     return s->node;
@@ -300,7 +327,7 @@ bool store_open(const config *c, metrics *m, store **out, char *err, size_t errl
 {
     const store_backend *be = store_backend_for_url(c->store_url);
     if (be == NULL) {
-        snprintf(err, errlen, "unsupported store url %s (expected sqlite:PATH or postgresql://...)", c->store_url);
+        snprintf(err, errlen, "unsupported store url (expected sqlite:PATH or postgresql://...)");
         return false;
     }
     return store_open_backend(be, c, m, out, err, errlen);
@@ -480,7 +507,7 @@ bool store_migrate(const char *url, char *err, size_t errlen)
 {
     const store_backend *be = store_backend_for_url(url);
     if (be == NULL) {
-        snprintf(err, errlen, "unsupported store url %s (expected sqlite:PATH or postgresql://...)", url);
+        snprintf(err, errlen, "unsupported store url (expected sqlite:PATH or postgresql://...)");
         return false;
     }
     config *c = malloc(sizeof *c);
@@ -509,7 +536,7 @@ store_view *store_view_open(const char *url, bool write, char *err, size_t errle
 {
     const store_backend *be = store_backend_for_url(url);
     if (be == NULL) {
-        snprintf(err, errlen, "unsupported store url %s (expected sqlite:PATH or postgresql://...)", url);
+        snprintf(err, errlen, "unsupported store url (expected sqlite:PATH or postgresql://...)");
         return NULL;
     }
     store_view *v = calloc(1, sizeof *v);

@@ -121,6 +121,9 @@ void store_close(store *s);
 /* Free a closed store; nothing may call store_submit on it any more. */
 void store_free(store *s);
 
+/* url as it may be shown (logs, check-config): a password in it becomes ***. */
+void store_url_shown(const char *url, char *out, size_t n);
+
 /* The node name this store's attempts and claims are recorded under. */
 const char *store_node(const store *s);
 

@@ -270,6 +270,12 @@ static const pg_stmt reader_stmts[] = {
 
 /* ---- helpers ---------------------------------------------------------------------------------- */
 
+/* A number PostgreSQL printed (never malformed; 0 if it were). */
+static long num(const char *s)
+{
+    return strtol(s, NULL, 10);
+}
+
 int64_t store_pg_now_us(void)
 {
     struct timespec t;
@@ -282,7 +288,9 @@ static void one_line(char *s)
 {
     char *o = s;
     for (const char *p = s; *p; p++) {
-        char ch = *p == '\n' || *p == '\t' || *p == '\r' ? ' ' : *p;
+        char ch = *p;
+        if (ch == '\n' || ch == '\t' || ch == '\r')
+            ch = ' ';
         if (ch == ' ' && (o == s || o[-1] == ' '))
             continue;
         *o++ = ch;
@@ -446,7 +454,7 @@ static int query_int(PGconn *db, const char *sql, int fallback)
 {
     PGresult *r = PQexec(db, sql);
     int v = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)
-                ? atoi(PQgetvalue(r, 0, 0))
+                ? (int)num(PQgetvalue(r, 0, 0))
                 : fallback;
     PQclear(r);
     return v;
@@ -698,7 +706,7 @@ static bool pg_recover(store_conn *c)
 typedef struct job_params {
     const char *v[23];
     int len[23], fmt[23];
-    char ints[6][24];
+    char ints[8][24];
     char *handlers;         /* a text[] literal */
     char *fixed[16];        /* copies made valid for PostgreSQL */
     size_t nfixed;
@@ -795,14 +803,8 @@ static void attempt_params(pg_conn *c, const store_attempt *a, job_params *p)
     p->v[2] = int_param(p, 2, a->started_us, true);
     p->v[3] = int_param(p, 3, a->finished_us, true);
     p->v[4] = attempt_outcome_name(a->outcome);
-    char *status = malloc(48);
-    if (status != NULL) {
-        p->fixed[p->nfixed++] = status;
-        snprintf(status, 24, "%d", a->http_status);
-        snprintf(status + 24, 24, "%d", a->exit_code);
-        p->v[5] = a->http_status > 0 ? status : NULL;
-        p->v[6] = a->exit_code >= 0 ? status + 24 : NULL;
-    }
+    p->v[5] = int_param(p, 6, a->http_status, a->http_status > 0);
+    p->v[6] = int_param(p, 7, a->exit_code, a->exit_code >= 0);
     p->v[7] = text_param(p, a->error, -1);
     p->v[8] = delivery_state_name(a->new_state);
     int64_t backoff = a->next_attempt_us - a->finished_us;
@@ -949,7 +951,7 @@ static int try_batch(pg_conn *c, slot *slots, size_t n, store_outcome *out, bool
                 verdict = 0;
                 *bad = i;
             } else if (verdict == 1 && kinds[i] == SENT_UPSERT) {
-                int attempts = st == PGRES_TUPLES_OK && PQntuples(r) == 1 ? atoi(PQgetvalue(r, 0, 0)) : 0;
+                int attempts = st == PGRES_TUPLES_OK && PQntuples(r) == 1 ? (int)num(PQgetvalue(r, 0, 0)) : 0;
                 out[slots[i].index] = attempts == 1 ? STORE_NEW : attempts > 1 ? STORE_DUPLICATE : STORE_FAILED;
             } else if (verdict == 1 && kinds[i] == SENT_ATTEMPT) {
                 bool fenced = st == PGRES_TUPLES_OK && PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
@@ -961,8 +963,8 @@ static int try_batch(pg_conn *c, slot *slots, size_t n, store_outcome *out, bool
             }
             PQclear(r);
         }
-        if (counts[i] == 0 && verdict == 1)
-            out[slots[i].index] = STORE_WRITTEN;
+        if (counts[i] == 0 && verdict == 1 && !slots[i].skip)
+            out[slots[i].index] = STORE_WRITTEN; /* a claim or park mark: nothing to write here */
     }
     /* the NOTIFY, the COMMIT, the Sync */
     for (int k = 0; !broken && k < (notify ? 3 : 2); k++) {
@@ -1009,6 +1011,8 @@ static bool pg_write_batch(store_conn *base, store_job *const *jobs, size_t n, s
     pg_conn *c = pg_of(base);
     for (size_t i = 0; i < n; i++)
         out[i] = STORE_FAILED;
+    if (n == 0)
+        return true;
     if (!ensure(c))
         return false;
     slot *slots = malloc(n * sizeof *slots);
@@ -1072,7 +1076,7 @@ static store_outcome pg_event_upsert(store_conn *base, const store_record *rec)
     PGresult *r = NULL;
     bool ok = exec_prepared(c, "upsert", 23, p.v, p.len, p.fmt, PGRES_TUPLES_OK, &r);
     params_free(&p);
-    int attempts = ok && PQntuples(r) == 1 ? atoi(PQgetvalue(r, 0, 0)) : 0;
+    int attempts = ok && PQntuples(r) == 1 ? (int)num(PQgetvalue(r, 0, 0)) : 0;
     PQclear(r);
     return attempts == 1 ? STORE_NEW : attempts > 1 ? STORE_DUPLICATE : STORE_FAILED;
 }
@@ -1111,7 +1115,8 @@ static store_outcome pg_attempt_record(store_conn *base, const store_attempt *a)
     params_free(&p);
     if (ok && PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't' && c->m != NULL)
         atomic_fetch_add(&c->m->lease_lost, 1);
-    PQclear(r);
+    /* params_free freed p's copies; the analyzer loses them in its loop */
+    PQclear(r); // NOLINT(clang-analyzer-unix.Malloc)
     return ok ? STORE_WRITTEN : STORE_FAILED;
 }
 
@@ -1143,7 +1148,7 @@ static bool pg_prune_batch(store_conn *base, int64_t before_us, int limit, bool 
                                2, NULL, params, NULL, NULL, 0);
     bool ok = store_pg_ok(c, r, dry_run ? PGRES_TUPLES_OK : PGRES_COMMAND_OK);
     if (ok)
-        *removed = dry_run ? atol(PQgetvalue(r, 0, 0)) : atol(PQcmdTuples(r));
+        *removed = dry_run ? num(PQgetvalue(r, 0, 0)) : num(PQcmdTuples(r));
     PQclear(r);
     if (!ok)
         check_conn(c);
@@ -1203,7 +1208,7 @@ static bool each_due(PGresult *r, store_due_fn *fn, void *ctx)
         unsigned char *body = PQunescapeBytea((const unsigned char *)PQgetvalue(r, i, 14), &len);
         store_due d = {
             .id = strtoll(PQgetvalue(r, i, 0), NULL, 10),
-            .attempts = atoi(PQgetvalue(r, i, 1)),
+            .attempts = (int)num(PQgetvalue(r, i, 1)),
             .call_key = value(r, i, 2),
             .occurred_at_us = strtoll(PQgetvalue(r, i, 3), NULL, 10),
             .event_id = value(r, i, 4),
@@ -1281,8 +1286,6 @@ static bool pg_claim(store_conn *base, const char *handler, int limit, bool by_c
     snprintf(lease, sizeof lease, "%" PRId64, lease_us);
     snprintf(recheck, sizeof recheck, "%" PRId64, (int64_t)DISPATCH_PARK_RECHECK_S * 1000000);
     const char *params[] = {handler, lim, c->node, lease};
-    const char *lock[] = {handler};
-    const char *park[] = {handler, recheck};
     if (!ensure(c))
         return false;
     PGresult *r = NULL;
@@ -1290,6 +1293,8 @@ static bool pg_claim(store_conn *base, const char *handler, int limit, bool by_c
     if (!by_call) {
         ok = exec_prepared(c, "claim", 4, params, NULL, NULL, PGRES_TUPLES_OK, &r);
     } else { /* one claimer per handler at a time, with a snapshot taken after the lock */
+        const char *lock[] = {handler};
+        const char *park[] = {handler, recheck};
         ok = store_pg_exec(c, "BEGIN", 0, NULL, PGRES_COMMAND_OK)
              && exec_prepared(c, "lock_handler", 1, lock, NULL, NULL, PGRES_TUPLES_OK, NULL)
              && exec_prepared(c, "claim_ordered", 4, params, NULL, NULL, PGRES_TUPLES_OK, &r)

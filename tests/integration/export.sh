@@ -63,6 +63,10 @@ expect_match "$TMP/out" ": schema up to date$" "  and says so"
 expect_eq "$(sql_in m 'SELECT max(version) FROM hookd_schema')" 1 "  at the current schema"
 expect_exit 0 "hookd migrate again" "$HOOKD" migrate --db "$M"
 expect_eq "$(sql_in m 'SELECT count(*) FROM hookd_schema')" 1 "  changes nothing"
+SECRET_URL="postgresql://hookd:pa55word@/$(pg_db m)?host=$PG_HOST"
+expect_exit 0 "a URL with a password (trust auth ignores it)" "$HOOKD" migrate --db "$SECRET_URL"
+expect_match "$TMP/out" '^postgresql://hookd:\*\*\*@/' "  is shown with the password masked"
+expect_no_match "$TMP/out" 'pa55word' "  and never in clear"
 sql_in m "INSERT INTO hookd_schema (version, min_compatible, by_hookd) VALUES (2, 1, 'a newer hookd')" >/dev/null
 expect_exit 0 "a newer schema that this hookd is still compatible with runs (rolling upgrade)" "$HOOKD" migrate --db "$M"
 sql_in m "INSERT INTO hookd_schema (version, min_compatible, by_hookd) VALUES (99, 99, 'a newer hookd')" >/dev/null

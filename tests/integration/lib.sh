@@ -95,8 +95,10 @@ sql() { if [ -n "${STORE_NAME:-}" ]; then sql_in "$STORE_NAME" "$1"; else sqlite
 # HOOKD_TEST_STORE=postgres runs a suite on PostgreSQL: on the server scripts/test started
 # (HOOKD_TEST_PG, its socket directory), or on one of the suite's own (scripts/pg-tmp). Each
 # store_url is a database of its own, dropped at the end.
+# A suite that restarts the server (PG_PRIVATE=1 before sourcing lib.sh) gets one of its own.
 STORE=${HOOKD_TEST_STORE:-sqlite}
 PG_HOST=${HOOKD_TEST_PG:-}
+[ -n "${PG_PRIVATE:-}" ] && PG_HOST=
 PG_OWN=
 PG_DBS=
 pg_down() {
@@ -105,7 +107,7 @@ pg_down() {
   for d in $PG_DBS; do psql -X -q -h "$PG_HOST" -U hookd -d postgres -c "DROP DATABASE IF EXISTS $d WITH (FORCE)" >/dev/null 2>&1; done
 }
 if [ "$STORE" = postgres ] && [ -z "$PG_HOST" ]; then
-  PG_HOST="$TMP/pg"
+  PG_HOST=$(mktemp -d -t hookd-pg.XXXXXX) # not under $TMP (0700): the server's user must reach it
   PG_OWN=1
   "$SCRIPTS/pg-tmp" start "$PG_HOST" || { echo "cannot start a PostgreSQL server for the test"; exit 1; }
 fi

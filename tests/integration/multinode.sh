@@ -12,6 +12,7 @@
 #     no delivery succeeded twice; the killed node's claims were rescued (and counted);
 #   - while PostgreSQL is down the nodes answer 503, never a 200 without a row, and each is ready
 #     again within 20 s.
+PG_PRIVATE=1 # it restarts PostgreSQL
 . "$(dirname "$0")/lib.sh"
 [ "$STORE" = postgres ] || { echo "multinode.sh runs on PostgreSQL only (HOOKD_TEST_STORE=postgres)"; exit 1; }
 eval "$("$HOOKD" keygen | sed 's/^/K_/')"
