@@ -887,8 +887,32 @@ static bool validate_handler(const config *c, const cfg_handler *h, char *err, s
     return false;
 }
 
+/* What the store's backend cannot honour is refused, not ignored. */
+static bool validate_store(const config *c, char *err, size_t errlen)
+{
+    const store_backend *be = store_backend_for_url(c->store_url);
+    const char *where = c->file[0] ? c->file : "command line";
+    if (be == NULL) {
+        snprintf(err, errlen, "%s: [store] url: expected sqlite:PATH or postgresql://...", where);
+        return false;
+    }
+    if (c->store_max_size > 0 && !(be->caps & STORE_CAP_MAX_SIZE)) {
+        snprintf(err, errlen, "%s: [store] max_size works with sqlite: stores only; a %s database's "
+                              "size is the server's to manage", where, be->scheme);
+        return false;
+    }
+    if (c->durability == DURABILITY_PROCESS && !(be->caps & STORE_CAP_PROCESS_DURABILITY)) {
+        snprintf(err, errlen, "%s: [store] durability = process works with sqlite: stores only; on %s "
+                              "every acknowledgement follows a synchronous commit", where, be->scheme);
+        return false;
+    }
+    return true;
+}
+
 bool config_validate(config *c, char *err, size_t errlen)
 {
+    if (!validate_store(c, err, errlen))
+        return false;
     for (size_t i = 0; i < c->nhandlers; i++) {
         if (!validate_handler(c, &c->handlers[i], err, errlen))
             return false;

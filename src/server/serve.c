@@ -284,7 +284,7 @@ int server_run(config *cfg)
     char shown[sizeof cfg->store_url];
     store_url_shown(cfg->store_url, shown, sizeof shown);
     log_json(LOG_NOTICE, "started",
-             json_pack("{s:s, s:s, s:s, s:i, s:i, s:s, s:s}", "version", hookd_version(), "store",
+             json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:s}", "version", hookd_version(), "store",
                        shown, "node", store_node(srv->store), "durability",
                        cfg->durability == DURABILITY_FULL ? "full" : "process", "endpoints",
                        (int)cfg->nendpoints, "handlers", (int)cfg->nhandlers, "keeps", retain));

@@ -27,6 +27,36 @@ bad "a Standard Webhooks private key where the public one belongs" '3: \[endpoin
 scheme = standard
 public_key = $("$HOOKD" keygen --scheme standard | sed -n 's/^private_key=//p')
 CONF
+bad "max_size on a PostgreSQL store is refused, not ignored" ': \[store\] max_size works with sqlite: stores only' <<CONF
+[store]
+url = postgresql://db.internal/hookd
+max_size = 1G
+[endpoint t]
+scheme = telnyx
+public_key = $PUB
+CONF
+bad "durability = process on PostgreSQL is refused (every 200 follows a synchronous commit)" ': \[store\] durability = process works with sqlite: stores only' <<CONF
+[store]
+url = postgres://db.internal/hookd
+durability = process
+[endpoint t]
+scheme = telnyx
+public_key = $PUB
+CONF
+bad "a node name with a blank" '2: \[server\] node: expected a name' <<CONF
+[server]
+node = edge 1
+[endpoint t]
+scheme = telnyx
+public_key = $PUB
+CONF
+bad "lease_grace is at most 30 s" '2: \[store\] lease_grace: expected seconds from 1 to 30' <<CONF
+[store]
+lease_grace = 90
+[endpoint t]
+scheme = telnyx
+public_key = $PUB
+CONF
 bad "no scheme" '1: \[endpoint t\] scheme: missing' <<CONF
 [endpoint t]
 public_key = $PUB

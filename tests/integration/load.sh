@@ -113,6 +113,25 @@ expect_eq "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/read
 expect_match "$TMP/o.log" '"msg":"connected to PostgreSQL again"' "and the return"
 expect_exit 0 "a delivery after the outage is accepted" "$HOOKD" send "http://127.0.0.1:$PORT$URL_PATH" --private-key "$K_private_key" --attempts 1
 stop_server
+
+# Unreachable at start: hookd starts anyway, says so, answers 503, and recovers by itself.
+"$SCRIPTS/pg-tmp" halt "$PG_HOST"
+start_server "$TMP/u.log" --listen 127.0.0.1:0 --db "$DB" --telnyx-public-key "$K_public_key" --log-level info || exit 1
+expect_match "$TMP/u.log" '"msg":"PostgreSQL cannot be reached at start; starting anyway' "a database down at start: hookd starts and says so"
+expect_eq "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/readyz")" 503 "  /readyz says 503"
+expect_exit 1 "  a delivery gets 503" "$HOOKD" send "http://127.0.0.1:$PORT$URL_PATH" --private-key "$K_private_key" --attempts 1
+expect_match "$TMP/out" 'status=503' "  (503)"
+"$SCRIPTS/pg-tmp" resume "$PG_HOST"
+for _ in $(seq 200); do [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/readyz")" = 200 ] && break; sleep 0.1; done
+expect_exit 0 "  once the database is up, deliveries are stored" "$HOOKD" send "http://127.0.0.1:$PORT$URL_PATH" --private-key "$K_private_key" --attempts 1
+stop_server
+
+# A server that does not flush its commits (fsync = off) is refused: a 200 there would be a lie.
+"$SCRIPTS/pg-tmp" halt "$PG_HOST"
+PG_TMP_FSYNC=off "$SCRIPTS/pg-tmp" resume "$PG_HOST"
+expect_exit 1 "a server with fsync = off is refused" "$HOOKD" migrate --db "$DB"
+expect_match "$TMP/err" 'fsync = off' "  and the reason is named"
+"$SCRIPTS/pg-tmp" restart "$PG_HOST"
 }
 
 if [ "$STORE" = sqlite ]; then full_store; else new_store load; outage; fi

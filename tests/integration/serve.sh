@@ -49,6 +49,8 @@ expect_match "$TMP/out" '\[endpoint std\] POST /hooks/std scheme=standard keys=1
 start_server "$TMP/serve.log" -c "$TMP/hookd.conf" || exit 1
 CLEANUP="kill -9 $SERVER_PID 2>/dev/null"
 expect_match "$TMP/serve.log" '"msg":"endpoint accepts unsigned requests".*"endpoint":"open"' "scheme = none warns at start"
+expect_match "$TMP/serve.log" '"msg":"started","version":"[^"]+","store":"[^"]+","node":"[^"]+","durability":"full","endpoints":4,"handlers":0,' \
+  "the start line names the store, the node, the durability and what is configured"
 
 # --- new authentic event: 200 accepted, stored once -------------------------------------------
 expect_exit 0 "hookd send delivers to /webhooks/telnyx" "$HOOKD" send "http://127.0.0.1:$PORT/webhooks/telnyx" --private-key "$K_private_key" --retry-delay 0
