@@ -35,6 +35,9 @@
 #include "log.h"
 #include "store_pg.h"
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 /* ---- the schema -------------------------------------------------------------------------------
  * Its own list (the SQLite one is schema.c); append, never edit a shipped one. The version and
  * the oldest version a binary may run against are in hookd_schema. */
@@ -175,20 +178,27 @@ static const char claim_sql[] =
     " AND state IN ('pending', 'retry', 'waiting') AND next_attempt_us <= hookd_now_us()"
     " ORDER BY next_attempt_us LIMIT $2::int FOR UPDATE SKIP LOCKED)" CLAIM_SET CLAIM_RETURNING;
 
+/* An ordered pass looks at the first DISPATCH_BATCH due rows only (the due index, in order): the
+ * blocked ones among them are parked first, then the heads among the rest are claimed. Testing
+ * every due row would cost a pass the whole backlog (it did: a claim at 88% of a core). */
+#define ORDERED_WINDOW                                                                             \
+    " (SELECT id, handler, call_key, occurred_at_us, next_attempt_us FROM deliveries"             \
+    "  WHERE handler = $1 AND state IN ('pending', 'retry', 'waiting')"                           \
+    "  AND next_attempt_us <= hookd_now_us() ORDER BY next_attempt_us LIMIT " STR(DISPATCH_BATCH) ") AS d"
+
 static const char claim_ordered_sql[] =
-    "WITH c AS MATERIALIZED (SELECT d.id FROM deliveries d WHERE d.handler = $1"
-    " AND d.state IN ('pending', 'retry', 'waiting') AND d.next_attempt_us <= hookd_now_us()"
-    " AND (d.call_key IS NULL OR NOT" BLOCKED_BY("d") ")"
-    " ORDER BY d.next_attempt_us LIMIT $2::int FOR UPDATE SKIP LOCKED)" CLAIM_SET CLAIM_RETURNING;
+    "WITH c AS MATERIALIZED (SELECT id FROM deliveries WHERE id IN (SELECT d.id FROM" ORDERED_WINDOW
+    "  WHERE d.call_key IS NULL OR NOT" BLOCKED_BY("d") ")"
+    " AND state IN ('pending', 'retry', 'waiting')"
+    " ORDER BY next_attempt_us LIMIT $2::int FOR UPDATE SKIP LOCKED)" CLAIM_SET CLAIM_RETURNING;
 
 /* What this pass found blocked stops costing claims: parked until woken, or rechecked. */
 static const char park_sql[] =
     "UPDATE deliveries SET state = 'waiting', updated_us = hookd_now_us(),"
     " next_attempt_us = hookd_now_us() + $2::bigint"
-    " WHERE id IN (SELECT d.id FROM deliveries d WHERE d.handler = $1"
-    "  AND d.state IN ('pending', 'retry', 'waiting') AND d.next_attempt_us <= hookd_now_us()"
-    "  AND d.call_key IS NOT NULL AND" BLOCKED_BY("d")
-    "  ORDER BY d.next_attempt_us LIMIT 1000 FOR UPDATE SKIP LOCKED)";
+    " WHERE id IN (SELECT d.id FROM" ORDERED_WINDOW
+    "  WHERE d.call_key IS NOT NULL AND" BLOCKED_BY("d") ")"
+    " AND state IN ('pending', 'retry', 'waiting')";
 
 static const char lock_handler_sql[] =
     "SELECT pg_advisory_xact_lock(hashtextextended('hookd claim ' || $1, 0))";
@@ -1297,8 +1307,8 @@ static bool pg_claim(store_conn *base, const char *handler, int limit, bool by_c
         const char *park[] = {handler, recheck};
         ok = store_pg_exec(c, "BEGIN", 0, NULL, PGRES_COMMAND_OK)
              && exec_prepared(c, "lock_handler", 1, lock, NULL, NULL, PGRES_TUPLES_OK, NULL)
-             && exec_prepared(c, "claim_ordered", 4, params, NULL, NULL, PGRES_TUPLES_OK, &r)
-             && exec_prepared(c, "park", 2, park, NULL, NULL, PGRES_COMMAND_OK, NULL);
+             && exec_prepared(c, "park", 2, park, NULL, NULL, PGRES_COMMAND_OK, NULL)
+             && exec_prepared(c, "claim_ordered", 4, params, NULL, NULL, PGRES_TUPLES_OK, &r);
         ok = in_transaction(c, ok);
     }
     if (!ok) {
