@@ -13,14 +13,17 @@
 #include "store_backend.h"
 
 static const char serve_help[] =
-    "usage: hookd serve -c FILE [--listen HOST:PORT] [--db PATH] [--log-level LEVEL]\n"
-    "       hookd serve --telnyx-public-key KEY [--listen HOST:PORT] [--db PATH]\n"
-    "                   [--durability full|process] [--log-level LEVEL]\n\n"
+    "usage: hookd serve -c FILE [--listen HOST:PORT] [--db URL] [--log-level LEVEL]\n"
+    "                   [--log-format json|text]\n"
+    "       hookd serve --telnyx-public-key KEY [--listen HOST:PORT] [--db URL]\n"
+    "                   [--durability full|process] [--log-level LEVEL] [--log-format json|text]\n\n"
     "Receive webhooks: verify each delivery, store it durably (once per event id), then answer\n"
     "200. Without -c, one Telnyx endpoint is served at /webhooks/telnyx (--telnyx-public-key may\n"
     "be repeated for key rotation). --listen (default 127.0.0.1:8080) and --db (default\n"
     "./var/hookd.db) override the config file. GET /healthz, /readyz and /metrics are always\n"
-    "served. Logs are JSON lines on stderr; LEVEL is debug, info, warn or error.\n"
+    "served. Logs are JSON lines on stderr (--log-format text: one line for people, control\n"
+    "characters escaped); LEVEL is debug, info, warn or error. --db takes a path, sqlite:PATH\n"
+    "or postgresql://... (several nodes on one database).\n"
     "SIGTERM or SIGINT drains and exits 0; SIGHUP re-reads the keys. See hookd.conf(5).\n";
 
 static const char check_help[] =
@@ -29,7 +32,7 @@ static const char check_help[] =
     "FILE:LINE: [section] key: what is wrong, when it is not.\n";
 
 typedef struct serve_args {
-    const char *file, *listen, *db, *level;
+    const char *file, *listen, *db, *level, *format;
     const char *keys[HOOKD_MAX_KEYS];
     size_t nkeys;
     int durability; /* -1: as configured */
@@ -49,6 +52,7 @@ static int serve_option(void *ctx, int opt, const char *arg)
     case 'l': a->listen = arg; break;
     case 'd': a->db = arg; break;
     case 'L': a->level = arg; break;
+    case 'F': a->format = arg; break;
     case 'k':
         if (a->nkeys >= HOOKD_MAX_KEYS)
             return cli_usage_error(cmd, "at most %d --telnyx-public-key", HOOKD_MAX_KEYS);
@@ -73,7 +77,8 @@ static int parse(const char *cmd, int argc, char **argv, serve_args *a, const ch
         {"config", required_argument, NULL, 'c'},     {"listen", required_argument, NULL, 'l'},
         {"db", required_argument, NULL, 'd'},         {"telnyx-public-key", required_argument, NULL, 'k'},
         {"durability", required_argument, NULL, 'D'}, {"log-level", required_argument, NULL, 'L'},
-        {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0},
+        {"log-format", required_argument, NULL, 'F'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     serve_ctx ctx = {cmd, a};
     return cli_getopt(cmd, argc, argv, "c:h", opts, help, serve_option, &ctx, NULL);
@@ -116,6 +121,8 @@ int cmd_serve(int argc, char **argv)
             return cli_usage_error("serve", "--log-level is debug, info, warn or error");
         log_set_level(lv);
     }
+    if (a.format != NULL && !log_set_format(a.format))
+        return cli_usage_error("serve", "--log-format is json or text");
     if (a.file == NULL && a.nkeys == 0)
         return cli_usage_error("serve", "give -c FILE, or --telnyx-public-key KEY for the quick path");
     config *cfg = malloc(sizeof *cfg);

@@ -1,5 +1,8 @@
 /*
- * log.c - one JSON object per line on stderr. jansson does the escaping, a mutex keeps lines whole.
+ * log.c - one JSON object per line on stderr (or, with --log-format text, one line for people:
+ * "TIME LEVEL MSG key=value ..."). jansson does the JSON escaping; the text form escapes every
+ * control byte, so a sender's text cannot drive the terminal reading the log. A mutex keeps
+ * lines whole.
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -12,6 +15,7 @@
 #include "log.h"
 
 static log_level threshold = LOG_INFO;
+static bool as_text;
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
 static const char *const names[] = {"debug", "info", "warn", "error", "notice"};
 
@@ -31,6 +35,62 @@ void log_set_level(log_level level)
     threshold = level;
 }
 
+bool log_set_format(const char *name)
+{
+    if (strcmp(name, "json") != 0 && strcmp(name, "text") != 0)
+        return false;
+    as_text = strcmp(name, "text") == 0;
+    return true;
+}
+
+/* A value as text: bare when it is a plain word, else quoted with \", \\, \n, \t and \xHH. */
+static void put_text(FILE *f, const char *s)
+{
+    bool bare = *s != '\0';
+    for (const unsigned char *p = (const unsigned char *)s; *p && bare; p++)
+        bare = *p > ' ' && *p < 0x7f && *p != '"' && *p != '=' && *p != '\\';
+    if (bare) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p == '\n')
+            fputs("\\n", f);
+        else if (*p == '\t')
+            fputs("\\t", f);
+        else if (*p < ' ' || *p == 0x7f)
+            fprintf(f, "\\x%02x", *p);
+        else
+            fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+static void write_text(const char *when, log_level level, const char *msg, json_t *fields)
+{
+    fprintf(stderr, "%s %-6s ", when, names[level]);
+    put_text(stderr, msg);
+    const char *key;
+    json_t *v;
+    json_object_foreach(fields, key, v) {
+        fputc(' ', stderr);
+        fputs(key, stderr);
+        fputc('=', stderr);
+        if (json_is_string(v)) {
+            put_text(stderr, json_string_value(v));
+        } else {
+            char *d = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(6));
+            if (d != NULL)
+                put_text(stderr, d);
+            free(d);
+        }
+    }
+    fputc('\n', stderr);
+}
+
 bool log_enabled(log_level level)
 {
     return level >= threshold;
@@ -46,6 +106,13 @@ void log_json(log_level level, const char *msg, json_t *fields)
     clock_gettime(CLOCK_REALTIME, &ts);
     char when[HOOKD_ISO8601_BUFSIZE];
     hookd_iso8601_format((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000, when, sizeof when);
+    if (as_text) {
+        pthread_mutex_lock(&out_lock);
+        write_text(when, level, msg, fields);
+        pthread_mutex_unlock(&out_lock);
+        json_decref(fields);
+        return;
+    }
     json_t *o = json_pack("{s:s, s:s, s:s}", "ts", when, "level", names[level], "msg", msg);
     if (o != NULL && fields != NULL)
         json_object_update(o, fields);

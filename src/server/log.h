@@ -14,6 +14,9 @@ typedef enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_NOTICE } 
 
 bool log_parse_level(const char *name, log_level *out);
 void log_set_level(log_level level);
+/* "json" (the default: one object a line, for machines) or "text" (for people at a terminal);
+ * false for anything else. */
+bool log_set_format(const char *name);
 bool log_enabled(log_level level);
 
 /* Write {"ts":..., "level":..., "msg":..., ...fields}; takes ownership of fields (may be NULL). */

@@ -47,8 +47,10 @@ void metrics_init(metrics *m)
 
 void metrics_destroy(metrics *m)
 {
-    for (size_t i = 0; i < m->ntypes; i++)
-        free(m->type_names[i]);
+    for (size_t i = 0; i < m->types.n; i++)
+        free(m->types.names[i]);
+    for (size_t i = 0; i < m->causes.n; i++)
+        free(m->causes.names[i]);
     pthread_mutex_destroy(&m->types_lock);
 }
 
@@ -112,21 +114,29 @@ void metrics_reject(metrics *m, const char *reason)
     atomic_fetch_add_explicit(&m->rejections[i], 1, memory_order_relaxed);
 }
 
-void metrics_stored(metrics *m, const char *event_type)
+/* Called with types_lock held. */
+static void count_label(label_counts *l, const char *name)
 {
-    const char *t = event_type != NULL ? event_type : "unknown";
-    pthread_mutex_lock(&m->types_lock);
     size_t i = 0;
-    while (i < m->ntypes && strcmp(m->type_names[i], t) != 0)
+    while (i < l->n && strcmp(l->names[i], name) != 0)
         i++;
-    if (i == m->ntypes && m->ntypes < METRICS_MAX_TYPES) {
-        m->type_names[i] = strdup(t);
-        if (m->type_names[i] != NULL)
-            m->ntypes++;
+    if (i == l->n && l->n < METRICS_MAX_TYPES) {
+        l->names[i] = strdup(name);
+        if (l->names[i] != NULL)
+            l->n++;
         else
             i = METRICS_MAX_TYPES;
     }
-    m->type_counts[i < m->ntypes ? i : METRICS_MAX_TYPES]++;
+    l->counts[i < l->n ? i : METRICS_MAX_TYPES]++;
+}
+
+void metrics_stored(metrics *m, const char *event_type, const char *failure_cause)
+{
+    const char *t = event_type != NULL ? event_type : "unknown";
+    pthread_mutex_lock(&m->types_lock);
+    count_label(&m->types, t);
+    if (strcmp(t, "siprec.failed") == 0)
+        count_label(&m->causes, failure_cause != NULL ? failure_cause : "unknown");
     pthread_mutex_unlock(&m->types_lock);
 }
 
@@ -173,6 +183,18 @@ static void counter(FILE *f, const char *name, const char *help, atomic_uint_lea
     fprintf(f, "%s %llu\n", name, (unsigned long long)atomic_load(v));
 }
 
+static void label_series(FILE *f, const char *metric, const char *key, const label_counts *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        fprintf(f, "%s{%s=\"", metric, key);
+        label(f, l->names[i]);
+        fprintf(f, "\"} %llu\n", (unsigned long long)l->counts[i]);
+    }
+    if (l->counts[METRICS_MAX_TYPES] > 0)
+        fprintf(f, "%s{%s=\"other\"} %llu\n", metric, key,
+                (unsigned long long)l->counts[METRICS_MAX_TYPES]);
+}
+
 char *metrics_render(metrics *m, size_t *len)
 {
     char *buf = NULL;
@@ -199,14 +221,9 @@ char *metrics_render(metrics *m, size_t *len)
                 (unsigned long long)atomic_load_explicit(&m->rejections[i], memory_order_relaxed));
     head(f, "hookd_events_stored_total", "counter", "New events committed, by event type.");
     pthread_mutex_lock(&m->types_lock);
-    for (size_t i = 0; i < m->ntypes; i++) {
-        fprintf(f, "hookd_events_stored_total{type=\"");
-        label(f, m->type_names[i]);
-        fprintf(f, "\"} %llu\n", (unsigned long long)m->type_counts[i]);
-    }
-    if (m->type_counts[METRICS_MAX_TYPES] > 0)
-        fprintf(f, "hookd_events_stored_total{type=\"other\"} %llu\n",
-                (unsigned long long)m->type_counts[METRICS_MAX_TYPES]);
+    label_series(f, "hookd_events_stored_total", "type", &m->types);
+    head(f, "hookd_siprec_failed_total", "counter", "New siprec.failed events, by failure_cause.");
+    label_series(f, "hookd_siprec_failed_total", "cause", &m->causes);
     pthread_mutex_unlock(&m->types_lock);
     counter(f, "hookd_duplicates_total", "Deliveries of an event id already stored.", &m->duplicates);
     counter(f, "hookd_unparsed_total", "Authentic deliveries stored raw because they did not parse.",

@@ -26,6 +26,14 @@ typedef struct histogram {
     atomic_uint_least64_t sum_micro;                   /* sum of observations x 1e6 */
 } histogram;
 
+/* Counts by a label the senders' data names (event type, failure cause): the first
+ * METRICS_MAX_TYPES values seen get a series each, the rest count as "other". */
+typedef struct label_counts {
+    size_t n;
+    char *names[METRICS_MAX_TYPES];
+    uint64_t counts[METRICS_MAX_TYPES + 1]; /* the last is "other" */
+} label_counts;
+
 typedef struct metrics {
     size_t nendpoints;
     const char *endpoint_names[SRV_MAX_ENDPOINTS + 1]; /* the last is "-": no endpoint */
@@ -45,9 +53,8 @@ typedef struct metrics {
     histogram attempt_seconds;
     atomic_int_least64_t queue_depth, oldest_pending_s, dead_letters, orphaned;
     pthread_mutex_t types_lock;
-    size_t ntypes;
-    char *type_names[METRICS_MAX_TYPES];
-    uint64_t type_counts[METRICS_MAX_TYPES + 1]; /* the last is "other" */
+    label_counts types;       /* hookd_events_stored_total{type} */
+    label_counts causes;      /* hookd_siprec_failed_total{cause} */
 } metrics;
 
 void metrics_init(metrics *m);
@@ -65,7 +72,8 @@ void metrics_attempt(metrics *m, size_t h, attempt_outcome outcome, double secon
 /* endpoint is an index, or -1 for a request that matched none. */
 void metrics_request(metrics *m, int endpoint, unsigned status, double seconds);
 void metrics_reject(metrics *m, const char *reason);
-void metrics_stored(metrics *m, const char *event_type); /* writer thread */
+/* A new event stored (writer thread); a siprec.failed one is also counted by its failure cause. */
+void metrics_stored(metrics *m, const char *event_type, const char *failure_cause);
 void metrics_observe(histogram *h, double value);
 
 /* The whole exposition, malloc'd; NULL when out of memory. */

@@ -198,7 +198,7 @@ static void run_batch(store *s, store_job *jobs, size_t n)
         if (ok && o == STORE_FAILED && error[0] == '\0') /* refused alone (write_batch) */
             snprintf(error, sizeof error, "%s", s->be->errmsg(s->conn));
         if (o == STORE_NEW)
-            metrics_stored(s->m, j->rec->parsed ? j->rec->event_type : NULL);
+            metrics_stored(s->m, j->rec->parsed ? j->rec->event_type : NULL, j->rec->failure_cause);
         else if (o == STORE_DUPLICATE)
             atomic_fetch_add(&s->m->duplicates, 1);
         j->done(j->ctx, o, ok ? NULL : error);

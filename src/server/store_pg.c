@@ -178,19 +178,21 @@ static const char claim_sql[] =
     " AND state IN ('pending', 'retry', 'waiting') AND next_attempt_us <= hookd_now_us()"
     " ORDER BY next_attempt_us LIMIT $2::int FOR UPDATE SKIP LOCKED)" CLAIM_SET CLAIM_RETURNING;
 
-/* An ordered pass looks at the first DISPATCH_BATCH due rows only (the due index, in order): the
- * blocked ones among them are parked first, then the heads among the rest are claimed. Testing
- * every due row would cost a pass the whole backlog (it did: a claim at 88% of a core). */
+/* An ordered pass first parks the blocked among the first PARK_WINDOW due rows (the due index,
+ * in order), then claims heads, walking the due rows until it has enough: the blocked ones
+ * parked earlier are out of its way. Testing every due row for blocking on each pass would cost
+ * the whole backlog (it did: a claim at 88% of a core, 113 deliveries/s). */
+#define PARK_WINDOW 32
 #define ORDERED_WINDOW                                                                             \
     " (SELECT id, handler, call_key, occurred_at_us, next_attempt_us FROM deliveries"             \
     "  WHERE handler = $1 AND state IN ('pending', 'retry', 'waiting')"                           \
-    "  AND next_attempt_us <= hookd_now_us() ORDER BY next_attempt_us LIMIT " STR(DISPATCH_BATCH) ") AS d"
+    "  AND next_attempt_us <= hookd_now_us() ORDER BY next_attempt_us LIMIT " STR(PARK_WINDOW) ") AS d"
 
 static const char claim_ordered_sql[] =
-    "WITH c AS MATERIALIZED (SELECT id FROM deliveries WHERE id IN (SELECT d.id FROM" ORDERED_WINDOW
-    "  WHERE d.call_key IS NULL OR NOT" BLOCKED_BY("d") ")"
-    " AND state IN ('pending', 'retry', 'waiting')"
-    " ORDER BY next_attempt_us LIMIT $2::int FOR UPDATE SKIP LOCKED)" CLAIM_SET CLAIM_RETURNING;
+    "WITH c AS MATERIALIZED (SELECT d.id FROM deliveries d WHERE d.handler = $1"
+    " AND d.state IN ('pending', 'retry', 'waiting') AND d.next_attempt_us <= hookd_now_us()"
+    " AND (d.call_key IS NULL OR NOT" BLOCKED_BY("d") ")"
+    " ORDER BY d.next_attempt_us LIMIT $2::int FOR UPDATE SKIP LOCKED)" CLAIM_SET CLAIM_RETURNING;
 
 /* What this pass found blocked stops costing claims: parked until woken, or rechecked. */
 static const char park_sql[] =

@@ -56,8 +56,8 @@ start_server() {
   SERVER_PID=$!
   PORT=
   for _ in $(seq 400); do
-    if grep -q '"msg":"started"' "$log"; then
-      PORT=$(sed -n 's/.*"msg":"listening".*"port":\([0-9]*\).*/\1/p' "$log" | tail -1)
+    if grep -Eq -e '"msg":"started"' -e ' notice +started ' "$log"; then # JSON, or --log-format text
+      PORT=$(sed -n -e 's/.*"msg":"listening".*"port":\([0-9]*\).*/\1/p' -e 's/.* notice \+listening .*port=\([0-9]*\).*/\1/p' "$log" | tail -1)
       return 0
     fi
     kill -0 "$SERVER_PID" 2>/dev/null || { echo "hookd serve exited: $(cat "$log")"; return 1; }
