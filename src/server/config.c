@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include <ini.h>
+#include "tls.h"
 #include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -311,6 +312,11 @@ static bool server_key(parse_ctx *p, const char *name, const char *value)
         if (!config_parse_size(value, &size) || size < 1024 || size > SRV_MAX_HEADER_LIMIT)
             return failf(p, name, "expected a size from 1k to 1M");
         c->max_header = (size_t)size;
+    } else if (strcmp(name, "tls_cert") == 0 || strcmp(name, "tls_key") == 0) {
+        char *slot = name[4] == 'c' ? c->tls_cert : c->tls_key;
+        if (value[0] != '/' || strlen(value) >= sizeof c->tls_cert)
+            return failf(p, name, "expected an absolute path to a PEM file");
+        snprintf(slot, sizeof c->tls_cert, "%s", value);
     } else if (strcmp(name, "node") == 0) {
         if (value[0] == '\0' || strlen(value) >= sizeof c->node || strpbrk(value, " \t\"'\\") != NULL)
             return failf(p, name, "expected a name of at most %zu characters without blanks or quotes",
@@ -319,7 +325,7 @@ static bool server_key(parse_ctx *p, const char *name, const char *value)
     } else {
         return failf(p, name, "unknown key (listen, threads, max_connections, per_ip_connections, "
                               "request_timeout, header_timeout, max_body, max_header, "
-                              "max_buffered, ops_allow, node)");
+                              "max_buffered, ops_allow, node, tls_cert, tls_key)");
     }
     return true;
 }
@@ -909,9 +915,33 @@ static bool validate_store(const config *c, char *err, size_t errlen)
     return true;
 }
 
+/* TLS: a tls:HOST:PORT listener needs both files, a private key file; files without one such
+ * listener are a mistake worth saying (a certificate nobody serves). */
+static bool validate_tls(const config *c, char *err, size_t errlen)
+{
+    const char *where = c->file[0] ? c->file : "command line";
+    size_t tls = 0;
+    for (size_t i = 0; i < c->nlisten; i++)
+        tls += strncmp(c->listen[i], "tls:", 4) == 0;
+    if (tls > 0 && (c->tls_cert[0] == '\0' || c->tls_key[0] == '\0')) {
+        snprintf(err, errlen, "%s: [server] listen: a tls: address needs tls_cert and tls_key", where);
+        return false;
+    }
+    if (tls == 0 && (c->tls_cert[0] != '\0' || c->tls_key[0] != '\0')) {
+        snprintf(err, errlen, "%s: [server] tls_cert/tls_key: no listen address is tls:HOST:PORT", where);
+        return false;
+    }
+    char why[600];
+    if (tls > 0 && !tls_key_private(c->tls_key, why, sizeof why)) {
+        snprintf(err, errlen, "%s: [server] %s", where, why);
+        return false;
+    }
+    return true;
+}
+
 bool config_validate(config *c, char *err, size_t errlen)
 {
-    if (!validate_store(c, err, errlen))
+    if (!validate_store(c, err, errlen) || !validate_tls(c, err, errlen))
         return false;
     for (size_t i = 0; i < c->nhandlers; i++) {
         if (!validate_handler(c, &c->handlers[i], err, errlen))

@@ -69,6 +69,7 @@ typedef struct config {
     size_t max_header;
     size_t max_buffered;             /* bytes of request bodies held across all connections */
     allow_list ops_allow;            /* who may read /metrics and /readyz */
+    char tls_cert[512], tls_key[512]; /* for listen entries written tls:HOST:PORT ("" when none) */
     char store_url[512];
     durability durability;
     int64_t store_max_size;          /* bytes, 0 for no cap */

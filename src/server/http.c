@@ -46,6 +46,7 @@
 #include "log.h"
 #include "route.h"
 #include "server.h"
+#include "tls.h"
 
 typedef enum phase {
     PHASE_READING,    /* headers in, body arriving */
@@ -873,6 +874,15 @@ static bool parse_listen(const char *text, struct sockaddr_storage *ss)
 bool http_start(server *srv, char *err, size_t errlen)
 {
     const config *c = srv->cfg;
+    bool tls_ready = false;
+    if (!MHD_is_feature_supported(MHD_FEATURE_HTTPS_CERT_CALLBACK)) {
+        for (size_t i = 0; i < c->nlisten; i++) {
+            if (strncmp(c->listen[i], "tls:", 4) == 0) {
+                snprintf(err, errlen, "this libmicrohttpd has no TLS certificate callback: tls: listeners are not possible");
+                return false;
+            }
+        }
+    }
     pthread_mutex_init(&srv->watch_lock, NULL);
     if (pthread_create(&srv->reaper, NULL, reaper_main, srv) != 0) {
         snprintf(err, errlen, "cannot start the deadline thread");
@@ -881,14 +891,28 @@ bool http_start(server *srv, char *err, size_t errlen)
     srv->reaper_started = true;
     for (size_t i = 0; i < c->nlisten; i++) {
         struct sockaddr_storage ss;
-        if (!parse_listen(c->listen[i], &ss)) {
+        bool tls = strncmp(c->listen[i], "tls:", 4) == 0;
+        if (tls && !tls_ready) {
+            if (!tls_load(c->tls_cert, c->tls_key, err, errlen))
+                return false;
+            tls_ready = true;
+        }
+        if (!parse_listen(c->listen[i] + (tls ? 4 : 0), &ss)) {
             snprintf(err, errlen, "listen address %s: expected HOST:PORT or [IPv6]:PORT", c->listen[i]);
             return false;
         }
         unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME
-                         | MHD_USE_ERROR_LOG | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+                         | MHD_USE_ERROR_LOG | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0)
+                         | (tls ? MHD_USE_TLS : 0);
+        /* A plain listener ends its option list at the first MHD_OPTION_END below. */
+        struct MHD_OptionItem tls_options[] = {
+            {MHD_OPTION_HTTPS_CERT_CALLBACK, 0, (void *)tls_retrieve},
+            {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES},
+            {MHD_OPTION_END, 0, NULL},
+        };
         srv->daemons[i] = MHD_start_daemon(
             flags, 0, accept_policy, srv, on_request, srv,
+            MHD_OPTION_ARRAY, tls ? tls_options : tls_options + 2,
             MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, /* first, or early messages miss it */
             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
             MHD_OPTION_THREAD_POOL_SIZE, c->threads,
@@ -906,7 +930,8 @@ bool http_start(server *srv, char *err, size_t errlen)
         }
         const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->daemons[i], MHD_DAEMON_INFO_BIND_PORT);
         log_json(LOG_NOTICE, "listening",
-                 json_pack("{s:s, s:i}", "address", c->listen[i], "port", di ? (int)di->port : 0));
+                 json_pack("{s:s, s:i, s:b}", "address", c->listen[i], "port", di ? (int)di->port : 0,
+                           "tls", tls));
     }
     return true;
 }

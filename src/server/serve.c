@@ -19,6 +19,7 @@
 
 #include "dispatch.h"
 #include "log.h"
+#include "tls.h"
 #include "route.h"
 #include "server.h"
 
@@ -116,6 +117,10 @@ static json_t *needs_restart(const config *old, const config *fresh, bool *endpo
         note(list, "store", "durability");
     if (old->store_max_size != fresh->store_max_size)
         note(list, "store", "max_size");
+    if (strcmp(old->tls_cert, fresh->tls_cert) != 0 || strcmp(old->tls_key, fresh->tls_key) != 0)
+        note(list, "server", "tls_cert"); /* other paths: the files at the old ones are re-read */
+    if (strcmp(old->node, fresh->node) != 0)
+        note(list, "server", "node");
     *endpoints_same = old->nendpoints == fresh->nendpoints;
     for (size_t i = 0; *endpoints_same && i < old->nendpoints; i++) {
         const cfg_endpoint *a = &old->endpoints[i], *b = &fresh->endpoints[i];
@@ -209,6 +214,14 @@ static void reload(server *srv, dispatcher *dispatch)
     for (size_t i = 0; keys_ok && i < fresh->nendpoints; i++)
         hookd_verifier_free(next[i]);
     dispatch_reload(dispatch, fresh);
+    /* A renewed certificate (certbot, any ACME client) is read again; a broken one is not used. */
+    if (fresh->tls_cert[0] != '\0' && strcmp(fresh->tls_cert, srv->cfg->tls_cert) == 0
+        && strcmp(fresh->tls_key, srv->cfg->tls_key) == 0) {
+        if (tls_load(fresh->tls_cert, fresh->tls_key, err, sizeof err))
+            log_json(LOG_NOTICE, "reload: TLS certificate read again", json_pack("{s:s}", "tls_cert", fresh->tls_cert));
+        else
+            log_msg(LOG_ERROR, "reload: keeping the TLS certificate in use", "%s", err);
+    }
     for (size_t i = 0; i < fresh->nwarnings; i++)
         log_msg(LOG_WARN, "config", "%s", fresh->warnings[i]);
     if (json_array_size(restart) > 0)
@@ -314,6 +327,7 @@ int server_run(config *cfg)
     log_json(LOG_NOTICE, "stopped", json_pack("{s:i}", "abandoned", (int)atomic_load(&srv->inflight)));
     rc = 0;
 out:
+    tls_free_all(); /* no listener runs any more */
     for (size_t i = 0; i < cfg->nendpoints; i++)
         hookd_verifier_free(srv->verifiers[i]);
     metrics_destroy(&srv->metrics);
