@@ -4,7 +4,7 @@ DESTDIR ?=
 BUILD ?= build
 FUZZ_SECONDS ?= 20
 
-.PHONY: all deps build run example test install fuzz bench clean
+.PHONY: all deps build run example test install fuzz bench deb clean
 
 all: build
 
@@ -39,5 +39,9 @@ fuzz: deps
 bench: deps
 	@bench/run
 
+# Debian packages (hookd, libhookd0, libhookd-dev) from this tree, left in dist/.
+deb: deps
+	@scripts/deb
+
 clean:
-	rm -rf build build-asan build-fuzz build-bench
+	rm -rf build build-asan build-fuzz build-bench dist obj-*
