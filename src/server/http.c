@@ -61,6 +61,7 @@ typedef struct request {
     phase phase;
     int endpoint;                /* index, or -1 */
     bool probe;                  /* GET /readyz */
+    bool cached;                 /* ... answered from the last probe's result */
     double started;
     int64_t received_at_us;
     uint8_t *body;
@@ -292,7 +293,10 @@ static enum MHD_Result reject_unverified(request *r, hookd_err e, const hookd_ve
 /* The answer once the store has spoken. */
 static enum MHD_Result respond(request *r)
 {
-    if (r->probe) { /* the next second's probes get this answer */
+    /* The next second's probes get a real probe's answer. (A cached answer once renewed the
+     * cache: polled more than once a second, /readyz repeated its first answer for ever, and a
+     * node stayed "not ready" after its database came back.) */
+    if (r->probe && !r->cached) {
         atomic_store(&r->srv->ready_ok, r->outcome == STORE_PROBED);
         atomic_store(&r->srv->ready_until_ms, (long long)(now_seconds() * 1000) + SRV_READY_CACHE_MS);
     }
@@ -466,6 +470,7 @@ static enum MHD_Result health(request *r, const char *url, const char *method)
         if ((long long)(now_seconds() * 1000) < atomic_load(&r->srv->ready_until_ms)) {
             r->outcome = atomic_load(&r->srv->ready_ok) ? STORE_PROBED : STORE_FAILED;
             snprintf(r->store_error, sizeof r->store_error, "the last probe failed");
+            r->cached = true;
             return respond(r);
         }
         return submit(r, NULL);

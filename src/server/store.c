@@ -87,7 +87,7 @@ void store_url_shown(const char *url, char *out, size_t n)
         size_t tail = strlen(at);
         if ((size_t)(colon + 1 - out) + 3 + tail < n) {
             memmove(colon + 4, at, tail + 1);
-            memcpy(colon + 1, "***", 3);
+            memset(colon + 1, '*', 3);
         }
     }
     /* ...?password=PASSWORD&... */
@@ -98,7 +98,7 @@ void store_url_shown(const char *url, char *out, size_t n)
         size_t tail = strlen(end);
         if (end - v > 0 && (size_t)(v - out) + 3 + tail < n) {
             memmove(v + 3, end, tail + 1);
-            memcpy(v, "***", 3);
+            memset(v, '*', 3);
         }
     }
 }

@@ -158,6 +158,11 @@ expect_eq "$(( $(date +%s) - START <= 8 ))" 1 "within the request timeout (5 s)"
 # --- operations endpoints ---------------------------------------------------------------------
 expect_eq "$(curl -s "http://127.0.0.1:$PORT/healthz")" '{"status":"alive"}' "/healthz"
 expect_eq "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/readyz")" 200 "/readyz: the store accepts writes"
+C0=$(metric hookd_commit_batch_size_count)
+for _ in $(seq 25); do curl -s -o /dev/null "http://127.0.0.1:$PORT/readyz"; sleep 0.1; done
+C1=$(metric hookd_commit_batch_size_count)
+expect_eq "$(( C1 - C0 >= 2 && C1 - C0 <= 4 ))" 1 \
+  "/readyz polled 10 times a second probes the store about once a second ($((C1 - C0)) probes in 2.5 s; a cached answer never renews the cache)"
 curl -s "http://127.0.0.1:$PORT/metrics" >"$TMP/metrics"
 expect_match "$TMP/metrics" '^hookd_requests_total\{endpoint="telnyx",status="200"\} [1-9]' "metrics: requests by endpoint and status"
 expect_match "$TMP/metrics" '^hookd_rejections_total\{reason="timestamp_too_old"\} 1$' "metrics: rejections by reason"
