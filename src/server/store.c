@@ -27,7 +27,8 @@ typedef struct housekeeping {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     bool pruning, measuring;  /* its job is in the writer's queue */
-    bool more;                /* the last batch was full: go on at once */
+    bool more;                /* the last batch was full: go on after STORE_PRUNE_PAUSE_MS */
+    int64_t more_at_us;
     long run;                 /* events removed in this run */
     store_job prune, measure;
 } housekeeping;
@@ -231,8 +232,9 @@ static void *writer_main(void *arg)
         last->next = NULL;
         pthread_mutex_unlock(&s->lock);
         run_batch(s, batch, n);
-        if (atomic_exchange(&s->compact_due, false) && s->be->compact != NULL)
-            s->be->compact(s->conn);
+        if (atomic_exchange(&s->compact_due, false) && s->be->compact != NULL
+            && s->be->compact(s->conn))
+            atomic_store(&s->compact_due, true);
         if (s->be->idle != NULL)
             s->be->idle(s->conn);
     }
@@ -255,6 +257,7 @@ static void pruned(void *ctx, store_outcome outcome, const char *error)
     pthread_mutex_lock(&h->lock);
     h->pruning = false;
     h->more = outcome == STORE_WRITTEN && h->prune.removed == STORE_PRUNE_BATCH;
+    h->more_at_us = wall_us() + (int64_t)STORE_PRUNE_PAUSE_MS * 1000;
     if (outcome == STORE_WRITTEN) {
         h->run += h->prune.removed;
         atomic_fetch_add(&s->m->pruned, (uint64_t)h->prune.removed);
@@ -290,7 +293,7 @@ static void *housekeeper_main(void *arg)
             h->measuring = store_submit(s, &h->measure);
             next_measure = now + (int64_t)STORE_MEASURE_INTERVAL_S * 1000000;
         }
-        if (s->retain_s > 0 && !h->pruning && (h->more || now >= next_prune)) {
+        if (s->retain_s > 0 && !h->pruning && ((h->more && now >= h->more_at_us) || now >= next_prune)) {
             h->prune = (store_job){.kind = JOB_PRUNE, .before_us = now - s->retain_s * 1000000,
                                    .done = pruned, .ctx = s};
             h->more = false;
@@ -299,7 +302,12 @@ static void *housekeeper_main(void *arg)
         }
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += 1;
+        if (h->more && !h->pruning) { /* the pause between two prune batches */
+            int64_t at = h->more_at_us > now ? h->more_at_us : now;
+            until = (struct timespec){(time_t)(at / 1000000), (long)(at % 1000000) * 1000};
+        } else {
+            until.tv_sec += 1;
+        }
         pthread_cond_timedwait(&h->cond, &h->lock, &until);
     }
     pthread_mutex_unlock(&h->lock);
@@ -595,8 +603,8 @@ bool store_view_prune(store_view *v, int64_t before_us, bool dry_run, long *remo
         if (n < STORE_PRUNE_BATCH)
             break;
     }
-    if (*removed > 0 && be->compact != NULL)
-        be->compact(v->conn);
+    while (*removed > 0 && be->compact != NULL && be->compact(v->conn)) {
+    }
     return true;
 }
 

@@ -71,8 +71,10 @@ typedef struct store_backend {
      * before_us that owe no delivery, with their deliveries and attempts (dry_run: count them);
      * *removed says how many. Also used by the command line's connection. */
     bool (*prune_batch)(store_conn *c, int64_t before_us, int limit, bool dry_run, long *removed);
-    /* After pruning, outside a transaction: give freed space back to the file system. */
-    void (*compact)(store_conn *c);
+    /* After pruning, outside a transaction: give some freed space back to the file system; true
+     * when there is more to give (the front calls again between the next batches, so requests
+     * never wait for the whole of it). */
+    bool (*compact)(store_conn *c);
     /* The store's size in bytes and its oldest event's received_at_us (0: none). */
     bool (*measure)(store_conn *c, int64_t *bytes, int64_t *oldest_us);
 

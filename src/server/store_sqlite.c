@@ -318,10 +318,18 @@ static bool sq_prune_batch(store_conn *c, int64_t before_us, int limit, bool dry
 }
 
 /* Stores created since schema 4 are auto_vacuum = INCREMENTAL: the freed pages go back to the
- * file system here. (An older store keeps its size and reuses its free pages.) */
-static void sq_compact(store_conn *c)
+ * file system here, STORE_VACUUM_PAGES at a time (all of a million-event prune at once held the
+ * writer for over a second). An older store keeps its size and reuses its free pages. */
+static bool sq_compact(store_conn *c)
 {
-    sqlite3_exec(conn_of(c)->db, "PRAGMA incremental_vacuum", NULL, NULL, NULL);
+    sqlite3 *db = conn_of(c)->db;
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA incremental_vacuum(%d)", STORE_VACUUM_PAGES);
+    int64_t left = 0;
+    return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK
+           && run_int(db, "SELECT freelist_count FROM pragma_freelist_count()", 0, 0, &left) && left > 0
+           && run_int(db, "SELECT CASE WHEN (SELECT auto_vacuum FROM pragma_auto_vacuum()) = 2 THEN 1 ELSE 0 END",
+                      0, 0, &left) && left > 0;
 }
 
 static bool sq_measure(store_conn *c, int64_t *bytes, int64_t *oldest_us)
