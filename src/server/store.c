@@ -412,14 +412,14 @@ void store_reader_close(store_reader *r)
 bool store_due_walk(store_reader *r, const char *handler, int64_t now_us, int limit,
                     store_due_fn *fn, void *ctx)
 {
-    return r->be->due(r->conn, handler, now_us, limit, fn, ctx);
+    return r->be->due != NULL && r->be->due(r->conn, handler, now_us, limit, fn, ctx);
 }
 
 bool store_blocked(store_reader *r, const char *handler, const char *call_key,
                    int64_t occurred_at_us, int64_t id)
 {
     /* An error counts as blocked: the delivery waits for the next look rather than run early. */
-    return r->be->blocked(r->conn, handler, call_key, occurred_at_us, id) != 0;
+    return r->be->blocked == NULL || r->be->blocked(r->conn, handler, call_key, occurred_at_us, id) != 0;
 }
 
 bool store_gauges_read(store_reader *r, store_gauges *out)

@@ -54,6 +54,7 @@ typedef struct store_backend {
     bool (*commit)(store_conn *c);
     void (*rollback)(store_conn *c);
 
+    /* The per-job ops below (event_upsert to delivery_park) may be NULL when write_batch is set. */
     /* An event: STORE_NEW (stored, with one delivery per r->handlers), STORE_DUPLICATE (its
      * (id, endpoint) was stored before: the copy is counted, no delivery is queued) or
      * STORE_FAILED. */
@@ -99,7 +100,7 @@ typedef struct store_backend {
     bool (*gauges)(store_conn *c, store_gauges *out);
     bool (*owed_by_handler)(store_conn *c, store_count_fn *fn, void *ctx);
     /* Claims (store.h), or all NULL when one process owns the store and due + the writer's
-     * JOB_CLAIM / JOB_PARK are enough. */
+     * JOB_CLAIM / JOB_PARK are enough. A backend that claims may leave due and blocked NULL. */
     bool (*claim)(store_conn *c, const char *handler, int limit, bool by_call, int64_t lease_us,
                   store_due_fn *fn, void *ctx);
     bool (*wake_lane)(store_conn *c, const char *handler, const char *call_key);

@@ -229,20 +229,6 @@ static const char rescue_sql[] =
     "  $3, lease_token FROM r)"
     " SELECT state, call_key FROM r";
 
-static const char due_sql[] =
-    "SELECT d.id, d.attempts, d.call_key, coalesce(d.occurred_at_us, 0), e.id, e.endpoint,"
-    " e.event_type, e.occurred_at, e.content_type, e.call_control_id, e.call_session_id,"
-    " e.call_leg_id, e.failure_cause, e.hangup_cause, e.body, 0"
-    " FROM deliveries d JOIN events e ON e.seq = d.event_seq"
-    " WHERE d.handler = $1 AND d.state IN ('pending', 'retry', 'waiting')"
-    " AND d.next_attempt_us <= $2::bigint ORDER BY d.next_attempt_us, d.id LIMIT $3::int";
-
-static const char blocked_sql[] =
-    "SELECT 1 FROM deliveries WHERE handler = $1 AND call_key = $2 AND id <> $4::bigint"
-    " AND state IN ('pending', 'retry', 'waiting', 'in_flight')"
-    " AND (state = 'in_flight' OR (coalesce(occurred_at_us, 0), id) < ($3::bigint, $4::bigint))"
-    " LIMIT 1";
-
 static const char gauges_sql[] =
     "SELECT (SELECT count(*) FROM deliveries"
     "   WHERE state IN ('pending', 'retry', 'waiting', 'in_flight')),"
@@ -274,8 +260,6 @@ static const pg_stmt reader_stmts[] = {
     {"lock_handler", lock_handler_sql, 1},
     {"wake", wake_sql, 2},
     {"rescue", rescue_sql, 4},
-    {"due", due_sql, 3},
-    {"blocked", blocked_sql, 4},
     {"gauges", gauges_sql, 0},
     {"owed", owed_sql, 0},
 };
@@ -1080,58 +1064,6 @@ static void pg_rollback(store_conn *base)
     }
 }
 
-static store_outcome pg_event_upsert(store_conn *base, const store_record *rec)
-{
-    pg_conn *c = pg_of(base);
-    job_params p;
-    upsert_params(c, rec, &p);
-    PGresult *r = NULL;
-    bool ok = exec_prepared(c, "upsert", 23, p.v, p.len, p.fmt, PGRES_TUPLES_OK, &r);
-    params_free(&p);
-    int attempts = ok && PQntuples(r) == 1 ? (int)num(PQgetvalue(r, 0, 0)) : 0;
-    PQclear(r);
-    return attempts == 1 ? STORE_NEW : attempts > 1 ? STORE_DUPLICATE : STORE_FAILED;
-}
-
-static store_outcome pg_probe(store_conn *base)
-{
-    pg_conn *c = pg_of(base);
-    return exec_prepared(c, "probe_insert", 0, NULL, NULL, NULL, PGRES_COMMAND_OK, NULL)
-                   && exec_prepared(c, "probe_delete", 0, NULL, NULL, NULL, PGRES_COMMAND_OK, NULL)
-               ? STORE_PROBED
-               : STORE_FAILED;
-}
-
-static store_outcome pg_nothing(store_conn *c, int64_t id, int attempts)
-{
-    (void)c;
-    (void)id;
-    (void)attempts;
-    return STORE_WRITTEN;
-}
-
-static store_outcome pg_park_nothing(store_conn *c, int64_t id)
-{
-    (void)c;
-    (void)id;
-    return STORE_WRITTEN;
-}
-
-static store_outcome pg_attempt_record(store_conn *base, const store_attempt *a)
-{
-    pg_conn *c = pg_of(base);
-    job_params p;
-    attempt_params(c, a, &p);
-    PGresult *r = NULL;
-    bool ok = exec_prepared(c, "attempt", 14, p.v, NULL, NULL, PGRES_TUPLES_OK, &r);
-    params_free(&p);
-    if (ok && PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't' && c->m != NULL)
-        atomic_fetch_add(&c->m->lease_lost, 1);
-    /* params_free freed p's copies; the analyzer loses them in its loop */
-    PQclear(r); // NOLINT(clang-analyzer-unix.Malloc)
-    return ok ? STORE_WRITTEN : STORE_FAILED;
-}
-
 /* ---- retention and size ------------------------------------------------------------------------- */
 
 /* Several nodes may prune at once: each takes rows the others have not locked. Deliveries and
@@ -1243,38 +1175,6 @@ static bool each_due(PGresult *r, store_due_fn *fn, void *ctx)
             return body != NULL;
     }
     return true;
-}
-
-static bool pg_due(store_conn *base, const char *handler, int64_t now_us, int limit,
-                   store_due_fn *fn, void *ctx)
-{
-    pg_conn *c = pg_of(base);
-    char now[24], lim[24];
-    snprintf(now, sizeof now, "%" PRId64, now_us);
-    snprintf(lim, sizeof lim, "%d", limit);
-    const char *params[] = {handler, now, lim};
-    PGresult *r = NULL;
-    if (!ensure(c) || !exec_prepared(c, "due", 3, params, NULL, NULL, PGRES_TUPLES_OK, &r))
-        return false;
-    bool ok = each_due(r, fn, ctx);
-    PQclear(r);
-    return ok;
-}
-
-static int pg_blocked(store_conn *base, const char *handler, const char *call_key,
-                      int64_t occurred_at_us, int64_t id)
-{
-    pg_conn *c = pg_of(base);
-    char occ[24], ids[24];
-    snprintf(occ, sizeof occ, "%" PRId64, occurred_at_us);
-    snprintf(ids, sizeof ids, "%" PRId64, id);
-    const char *params[] = {handler, call_key, occ, ids};
-    PGresult *r = NULL;
-    if (!ensure(c) || !exec_prepared(c, "blocked", 4, params, NULL, NULL, PGRES_TUPLES_OK, &r))
-        return -1;
-    int blocked = PQntuples(r) > 0;
-    PQclear(r);
-    return blocked;
 }
 
 /* Run statements in one transaction on the dispatcher's connection; rolls back on failure. */
@@ -1420,19 +1320,13 @@ const store_backend store_pg_backend = {
     .begin = pg_begin,
     .commit = pg_commit,
     .rollback = pg_rollback,
-    .event_upsert = pg_event_upsert,
-    .probe = pg_probe,
-    .delivery_claim = pg_nothing,
-    .attempt_record = pg_attempt_record,
-    .delivery_park = pg_park_nothing,
+    /* the per-job ops, due and blocked: write_batch and claim stand for them */
     .prune_batch = pg_prune_batch,
     .compact = NULL,
     .measure = pg_measure,
     .write_batch = pg_write_batch,
     .idle = NULL,
     .reader_open = pg_reader_open,
-    .due = pg_due,
-    .blocked = pg_blocked,
     .gauges = pg_gauges,
     .owed_by_handler = pg_owed_by_handler,
     .claim = pg_claim,

@@ -47,7 +47,6 @@ function event(id, attempt, url, call, occurred, type = 'siprec.failed') {
 async function load(url, seed, n, concurrency, dupEvery, outFile, calls) {
   const key = privateKey(seed);
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  const target = new URL(url);
   const jobs = [];
   const base = Date.now() - 60000;
   for (let i = 0; i < n; i++) {
@@ -65,26 +64,7 @@ async function load(url, seed, n, concurrency, dupEvery, outFile, calls) {
   const out = fs.openSync(outFile, 'w');
   const summary = { sent: 0, ok: 0, accepted: 0, duplicate: 0, errors: 0, statuses: {} };
   let next = 0;
-  const post = (job) => new Promise((resolve) => {
-    const body = event(job.id, job.attempt, url, job.call, job.occurred);
-    const { ts, sig } = sign(key, body);
-    const req = http.request({ host: target.hostname, port: target.port, path: target.pathname,
-      method: 'POST', agent, headers: { 'content-type': 'application/json',
-        'user-agent': 'telnyx-webhooks', 'telnyx-timestamp': ts, 'telnyx-signature-ed25519': sig,
-        'content-length': body.length } }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => {
-        let result = null;
-        try { result = JSON.parse(Buffer.concat(chunks)).status; } catch (e) { /* not JSON */ }
-        resolve({ status: res.statusCode, result });
-      });
-      res.on('error', () => resolve({ status: 0, result: 'error' }));
-    });
-    req.on('error', () => resolve({ status: 0, result: 'error' }));
-    req.setTimeout(30000, () => req.destroy());
-    req.end(body);
-  });
+  const post = (job) => postTo(agent, url, key, event(job.id, job.attempt, url, job.call, job.occurred));
   async function worker() {
     while (next < jobs.length) {
       const job = jobs[next++];
@@ -111,7 +91,8 @@ function postTo(agent, url, key, body) {
   return new Promise((resolve) => {
     const req = http.request({ host: target.hostname, port: target.port, path: target.pathname,
       method: 'POST', agent, headers: { 'content-type': 'application/json',
-        'telnyx-timestamp': ts, 'telnyx-signature-ed25519': sig, 'content-length': body.length } },
+        'user-agent': 'telnyx-webhooks', 'telnyx-timestamp': ts, 'telnyx-signature-ed25519': sig,
+        'content-length': body.length } },
     (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
@@ -123,7 +104,7 @@ function postTo(agent, url, key, body) {
       res.on('error', () => resolve({ status: 0, result: 'error' }));
     });
     req.on('error', () => resolve({ status: 0, result: 'error' }));
-    req.setTimeout(10000, () => req.destroy());
+    req.setTimeout(30000, () => req.destroy());
     req.end(body);
   });
 }

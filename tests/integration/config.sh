@@ -50,6 +50,22 @@ node = edge 1
 scheme = telnyx
 public_key = $PUB
 CONF
+bad "tls_cert must be an absolute path" '2: \[server\] tls_cert: expected an absolute path' <<CONF
+[server]
+tls_cert = cert.pem
+[endpoint t]
+scheme = telnyx
+public_key = $PUB
+CONF
+bad "a certificate without a tls: listener is a mistake said out loud" ': \[server\] tls_cert/tls_key: no listen address is tls:HOST:PORT' <<CONF
+[server]
+listen = 127.0.0.1:8080
+tls_cert = /etc/hookd/cert.pem
+tls_key = /etc/hookd/key.pem
+[endpoint t]
+scheme = telnyx
+public_key = $PUB
+CONF
 bad "lease_grace is at most 30 s" '2: \[store\] lease_grace: expected seconds from 1 to 30' <<CONF
 [store]
 lease_grace = 90

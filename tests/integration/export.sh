@@ -67,6 +67,9 @@ SECRET_URL="postgresql://hookd:pa55word@/$(pg_db m)?host=$PG_HOST"
 expect_exit 0 "a URL with a password (trust auth ignores it)" "$HOOKD" migrate --db "$SECRET_URL"
 expect_match "$TMP/out" '^postgresql://hookd:\*\*\*@/' "  is shown with the password masked"
 expect_no_match "$TMP/out" 'pa55word' "  and never in clear"
+expect_exit 0 "a password given as a URL parameter" "$HOOKD" migrate --db "postgresql:///$(pg_db m)?host=$PG_HOST&user=hookd&password=pa55word"
+expect_match "$TMP/out" '&password=\*\*\*: schema up to date$' "  is masked too"
+expect_no_match "$TMP/out" 'pa55word' "  (not in clear)"
 sql_in m "INSERT INTO hookd_schema (version, min_compatible, by_hookd) VALUES (2, 1, 'a newer hookd')" >/dev/null
 expect_exit 0 "a newer schema that this hookd is still compatible with runs (rolling upgrade)" "$HOOKD" migrate --db "$M"
 sql_in m "INSERT INTO hookd_schema (version, min_compatible, by_hookd) VALUES (99, 99, 'a newer hookd')" >/dev/null

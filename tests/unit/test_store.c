@@ -346,6 +346,120 @@ static void postgresql_refuses_one_write_alone(void **state)
     close_fixture(f);
 }
 
+/* One value of a query on the fixture's database, as text ("" for none). */
+static void pg_value(const fixture *f, const char *sql, char *out, size_t n)
+{
+    PGconn *pg = PQconnectdb(f->pg);
+    PGresult *r = PQexec(pg, sql);
+    snprintf(out, n, "%s", PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "");
+    PQclear(r);
+    PQfinish(pg);
+}
+
+typedef struct claimed_row {
+    int64_t id, token;
+    int attempts, n;
+} claimed_row;
+
+static bool take_claim(void *ctx, const store_due *d)
+{
+    claimed_row *c = ctx;
+    c->id = d->id;
+    c->token = d->lease_token;
+    c->attempts = d->attempts;
+    c->n++;
+    return true;
+}
+
+static void record_attempt(fixture *f, const claimed_row *c, store_outcome *out)
+{
+    store_attempt a = {.delivery_id = c->id, .handler = "h", .attempt = c->attempts + 1,
+                       .started_us = 1, .finished_us = 2, .outcome = OUTCOME_SUCCEEDED,
+                       .exit_code = 0, .new_state = DELIVERY_SUCCEEDED, .next_attempt_us = 2,
+                       .lease_token = c->token};
+    job j;
+    memset(&j, 0, sizeof j);
+    j.job = (store_job){.kind = JOB_ATTEMPT, .attempt = &a, .done = on_done, .ctx = &j};
+    assert_true(store_submit(f->s, &j.job));
+    wait_for(&j);
+    *out = j.outcome;
+}
+
+/* Fencing: a node whose claim ran out (its lease expired and another node's sweep made the
+ * delivery owed again) records its attempt late: the attempt is kept, flagged fenced_out, and
+ * the delivery does not move; the next claim's record, with the current token, does. */
+static void postgresql_fences_a_late_record(void **state)
+{
+    (void)state;
+    fixture *f = open_pg_fixture();
+    if (f == NULL) {
+        skip();
+        return; /* skip() does not return; the analyzer does not know */
+    }
+    job e;
+    event_job(&e, "fenced-1");
+    e.rec.handlers[0] = "h";
+    e.rec.nhandlers = 1;
+    assert_true(store_submit(f->s, &e.job));
+    wait_for(&e);
+    assert_int_equal(e.outcome, STORE_NEW);
+    char err[256], v[64];
+    store_reader *r = store_reader_open(f->s, err, sizeof err);
+    assert_non_null(r);
+    assert_true(store_reader_claims(r));
+    claimed_row first = {0};
+    assert_true(store_claim(r, "h", 4, false, 1 /* us: runs out at once */, take_claim, &first));
+    assert_int_equal(first.n, 1);
+    assert_int_equal(first.attempts, 0);
+    usleep(10 * 1000);
+    assert_int_equal(store_rescue(r, "h", 5), 1);
+    assert_int_equal(atomic_load(&f->m.rescued), 1);
+    store_outcome o;
+    record_attempt(f, &first, &o);
+    assert_int_equal(o, STORE_WRITTEN);
+    assert_int_equal(atomic_load(&f->m.lease_lost), 1);
+    pg_value(f, "SELECT state FROM deliveries", v, sizeof v);
+    assert_string_equal(v, "retry"); /* not moved by the late record */
+    pg_value(f, "SELECT string_agg(outcome || ':' || fenced_out, ',' ORDER BY id) FROM attempts", v, sizeof v);
+    assert_string_equal(v, "lease_expired:false,succeeded:true");
+    claimed_row second = {0};
+    assert_true(store_claim(r, "h", 4, false, 60000000, take_claim, &second));
+    assert_int_equal(second.n, 1);
+    assert_true(second.token != first.token);
+    assert_int_equal(second.attempts, 1);
+    record_attempt(f, &second, &o);
+    assert_int_equal(o, STORE_WRITTEN);
+    pg_value(f, "SELECT state || ':' || attempts FROM deliveries", v, sizeof v);
+    assert_string_equal(v, "succeeded:2");
+    assert_int_equal(atomic_load(&f->m.lease_lost), 1);
+    store_reader_close(r);
+    close_fixture(f);
+}
+
+/* Text PostgreSQL would refuse (invalid UTF-8, from a header, say) must not fail the request:
+ * it is stored with U+FFFD in place of each bad byte; the body (bytea) stays as it came. */
+static void postgresql_stores_invalid_utf8_text(void **state)
+{
+    (void)state;
+    fixture *f = open_pg_fixture();
+    if (f == NULL) {
+        skip();
+        return;
+    }
+    job e;
+    event_job(&e, "utf8-1");
+    e.rec.content_type = "text/x\xff\xfe";
+    e.rec.body = (const uint8_t *)"\xff\x00\xfe";
+    e.rec.body_len = 3;
+    assert_true(store_submit(f->s, &e.job));
+    wait_for(&e);
+    assert_int_equal(e.outcome, STORE_NEW);
+    char v[64];
+    pg_value(f, "SELECT content_type || '|' || encode(body, 'hex') FROM events", v, sizeof v);
+    assert_string_equal(v, "text/x\xef\xbf\xbd\xef\xbf\xbd|ff00fe");
+    close_fixture(f);
+}
+
 /* A database that cannot be reached: the store opens (hookd starts, and says so), and every
  * write fails at once, with nothing to commit. */
 static void postgresql_unreachable_fails_fast(void **state)
@@ -482,6 +596,8 @@ int main(void)
         cmocka_unit_test(contract_postgresql),
         cmocka_unit_test(postgresql_refuses_one_write_alone),
         cmocka_unit_test(postgresql_unreachable_fails_fast),
+        cmocka_unit_test(postgresql_fences_a_late_record),
+        cmocka_unit_test(postgresql_stores_invalid_utf8_text),
         cmocka_unit_test(a_failed_commit_fails_the_whole_batch),
         cmocka_unit_test(a_write_failing_mid_batch_leaves_nothing),
         cmocka_unit_test(callbacks_wait_for_a_slow_commit),
