@@ -13,10 +13,11 @@
 #include "store_backend.h"
 
 static const char serve_help[] =
-    "usage: hookd serve -c FILE [--listen HOST:PORT] [--db URL] [--log-level LEVEL]\n"
-    "                   [--log-format json|text]\n"
+    "usage: hookd serve -c FILE [--listen HOST:PORT] [--db URL] [--console HOST:PORT]\n"
+    "                   [--log-level LEVEL] [--log-format json|text]\n"
     "       hookd serve --telnyx-public-key KEY [--listen HOST:PORT] [--db URL]\n"
-    "                   [--durability full|process] [--log-level LEVEL] [--log-format json|text]\n\n"
+    "                   [--console HOST:PORT] [--durability full|process] [--log-level LEVEL]\n"
+    "                   [--log-format json|text]\n\n"
     "Receive webhooks: verify each delivery, store it durably (once per event id), then answer\n"
     "200. Without -c, one Telnyx endpoint is served at /webhooks/telnyx (--telnyx-public-key may\n"
     "be repeated for key rotation). --listen (default 127.0.0.1:8080) and --db (default\n"
@@ -24,6 +25,8 @@ static const char serve_help[] =
     "served. Logs are JSON lines on stderr (--log-format text: one line for people, control\n"
     "characters escaped); LEVEL is debug, info, warn or error. --db takes a path, sqlite:PATH\n"
     "or postgresql://... (several nodes on one database).\n"
+    "--console serves the console (pages and /api/v1) at HOST:PORT, like [console] listen; its\n"
+    "token is HOOKD_CONSOLE_TOKEN when set (without one, only a loopback address is allowed).\n"
     "SIGTERM or SIGINT drains and exits 0; SIGHUP re-reads the keys. See hookd.conf(5).\n";
 
 static const char check_help[] =
@@ -32,7 +35,7 @@ static const char check_help[] =
     "FILE:LINE: [section] key: what is wrong, when it is not.\n";
 
 typedef struct serve_args {
-    const char *file, *listen, *db, *level, *format;
+    const char *file, *listen, *db, *level, *format, *console;
     const char *keys[HOOKD_MAX_KEYS];
     size_t nkeys;
     int durability; /* -1: as configured */
@@ -53,6 +56,7 @@ static int serve_option(void *ctx, int opt, const char *arg)
     case 'd': a->db = arg; break;
     case 'L': a->level = arg; break;
     case 'F': a->format = arg; break;
+    case 'C': a->console = arg; break;
     case 'k':
         if (a->nkeys >= HOOKD_MAX_KEYS)
             return cli_usage_error(cmd, "at most %d --telnyx-public-key", HOOKD_MAX_KEYS);
@@ -78,6 +82,7 @@ static int parse(const char *cmd, int argc, char **argv, serve_args *a, const ch
         {"db", required_argument, NULL, 'd'},         {"telnyx-public-key", required_argument, NULL, 'k'},
         {"durability", required_argument, NULL, 'D'}, {"log-level", required_argument, NULL, 'L'},
         {"log-format", required_argument, NULL, 'F'}, {"help", no_argument, NULL, 'h'},
+        {"console", required_argument, NULL, 'C'},
         {NULL, 0, NULL, 0},
     };
     serve_ctx ctx = {cmd, a};
@@ -104,6 +109,25 @@ static bool build(const serve_args *a, config *cfg, char *err, size_t errlen)
                  a->db);
     if (a->durability >= 0)
         cfg->durability = (durability)a->durability;
+    if (a->console != NULL) {
+        if (strlen(a->console) >= sizeof cfg->console_listen) {
+            snprintf(err, errlen, "--console: expected HOST:PORT");
+            return false;
+        }
+        snprintf(cfg->console_listen, sizeof cfg->console_listen, "%s", a->console);
+        const char *token = getenv("HOOKD_CONSOLE_TOKEN");
+        if (token != NULL && token[0] != '\0') {
+            if (strlen(token) < SRV_CONSOLE_TOKEN_MIN || strlen(token) > HOOKD_MAX_BEARER_LEN) {
+                snprintf(err, errlen, "HOOKD_CONSOLE_TOKEN: expected %d to %d bytes",
+                         SRV_CONSOLE_TOKEN_MIN, HOOKD_MAX_BEARER_LEN);
+                return false;
+            }
+            if (cfg->console_token != NULL)
+                explicit_bzero(cfg->console_token, strlen(cfg->console_token));
+            free(cfg->console_token);
+            cfg->console_token = strdup(token);
+        }
+    }
     if (a->nkeys > 0 && !config_add_telnyx_endpoint(cfg, a->keys, a->nkeys, err, errlen))
         return false;
     return config_validate(cfg, err, errlen);

@@ -85,23 +85,7 @@ store_view *query_open(const char *cmd, const char *db, const char *file, bool w
 /* --since: Unix seconds, an ISO 8601 date-time, or an age like 30m, 2h, 7d. Microseconds. */
 bool query_parse_since(const char *s, int64_t *us)
 {
-    size_t n = strlen(s);
-    int64_t v;
-    if (hookd_timestamp_parse(s, n, &v) == HOOKD_OK && v < INT64_MAX / 1000000) {
-        *us = v * 1000000;
-        return true;
-    }
-    if (hookd_iso8601_parse(s, n, us) == HOOKD_OK)
-        return true;
-    if (n >= 2 && hookd_timestamp_parse(s, n - 1, &v) == HOOKD_OK && v < 100000000) {
-        int64_t unit = s[n - 1] == 's' ? 1 : s[n - 1] == 'm' ? 60 : s[n - 1] == 'h' ? 3600
-                                             : s[n - 1] == 'd' ? 86400 : 0;
-        if (unit == 0)
-            return false;
-        *us = (cli_now() - v * unit) * 1000000;
-        return true;
-    }
-    return false;
+    return config_parse_time(s, cli_now(), us);
 }
 
 /* ---- arguments ------------------------------------------------------------------------------ */

@@ -6,8 +6,10 @@
  * FILE:LINE, the section and the key. Unknown sections and keys are errors: a typo in a security
  * setting must not be silently ignored.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -130,6 +132,8 @@ void config_free(config *c)
         memset(h, 0, sizeof *h);
     }
     c->nhandlers = 0;
+    secret_free(c->console_token);
+    c->console_token = NULL;
 }
 
 /* ---- values ---------------------------------------------------------------------------------- */
@@ -371,6 +375,30 @@ static bool store_key(parse_ctx *p, const char *name, const char *value)
             return failf(p, name, "expected a size of at least 64k (e.g. 10G)");
     } else {
         return failf(p, name, "unknown key (url, durability, max_size, retain, lease_grace)");
+    }
+    return true;
+}
+
+static bool console_key(parse_ctx *p, const char *name, const char *value)
+{
+    config *c = p->c;
+    if (strcmp(name, "listen") == 0) {
+        const char *addr = strncmp(value, "tls:", 4) == 0 ? value + 4 : value;
+        const char *colon = strrchr(addr, ':');
+        if (colon == NULL || colon == addr || colon[1] == '\0' || strlen(value) >= sizeof c->console_listen)
+            return failf(p, name, "expected HOST:PORT or tls:HOST:PORT (one address)");
+        snprintf(c->console_listen, sizeof c->console_listen, "%s", value);
+    } else if (strcmp(name, "token") == 0) {
+        secret_free(c->console_token);
+        c->console_token = resolve_secret(p, name, value);
+        if (c->console_token == NULL)
+            return false;
+        size_t n = strlen(c->console_token);
+        if (n < SRV_CONSOLE_TOKEN_MIN || n > HOOKD_MAX_BEARER_LEN)
+            return failf(p, name, "expected %d to %d bytes (hookd keygen --scheme standard makes a "
+                                  "good one)", SRV_CONSOLE_TOKEN_MIN, HOOKD_MAX_BEARER_LEN);
+    } else {
+        return failf(p, name, "unknown key (listen, token)");
     }
     return true;
 }
@@ -656,7 +684,8 @@ static void section_line(parse_ctx *p, const char *line)
     p->section[n] = '\0';
     p->ep = NULL;
     p->hd = NULL;
-    if (strcmp(p->section, "server") == 0 || strcmp(p->section, "store") == 0)
+    if (strcmp(p->section, "server") == 0 || strcmp(p->section, "store") == 0
+        || strcmp(p->section, "console") == 0)
         return;
     if (strncmp(p->section, "endpoint ", 9) == 0 && p->section[9] != '\0') {
         p->ep = new_endpoint(p, p->section + 9);
@@ -666,7 +695,7 @@ static void section_line(parse_ctx *p, const char *line)
         p->hd = new_handler(p, p->section + 8);
         return;
     }
-    failf(p, NULL, "unknown section [%s] (server, store, endpoint NAME, handler NAME)", p->section);
+    failf(p, NULL, "unknown section [%s] (server, store, console, endpoint NAME, handler NAME)", p->section);
 }
 
 static int dispatch_key(parse_ctx *p, const char *name, const char *value);
@@ -749,6 +778,8 @@ static int dispatch_key(parse_ctx *p, const char *name, const char *value)
         return server_key(p, name, value);
     if (strcmp(p->section, "store") == 0)
         return store_key(p, name, value);
+    if (strcmp(p->section, "console") == 0)
+        return console_key(p, name, value);
     if (p->ep != NULL)
         return endpoint_key(p, name, value);
     if (p->hd != NULL)
@@ -920,7 +951,7 @@ static bool validate_store(const config *c, char *err, size_t errlen)
 static bool validate_tls(const config *c, char *err, size_t errlen)
 {
     const char *where = c->file[0] ? c->file : "command line";
-    size_t tls = 0;
+    size_t tls = strncmp(c->console_listen, "tls:", 4) == 0;
     for (size_t i = 0; i < c->nlisten; i++)
         tls += strncmp(c->listen[i], "tls:", 4) == 0;
     if (tls > 0 && (c->tls_cert[0] == '\0' || c->tls_key[0] == '\0')) {
@@ -939,9 +970,83 @@ static bool validate_tls(const config *c, char *err, size_t errlen)
     return true;
 }
 
+bool config_parse_time(const char *s, int64_t now_s, int64_t *us)
+{
+    size_t n = strlen(s);
+    int64_t v;
+    if (hookd_timestamp_parse(s, n, &v) == HOOKD_OK && v < INT64_MAX / 1000000) {
+        *us = v * 1000000;
+        return true;
+    }
+    if (hookd_iso8601_parse(s, n, us) == HOOKD_OK)
+        return true;
+    if (n >= 2 && hookd_timestamp_parse(s, n - 1, &v) == HOOKD_OK && v < 100000000) {
+        int64_t unit = s[n - 1] == 's' ? 1 : s[n - 1] == 'm' ? 60 : s[n - 1] == 'h' ? 3600
+                                             : s[n - 1] == 'd' ? 86400 : 0;
+        if (unit == 0)
+            return false;
+        *us = (now_s - v * unit) * 1000000;
+        return true;
+    }
+    return false;
+}
+
+bool config_listen_loopback(const char *listen)
+{
+    const char *addr = strncmp(listen, "tls:", 4) == 0 ? listen + 4 : listen;
+    const char *colon = strrchr(addr, ':');
+    if (colon == NULL)
+        return false;
+    char host[64];
+    if (colon - addr >= (long)sizeof host)
+        return false;
+    snprintf(host, sizeof host, "%.*s", (int)(colon - addr), addr);
+    struct in_addr a4;
+    struct in6_addr a6;
+    size_t n = strlen(host);
+    if (n > 2 && host[0] == '[' && host[n - 1] == ']') {
+        host[n - 1] = '\0';
+        return inet_pton(AF_INET6, host + 1, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+    }
+    return inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
+}
+
+/* The console shows every stored event and can queue deliveries: without a token it may only
+ * listen where nobody but this machine reaches it (fail closed). */
+static bool validate_console(const config *c, char *err, size_t errlen)
+{
+    const char *where = c->file[0] ? c->file : "command line";
+    if (c->console_listen[0] == '\0') {
+        if (c->console_token != NULL) {
+            snprintf(err, errlen, "%s: [console] token: the console has no listen address", where);
+            return false;
+        }
+        return true;
+    }
+    if (c->console_token == NULL && !config_listen_loopback(c->console_listen)) {
+        snprintf(err, errlen, "%s: [console] listen: %s is not a loopback address, and without a "
+                              "token anyone who reaches it could read every event: set [console] "
+                              "token (or HOOKD_CONSOLE_TOKEN), or listen on 127.0.0.1",
+                 where, c->console_listen);
+        return false;
+    }
+    for (size_t i = 0; i < c->nlisten; i++) {
+        const char *a = strncmp(c->listen[i], "tls:", 4) == 0 ? c->listen[i] + 4 : c->listen[i];
+        const char *b = strncmp(c->console_listen, "tls:", 4) == 0 ? c->console_listen + 4
+                                                                   : c->console_listen;
+        const char *pa = strrchr(a, ':'), *pb = strrchr(b, ':');
+        if (pa != NULL && pb != NULL && strcmp(pa, pb) == 0 && strcmp(pa, ":0") != 0) {
+            snprintf(err, errlen, "%s: [console] listen: port %s is [server] listen's too", where, pb + 1);
+            return false;
+        }
+    }
+    return true;
+}
+
 bool config_validate(config *c, char *err, size_t errlen)
 {
-    if (!validate_store(c, err, errlen) || !validate_tls(c, err, errlen))
+    if (!validate_store(c, err, errlen) || !validate_tls(c, err, errlen)
+        || !validate_console(c, err, errlen))
         return false;
     for (size_t i = 0; i < c->nhandlers; i++) {
         if (!validate_handler(c, &c->handlers[i], err, errlen))

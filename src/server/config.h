@@ -77,6 +77,8 @@ typedef struct config {
     unsigned lease_grace;            /* [store] lease_grace: seconds a claim outlives its handler's
                                       * timeout before another node may take it over */
     char node[128];                  /* [server] node: "" means host name and first listen port */
+    char console_listen[128];        /* [console] listen: HOST:PORT or tls:HOST:PORT, "" off */
+    char *console_token;             /* [console] token, resolved, or NULL (loopback only) */
     cfg_endpoint endpoints[SRV_MAX_ENDPOINTS];
     size_t nendpoints;
     cfg_handler handlers[SRV_MAX_HANDLERS];
@@ -115,8 +117,15 @@ hookd_err config_verifier(const cfg_endpoint *e, hookd_verifier **out);
 
 void config_free(config *c);
 
+/* Is the listen address HOST:PORT (or tls:HOST:PORT) a loopback one (127.0.0.0/8, [::1])? */
+bool config_listen_loopback(const char *listen);
+
 /* Parse a duration: "3600", "90s", "30m", "12h", "30d" (seconds). */
 bool config_parse_duration(const char *s, int64_t *seconds);
+
+/* A point in time: Unix seconds, an ISO 8601 date-time, or an age before now_s like "90s",
+ * "30m", "2h", "7d". Microseconds. */
+bool config_parse_time(const char *s, int64_t now_s, int64_t *us);
 
 /* Parse a size: "1048576", "512k", "1M", "2G" (binary multiples). */
 bool config_parse_size(const char *s, int64_t *out);

@@ -815,6 +815,12 @@ static void *scheduler_main(void *arg)
     return NULL;
 }
 
+void dispatch_kick(dispatcher *d)
+{
+    if (d != NULL)
+        kick(d);
+}
+
 /* Called by the store's writer after a commit that queued deliveries: kick, never wait. */
 static void wake(void *ctx)
 {

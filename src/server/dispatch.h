@@ -26,6 +26,9 @@ void dispatch_stop(dispatcher *d);
  * handlers of the same names. Attempts already running keep the settings they started with. */
 void dispatch_reload(dispatcher *d, const config *fresh);
 
+/* Look for due deliveries now (the console queued some): never blocks. d may be NULL. */
+void dispatch_kick(dispatcher *d);
+
 /* A target's Retry-After value (delay-seconds or HTTP-date, len bytes, not NUL-terminated) as
  * seconds from now: 0 when absent, malformed or past, at most a week. */
 long dispatch_parse_retry_after(const char *value, size_t len, time_t now);

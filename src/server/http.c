@@ -845,8 +845,7 @@ static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, soc
     return ok ? MHD_YES : MHD_NO;
 }
 
-/* "127.0.0.1:8080", "[::1]:8080", ":8080" (all IPv4 addresses). */
-static bool parse_listen(const char *text, struct sockaddr_storage *ss)
+bool http_parse_listen(const char *text, struct sockaddr_storage *ss)
 {
     char host[128];
     const char *colon = strrchr(text, ':');
@@ -902,7 +901,7 @@ bool http_start(server *srv, char *err, size_t errlen)
                 return false;
             tls_ready = true;
         }
-        if (!parse_listen(c->listen[i] + (tls ? 4 : 0), &ss)) {
+        if (!http_parse_listen(c->listen[i] + (tls ? 4 : 0), &ss)) {
             snprintf(err, errlen, "listen address %s: expected HOST:PORT or [IPv6]:PORT", c->listen[i]);
             return false;
         }

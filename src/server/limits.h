@@ -72,6 +72,21 @@
 #define DISPATCH_RECORD_RETRY_MAX_MS 5000 /* an attempt record that failed (disk full) is retried
                                            * after 100 ms doubling up to this */
 
+/* [console] (src/console) */
+#define SRV_CONSOLE_TOKEN_MIN 16          /* bytes: a token is a password nobody types often */
+#define SRV_CONSOLE_MAX_CONNECTIONS 64    /* a thread each (live streams hold theirs) */
+#define SRV_CONSOLE_PER_IP 32
+#define SRV_CONSOLE_TIMEOUT_S 60          /* idle connection; a stream sends a comment every 15 s */
+#define SRV_CONSOLE_MAX_BODY 16384        /* a login form or a replay request */
+#define SRV_CONSOLE_SESSION_S (12 * 3600) /* a sign-in lasts this long (and ends at a restart) */
+#define SRV_CONSOLE_LOGIN_DELAY_MS 250    /* after a wrong token, before answering */
+#define SRV_CONSOLE_PAGE_MAX 500          /* events or deliveries per API page */
+#define SRV_CONSOLE_RING 1024             /* new events kept for live streams to catch up on */
+#define SRV_CONSOLE_HEARTBEAT_S 15        /* a stream's keep-alive comment */
+#define SRV_CONSOLE_SAMPLE_S 10           /* queue depth and dead letters sampled this often ... */
+#define SRV_CONSOLE_SAMPLES 8640          /* ... for a day */
+#define SRV_CONSOLE_MAX_BUCKETS 1440      /* per chart */
+
 /* Metrics: distinct event types counted by name before the rest count as "other". */
 #define METRICS_MAX_TYPES 128
 

@@ -24,6 +24,14 @@ static const char *const reasons[] = {
 };
 _Static_assert(sizeof reasons / sizeof reasons[0] <= METRICS_REASONS, "raise METRICS_REASONS");
 
+/* The console's refusals (console.c says when each happens). */
+static const char *const console_reasons[] = {
+    "unauthorized", "login_failed", "origin_refused", "host_refused", "bad_request",
+    "body_too_large", "not_found", "method_not_allowed", "store_unavailable", "other",
+};
+_Static_assert(sizeof console_reasons / sizeof console_reasons[0] <= METRICS_CONSOLE_REASONS,
+               "raise METRICS_CONSOLE_REASONS");
+
 static const double seconds_bounds[] = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05,
                                         0.1,    0.25,  0.5,   1,     2.5,   5,    10};
 static const double batch_bounds[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
@@ -112,6 +120,18 @@ void metrics_reject(metrics *m, const char *reason)
         }
     }
     atomic_fetch_add_explicit(&m->rejections[i], 1, memory_order_relaxed);
+}
+
+void metrics_console_reject(metrics *m, const char *reason)
+{
+    size_t n = sizeof console_reasons / sizeof console_reasons[0], i = n - 1;
+    for (size_t k = 0; k < n; k++) {
+        if (strcmp(console_reasons[k], reason) == 0) {
+            i = k;
+            break;
+        }
+    }
+    atomic_fetch_add_explicit(&m->console_rejections[i], 1, memory_order_relaxed);
 }
 
 /* Called with types_lock held. */
@@ -219,6 +239,16 @@ char *metrics_render(metrics *m, size_t *len)
     for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++)
         fprintf(f, "hookd_rejections_total{reason=\"%s\"} %llu\n", reasons[i],
                 (unsigned long long)atomic_load_explicit(&m->rejections[i], memory_order_relaxed));
+    head(f, "hookd_console_rejections_total", "counter", "Console requests refused, by reason.");
+    for (size_t i = 0; i < sizeof console_reasons / sizeof console_reasons[0]; i++)
+        fprintf(f, "hookd_console_rejections_total{reason=\"%s\"} %llu\n", console_reasons[i],
+                (unsigned long long)atomic_load_explicit(&m->console_rejections[i],
+                                                         memory_order_relaxed));
+    counter(f, "hookd_console_logins_total", "Console sign-ins with the right token.",
+            &m->console_logins);
+    head(f, "hookd_console_streams", "gauge", "Console live streams (/api/v1/stream) open.");
+    fprintf(f, "hookd_console_streams %lld\n",
+            (long long)atomic_load_explicit(&m->console_streams, memory_order_relaxed));
     head(f, "hookd_events_stored_total", "counter", "New events committed, by event type.");
     pthread_mutex_lock(&m->types_lock);
     label_series(f, "hookd_events_stored_total", "type", &m->types);

@@ -18,6 +18,7 @@
 #define METRICS_STATUSES 12
 #define METRICS_REASONS 32
 #define METRICS_BUCKETS 14
+#define METRICS_CONSOLE_REASONS 12
 
 typedef struct histogram {
     const double *bounds;           /* upper bounds, ascending; nbounds of them */
@@ -52,6 +53,10 @@ typedef struct metrics {
     atomic_uint_least64_t deliveries[SRV_MAX_HANDLERS][OUTCOME__COUNT]; /* by attempt outcome */
     histogram attempt_seconds;
     atomic_int_least64_t queue_depth, oldest_pending_s, dead_letters, orphaned;
+    /* the console (src/console) */
+    atomic_uint_least64_t console_rejections[METRICS_CONSOLE_REASONS];
+    atomic_uint_least64_t console_logins;
+    atomic_int_least64_t console_streams;
     pthread_mutex_t types_lock;
     label_counts types;       /* hookd_events_stored_total{type} */
     label_counts causes;      /* hookd_siprec_failed_total{cause} */
@@ -72,6 +77,8 @@ void metrics_attempt(metrics *m, size_t h, attempt_outcome outcome, double secon
 /* endpoint is an index, or -1 for a request that matched none. */
 void metrics_request(metrics *m, int endpoint, unsigned status, double seconds);
 void metrics_reject(metrics *m, const char *reason);
+/* A console request refused; reason is one of metrics.c's console_reasons (else "other"). */
+void metrics_console_reject(metrics *m, const char *reason);
 /* A new event stored (writer thread); a siprec.failed one is also counted by its failure cause. */
 void metrics_stored(metrics *m, const char *event_type, const char *failure_cause);
 void metrics_observe(histogram *h, double value);

@@ -109,6 +109,9 @@ static const char *const migrations[] = {
     /* 4: retention ([store] retain, hookd prune) walks events from the oldest received. The key
      * only grows, so each insert lands on the index's last page (cheap, shared by a batch). */
     "CREATE INDEX events_by_received ON events (received_at_us);",
+    /* 5: the console's outcome chart reads the attempts of the last hour or day. The key only
+     * grows, like 4's. */
+    "CREATE INDEX attempts_by_finished ON attempts (finished_us);",
 };
 
 int schema_version(void)

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "console.h"
 #include "dispatch.h"
 #include "log.h"
 #include "tls.h"
@@ -121,6 +122,10 @@ static json_t *needs_restart(const config *old, const config *fresh, bool *endpo
         note(list, "server", "tls_cert"); /* other paths: the files at the old ones are re-read */
     if (strcmp(old->node, fresh->node) != 0)
         note(list, "server", "node");
+    if (strcmp(old->console_listen, fresh->console_listen) != 0)
+        note(list, "console", "listen");
+    if (!same_text(old->console_token, fresh->console_token))
+        note(list, "console", "token");
     *endpoints_same = old->nendpoints == fresh->nendpoints;
     for (size_t i = 0; *endpoints_same && i < old->nendpoints; i++) {
         const cfg_endpoint *a = &old->endpoints[i], *b = &fresh->endpoints[i];
@@ -282,7 +287,9 @@ int server_run(config *cfg)
         store_free(srv->store);
         goto out;
     }
-    if (!http_start(srv, err, sizeof err)) {
+    console *cons = NULL;
+    if (!http_start(srv, err, sizeof err)
+        || !console_start(cfg, srv->store, &srv->metrics, dispatch, &cons, err, sizeof err)) {
         log_msg(LOG_ERROR, "cannot start", "%s", err);
         http_stop(srv);
         dispatch_stop(dispatch);
@@ -318,6 +325,7 @@ int server_run(config *cfg)
      * after store_close() is told 503 (the store refuses it), never a 200, never freed memory. */
     atomic_store(&srv->draining, true);
     http_quiesce(srv);                          /* no new connections */
+    console_stop(cons);                         /* pages and streams close; replay finished */
     wait_inflight(srv, SRV_SHUTDOWN_GRACE_MS);     /* in-flight requests commit and answer */
     dispatch_stop(dispatch);                    /* running attempts finish and are recorded */
     store_close(srv->store);                    /* anything still queued commits (or fails) */

@@ -51,6 +51,10 @@ void server_set_allow(server *srv, const config *cfg);
 /* Run until SIGTERM or SIGINT; 0 after a clean drain. The config must have been validated. */
 int server_run(config *cfg);
 
+/* "127.0.0.1:8080", "[::1]:8080", ":8080" (all IPv4 addresses) as a socket address. */
+struct sockaddr_storage;
+bool http_parse_listen(const char *text, struct sockaddr_storage *ss);
+
 /* http.c: start and stop the libmicrohttpd daemons (one per listen address). */
 bool http_start(server *srv, char *err, size_t errlen);
 void http_quiesce(server *srv);

@@ -43,6 +43,8 @@ struct store {
     atomic_bool compact_due; /* a prune run ended: give the space back between two batches */
     void (*on_deliveries)(void *ctx);
     void *on_deliveries_ctx;
+    store_event_fn *on_event;
+    void *on_event_ctx;
     pthread_mutex_t lock;
     pthread_cond_t wake;
     store_job *head, *tail;
@@ -192,14 +194,21 @@ static void run_batch(store *s, store_job *jobs, size_t n)
         if (fn != NULL)
             fn(ctx);
     }
+    pthread_mutex_lock(&s->lock);
+    store_event_fn *on_event = s->on_event;
+    void *on_event_ctx = s->on_event_ctx;
+    pthread_mutex_unlock(&s->lock);
     i = 0;
     for (store_job *j = jobs, *next; j != NULL; j = next, i++) {
         next = j->next; /* done() may free the job */
         store_outcome o = ok ? outcomes[i] : STORE_FAILED;
         if (ok && o == STORE_FAILED && error[0] == '\0') /* refused alone (write_batch) */
             snprintf(error, sizeof error, "%s", s->be->errmsg(s->conn));
-        if (o == STORE_NEW)
+        if (o == STORE_NEW) {
             metrics_stored(s->m, j->rec->parsed ? j->rec->event_type : NULL, j->rec->failure_cause);
+            if (on_event != NULL)
+                on_event(on_event_ctx, j->rec);
+        }
         else if (o == STORE_DUPLICATE)
             atomic_fetch_add(&s->m->duplicates, 1);
         j->done(j->ctx, o, ok ? NULL : error);
@@ -467,6 +476,14 @@ void store_drain_notices(store_reader *r)
 {
     if (r->be->drain_notices != NULL)
         r->be->drain_notices(r->conn);
+}
+
+void store_on_event(store *s, store_event_fn *fn, void *ctx)
+{
+    pthread_mutex_lock(&s->lock);
+    s->on_event = fn;
+    s->on_event_ctx = ctx;
+    pthread_mutex_unlock(&s->lock);
 }
 
 void store_on_deliveries(store *s, void (*fn)(void *ctx), void *ctx)

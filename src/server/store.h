@@ -246,11 +246,21 @@ typedef enum store_report {
     REPORT_ATTEMPTS_OF,      /* delivery id */
     REPORT_EXPORT,           /* type, since_us, until_us: every field of each event, oldest
                               * first, times also in microseconds, "body" a blob */
+    /* The console's (console.c); their column names are its JSON API's keys. */
+    REPORT_CONSOLE_EVENTS,   /* type, call, since_us, endpoint, limit, until_us, parse,
+                              * before_seq: newest first, with seq (the paging cursor) */
+    REPORT_CONSOLE_CALL,     /* call: its events by occurred_at, t_us the time they sort by */
+    REPORT_CALL_DELIVERIES,  /* call: the deliveries of its events */
+    REPORT_EVENT_DELIVERIES, /* seq: the deliveries of one stored event */
+    REPORT_STATS_BUCKETS,    /* since_us, bucket_us: events per (bucket_us, event_type) */
+    REPORT_STATS_OUTCOMES,   /* since_us, bucket_us: attempts per (bucket_us, outcome) */
+    REPORT_DEAD_GROUPS,      /* dead deliveries per (handler, cause) */
 } store_report;
 
 /* hookd replay: which events, and for which handlers. */
 typedef struct store_replay {
-    const char *event_id;      /* one event, or every event of type received in [since, until) */
+    const char *event_id;      /* one event, or every event of type (NULL: any type, then state
+                                * is required) received in [since, until) */
     const char *type;
     int64_t since_us, until_us;
     const char *state;         /* only the events with a delivery in this state, for its handler */
@@ -306,5 +316,10 @@ bool store_view_backup(store_view *v, const char *dest, char *err, size_t errlen
 
 /* Called by the writer after a commit that queued deliveries (to wake the dispatcher). */
 void store_on_deliveries(store *s, void (*fn)(void *ctx), void *ctx);
+
+/* Called by the writer for every new event, once its transaction has committed (the console's
+ * live stream). rec is valid during the call only; fn must not block. */
+typedef void store_event_fn(void *ctx, const store_record *rec);
+void store_on_event(store *s, store_event_fn *fn, void *ctx);
 
 #endif

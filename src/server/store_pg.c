@@ -99,6 +99,8 @@ static const char *const pg_migrations[] = {
     "  node text, lease_token bigint, fenced_out boolean NOT NULL DEFAULT false);"
     "CREATE INDEX attempts_by_delivery ON attempts (delivery_id, attempt);"
     "CREATE TABLE probe (x bytea);",
+    /* 2: the console's outcome chart (SQLite's 5); an index only, so 1 stays compatible. */
+    "CREATE INDEX attempts_by_finished ON attempts (finished_us);",
 };
 #define PG_SCHEMA_VERSION ((int)(sizeof pg_migrations / sizeof pg_migrations[0]))
 #define PG_MIN_COMPATIBLE 1

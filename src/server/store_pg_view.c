@@ -21,6 +21,16 @@
     " AND ($2::text IS NULL OR $2 IN (call_session_id, call_control_id, call_leg_id))"           \
     " AND received_at_us >= coalesce($3::bigint, 0) AND ($4::text IS NULL OR endpoint = $4)"
 
+#define CONSOLE_EVENT                                                                              \
+    "seq, id, endpoint, event_type, occurred_at, " RECEIVED " AS received_at, call_control_id,"   \
+    " call_session_id, failure_cause, hangup_cause, attempts, parse_status AS parse"
+
+#define CONSOLE_DELIVERY                                                                           \
+    "d.id, d.handler, d.state, d.attempts, e.id AS event_id, e.event_type,"                       \
+    " " TIME("d.created_us") " AS queued_at, CASE WHEN d.state IN ('pending', 'retry', 'waiting')" \
+    " THEN " TIME("d.next_attempt_us") " END AS next_attempt_at, d.last_outcome"                   \
+    " FROM deliveries d JOIN events e ON e.seq = d.event_seq"
+
 #define DELIVERIES_WHERE                                                                           \
     " FROM deliveries d JOIN events e ON e.seq = d.event_seq"                                     \
     " WHERE ($1::text IS NULL OR d.state = $1) AND ($2::text IS NULL OR d.handler = $2)"          \
@@ -98,6 +108,32 @@ static const char *const reports[] = {
         " FROM events WHERE ($1::text IS NULL OR event_type = $1)"
         " AND received_at_us >= coalesce($2::bigint, 0)"
         " AND ($3::bigint IS NULL OR received_at_us < $3::bigint) ORDER BY seq",
+    [REPORT_CONSOLE_EVENTS] =
+        "SELECT " CONSOLE_EVENT EVENTS_WHERE
+        " AND ($6::bigint IS NULL OR received_at_us < $6::bigint)"
+        " AND ($7::text IS NULL OR parse_status = $7) AND ($8::bigint IS NULL OR seq < $8::bigint)"
+        " ORDER BY seq DESC LIMIT $5::bigint",
+    [REPORT_CONSOLE_CALL] =
+        "SELECT " CONSOLE_EVENT ", call_leg_id, coalesce(occurred_at_us, received_at_us) AS t_us"
+        " FROM events WHERE $1 IN (call_session_id, call_control_id, call_leg_id)"
+        " ORDER BY t_us, seq LIMIT 5000",
+    [REPORT_CALL_DELIVERIES] =
+        "SELECT " CONSOLE_DELIVERY
+        " WHERE $1 IN (e.call_session_id, e.call_control_id, e.call_leg_id) ORDER BY d.id LIMIT 5000",
+    [REPORT_EVENT_DELIVERIES] =
+        "SELECT " CONSOLE_DELIVERY " WHERE d.event_seq = $1::bigint ORDER BY d.id",
+    [REPORT_STATS_BUCKETS] =
+        "SELECT received_at_us / $2::bigint * $2::bigint AS bucket_us,"
+        " coalesce(event_type, '(unparsed)') AS event_type, count(*) AS events FROM events"
+        " WHERE received_at_us >= $1::bigint GROUP BY 1, 2 ORDER BY 1, 2",
+    [REPORT_STATS_OUTCOMES] =
+        "SELECT finished_us / $2::bigint * $2::bigint AS bucket_us, outcome,"
+        " count(*) AS attempts FROM attempts WHERE finished_us >= $1::bigint AND NOT fenced_out"
+        " GROUP BY 1, 2 ORDER BY 1, 2",
+    [REPORT_DEAD_GROUPS] =
+        "SELECT handler, coalesce(last_outcome, '-') AS cause, count(*) AS deliveries,"
+        " " TIME("min(updated_us)") " AS first_at, " TIME("max(updated_us)") " AS last_at"
+        " FROM deliveries WHERE state = 'dead' GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2",
 };
 
 bool store_pg_view_open(const char *url, bool write, store_conn **out, char *err, size_t errlen)
@@ -266,15 +302,18 @@ bool store_pg_replay(store_conn *base, const store_replay *spec, store_route_fn 
     const char *select =
         "SELECT seq, endpoint, event_type, parse_status = 'parsed',"
         " coalesce(call_session_id, call_control_id), occurred_at_us FROM events";
-    char sql[512];
+    char sql[768];
     snprintf(sql, sizeof sql, "%s WHERE %s ORDER BY seq", select,
              spec->event_id != NULL
                  ? "id = $1"
-                 : "event_type = $1 AND received_at_us >= $2::bigint AND received_at_us < $3::bigint");
-    const char *p[] = {spec->event_id != NULL ? spec->event_id : spec->type, since, until};
+                 : "($1::text IS NULL OR event_type = $1) AND received_at_us >= $2::bigint"
+                   " AND received_at_us < $3::bigint AND ($4::text IS NULL OR seq IN (SELECT"
+                   " event_seq FROM deliveries WHERE state = $4 AND ($5::text IS NULL OR handler = $5)))");
+    const char *p[] = {spec->event_id != NULL ? spec->event_id : spec->type, since, until,
+                       spec->state, spec->handler};
     if (!store_pg_exec(c, "BEGIN", 0, NULL, PGRES_COMMAND_OK))
         return false;
-    PGresult *ev = PQexecParams(c->db, sql, spec->event_id != NULL ? 1 : 3, NULL, p, NULL, NULL, 0);
+    PGresult *ev = PQexecParams(c->db, sql, spec->event_id != NULL ? 1 : 5, NULL, p, NULL, NULL, 0);
     bool ok = store_pg_ok(c, ev, PGRES_TUPLES_OK);
     for (int i = 0; ok && i < PQntuples(ev); i++) {
         out->matched++;

@@ -24,6 +24,16 @@
     " AND (?2 IS NULL OR ?2 IN (call_session_id, call_control_id, call_leg_id))"                 \
     " AND received_at_us >= CAST(?3 AS INTEGER) AND (?4 IS NULL OR endpoint = ?4)"
 
+#define CONSOLE_EVENT                                                                              \
+    "seq, id, endpoint, event_type, occurred_at, " RECEIVED " AS received_at, call_control_id,"   \
+    " call_session_id, failure_cause, hangup_cause, attempts, parse_status AS parse"
+
+#define CONSOLE_DELIVERY                                                                           \
+    "d.id, d.handler, d.state, d.attempts, e.id AS event_id, e.event_type,"                       \
+    " " TIME("d.created_us") " AS queued_at, CASE WHEN d.state IN ('pending', 'retry', 'waiting')" \
+    " THEN " TIME("d.next_attempt_us") " END AS next_attempt_at, d.last_outcome"                   \
+    " FROM deliveries d JOIN events e ON e.seq = d.event_seq"
+
 #define DELIVERIES_WHERE                                                                           \
     " FROM deliveries d JOIN events e ON e.seq = d.event_seq"                                     \
     " WHERE (?1 IS NULL OR d.state = ?1) AND (?2 IS NULL OR d.handler = ?2)"                      \
@@ -98,6 +108,32 @@ static const char *const reports[] = {
         " FROM events WHERE (?1 IS NULL OR event_type = ?1)"
         " AND received_at_us >= CAST(coalesce(?2, 0) AS INTEGER)"
         " AND (?3 IS NULL OR received_at_us < CAST(?3 AS INTEGER)) ORDER BY seq",
+    [REPORT_CONSOLE_EVENTS] =
+        "SELECT " CONSOLE_EVENT EVENTS_WHERE
+        " AND (?6 IS NULL OR received_at_us < CAST(?6 AS INTEGER))"
+        " AND (?7 IS NULL OR parse_status = ?7) AND (?8 IS NULL OR seq < CAST(?8 AS INTEGER))"
+        " ORDER BY seq DESC LIMIT CAST(?5 AS INTEGER)",
+    [REPORT_CONSOLE_CALL] =
+        "SELECT " CONSOLE_EVENT ", call_leg_id, coalesce(occurred_at_us, received_at_us) AS t_us"
+        " FROM events WHERE ?1 IN (call_session_id, call_control_id, call_leg_id)"
+        " ORDER BY t_us, seq LIMIT 5000",
+    [REPORT_CALL_DELIVERIES] =
+        "SELECT " CONSOLE_DELIVERY
+        " WHERE ?1 IN (e.call_session_id, e.call_control_id, e.call_leg_id) ORDER BY d.id LIMIT 5000",
+    [REPORT_EVENT_DELIVERIES] =
+        "SELECT " CONSOLE_DELIVERY " WHERE d.event_seq = CAST(?1 AS INTEGER) ORDER BY d.id",
+    [REPORT_STATS_BUCKETS] =
+        "SELECT received_at_us / CAST(?2 AS INTEGER) * CAST(?2 AS INTEGER) AS bucket_us,"
+        " coalesce(event_type, '(unparsed)') AS event_type, count(*) AS events FROM events"
+        " WHERE received_at_us >= CAST(?1 AS INTEGER) GROUP BY 1, 2 ORDER BY 1, 2",
+    [REPORT_STATS_OUTCOMES] =
+        "SELECT finished_us / CAST(?2 AS INTEGER) * CAST(?2 AS INTEGER) AS bucket_us, outcome,"
+        " count(*) AS attempts FROM attempts WHERE finished_us >= CAST(?1 AS INTEGER)"
+        " GROUP BY 1, 2 ORDER BY 1, 2",
+    [REPORT_DEAD_GROUPS] =
+        "SELECT handler, coalesce(last_outcome, '-') AS cause, count(*) AS deliveries,"
+        " " TIME("min(updated_us)") " AS first_at, " TIME("max(updated_us)") " AS last_at"
+        " FROM deliveries WHERE state = 'dead' GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2",
 };
 
 bool store_sqlite_view_open(const char *url, bool write, store_conn **out, char *err,
@@ -262,11 +298,15 @@ bool store_sqlite_replay(store_conn *c, const store_replay *spec, store_route_fn
     const char *select =
         "SELECT seq, endpoint, event_type, parse_status = 'parsed',"
         " coalesce(call_session_id, call_control_id), occurred_at_us FROM events";
-    char sql[512];
+    char sql[768];
+    /* With a state, only the events that have a delivery in it (the partial index of dead ones
+     * finds them without walking every event of the range). */
     snprintf(sql, sizeof sql, "%s WHERE %s ORDER BY seq", select,
              spec->event_id != NULL
                  ? "id = ?1"
-                 : "event_type = ?1 AND received_at_us >= ?2 AND received_at_us < ?3");
+                 : "(?1 IS NULL OR event_type = ?1) AND received_at_us >= ?2 AND received_at_us < ?3"
+                   " AND (?4 IS NULL OR seq IN (SELECT event_seq FROM deliveries WHERE state = ?4"
+                   " AND (?5 IS NULL OR handler = ?5)))");
     bool ok = sqlite3_prepare_v2(s->db, sql, -1, &ev, NULL) == SQLITE_OK
               && sqlite3_prepare_v2(s->db,
                                     "INSERT INTO deliveries (event_seq, handler, state,"
@@ -282,11 +322,16 @@ bool store_sqlite_replay(store_conn *c, const store_replay *spec, store_route_fn
                                     " WHERE event_seq = ?1 AND handler = ?2 AND state = 'dead'",
                                     -1, &r.mark, NULL) == SQLITE_OK;
     if (ok) {
-        sqlite3_bind_text(ev, 1, spec->event_id != NULL ? spec->event_id : spec->type, -1,
-                          SQLITE_STATIC);
+        const char *first = spec->event_id != NULL ? spec->event_id : spec->type;
+        if (first != NULL)
+            sqlite3_bind_text(ev, 1, first, -1, SQLITE_STATIC);
         if (spec->event_id == NULL) {
             sqlite3_bind_int64(ev, 2, spec->since_us);
             sqlite3_bind_int64(ev, 3, spec->until_us);
+            if (spec->state != NULL)
+                sqlite3_bind_text(ev, 4, spec->state, -1, SQLITE_STATIC);
+            if (spec->handler != NULL)
+                sqlite3_bind_text(ev, 5, spec->handler, -1, SQLITE_STATIC);
         }
         ok = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
         while (ok && sqlite3_step(ev) == SQLITE_ROW) {

@@ -50,19 +50,19 @@ if [ "$STORE" = sqlite ]; then
 M="$TMP/m/hookd.db"
 expect_exit 0 "hookd migrate creates a store" "$HOOKD" migrate --db "$M"
 expect_match "$TMP/out" "^sqlite:$M: schema up to date$" "  and says so"
-expect_eq "$(sqlite3 "$M" 'PRAGMA user_version')" 4 "  at the current schema"
+expect_eq "$(sqlite3 "$M" 'PRAGMA user_version')" 5 "  at the current schema"
 expect_exit 0 "hookd migrate again" "$HOOKD" migrate --db "$M"
 sqlite3 "$M" 'PRAGMA user_version = 99'
 expect_exit 1 "a store newer than this hookd is refused" "$HOOKD" migrate --db "$M"
-expect_match "$TMP/err" 'schema version 99; this hookd knows up to 4' "  with both versions"
+expect_match "$TMP/err" 'schema version 99; this hookd knows up to 5' "  with both versions"
 else
 new_store m
 M=$STORE_URL
 expect_exit 0 "hookd migrate creates the tables" "$HOOKD" migrate --db "$M"
 expect_match "$TMP/out" ": schema up to date$" "  and says so"
-expect_eq "$(sql_in m 'SELECT max(version) FROM hookd_schema')" 1 "  at the current schema"
+expect_eq "$(sql_in m 'SELECT max(version) FROM hookd_schema')" 2 "  at the current schema"
 expect_exit 0 "hookd migrate again" "$HOOKD" migrate --db "$M"
-expect_eq "$(sql_in m 'SELECT count(*) FROM hookd_schema')" 1 "  changes nothing"
+expect_eq "$(sql_in m 'SELECT count(*) FROM hookd_schema')" 2 "  changes nothing"
 SECRET_URL="postgresql://hookd:pa55word@/$(pg_db m)?host=$PG_HOST"
 expect_exit 0 "a URL with a password (trust auth ignores it)" "$HOOKD" migrate --db "$SECRET_URL"
 expect_match "$TMP/out" '^postgresql://hookd:\*\*\*@/' "  is shown with the password masked"
@@ -70,15 +70,15 @@ expect_no_match "$TMP/out" 'pa55word' "  and never in clear"
 expect_exit 0 "a password given as a URL parameter" "$HOOKD" migrate --db "postgresql:///$(pg_db m)?host=$PG_HOST&user=hookd&password=pa55word"
 expect_match "$TMP/out" '&password=\*\*\*: schema up to date$' "  is masked too"
 expect_no_match "$TMP/out" 'pa55word' "  (not in clear)"
-sql_in m "INSERT INTO hookd_schema (version, min_compatible, by_hookd) VALUES (2, 1, 'a newer hookd')" >/dev/null
+sql_in m "INSERT INTO hookd_schema (version, min_compatible, by_hookd) VALUES (3, 1, 'a newer hookd')" >/dev/null
 expect_exit 0 "a newer schema that this hookd is still compatible with runs (rolling upgrade)" "$HOOKD" migrate --db "$M"
 sql_in m "INSERT INTO hookd_schema (version, min_compatible, by_hookd) VALUES (99, 99, 'a newer hookd')" >/dev/null
 expect_exit 1 "a schema newer than this hookd can run is refused" "$HOOKD" migrate --db "$M"
-expect_match "$TMP/err" 'schema version 99 \(compatible from 99\); this hookd knows up to 1' "  with both versions"
+expect_match "$TMP/err" 'schema version 99 \(compatible from 99\); this hookd knows up to 2' "  with both versions"
 expect_exit 1 "  and events list refuses it too" "$HOOKD" events list --db "$M"
 expect_match "$TMP/err" 'needs a newer hookd' "  saying why"
 new_store race
 expect_exit 0 "four processes migrating one new database at once, each succeeds" sh -c "pids=; for i in 1 2 3 4; do \"$HOOKD\" migrate --db '$STORE_URL' >/dev/null & pids=\"\$pids \$!\"; done; rc=0; for p in \$pids; do wait \$p || rc=1; done; exit \$rc"
-expect_eq "$(sql_in race 'SELECT count(*), max(version) FROM hookd_schema')" "1|1" "  migrate it once (an advisory lock)"
+expect_eq "$(sql_in race 'SELECT count(*), max(version) FROM hookd_schema')" "2|2" "  migrate it once (an advisory lock)"
 fi
 finish
