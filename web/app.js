@@ -26,7 +26,7 @@ function h(tag, attrs, ...children) {
       el.setAttribute(k, v === true ? '' : String(v));
     }
   }
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === null || c === undefined || c === false) continue;
     el.appendChild(typeof c === 'object' ? c : document.createTextNode(String(c)));
   }
@@ -100,7 +100,7 @@ function params() {
 
 function setMain(...nodes) {
   const main = document.getElementById('main');
-  main.replaceChildren(...nodes);
+  main.replaceChildren(...nodes.flat(Infinity).filter((n) => n !== null && n !== undefined && n !== false));
 }
 
 function shortTime(iso) {
@@ -109,11 +109,17 @@ function shortTime(iso) {
 
 /* ---- charts (SVG, drawn here; numbers also in a table for reading without colour) ------------ */
 
-const W = 600, H = 180, PAD = 28;
+const W = 420, H = 150, PAD = 28;
+
+/* Outcomes keep their colour whatever else is drawn: red never means "succeeded". */
+const FIXED = {succeeded: 2, failed: 1, timeout: 7, gone: 5, invalid: 4, lease_expired: 3};
+function colour(name, i) {
+  return 's' + (FIXED[name] !== undefined ? FIXED[name] : i % 8);
+}
 
 function legend(names) {
   return h('ul', {class: 'legend'}, names.map((n, i) =>
-    h('li', {}, h('span', {class: 'sw s' + (i % 8), 'aria-hidden': 'true'}), text(n))));
+    h('li', {}, h('span', {class: 'sw ' + colour(n, i), 'aria-hidden': 'true'}), text(n))));
 }
 
 function dataTable(names, buckets) {
@@ -139,14 +145,14 @@ function stackedBars(title, series) {
       if (!v) return;
       const hh = (v / max) * (H - 12);
       y -= hh;
-      svg.appendChild(h('svg:rect', {class: 's' + (k % 8), x: (PAD + i * bw).toFixed(1), y: y.toFixed(1),
+      svg.appendChild(h('svg:rect', {class: colour(n, k), x: (PAD + i * bw).toFixed(1), y: y.toFixed(1),
         width: Math.max(1, bw - 1).toFixed(1), height: hh.toFixed(1)},
         h('svg:title', {}, `${shortTime(b.t)} ${n}: ${v}`)));
     });
   });
   if (buckets.length) {
     svg.appendChild(h('svg:text', {x: PAD, y: H + 14}, shortTime(buckets[0].t).slice(11, 16)));
-    svg.appendChild(h('svg:text', {x: W - 34, y: H + 14}, shortTime(buckets[buckets.length - 1].t).slice(11, 16)));
+    svg.appendChild(h('svg:text', {x: W - 30, y: H + 14}, shortTime(buckets[buckets.length - 1].t).slice(11, 16)));
   }
   return h('figure', {}, h('figcaption', {}, title), svg,
     names.length ? legend(names) : h('p', {class: 'muted'}, 'Nothing in this period.'),
@@ -159,11 +165,11 @@ function hbars(title, items) {
   const rowH = 20, hh = Math.max(rowH, items.length * rowH);
   const svg = h('svg:svg', {class: 'chart', viewBox: `0 0 ${W} ${hh}`, role: 'img', 'aria-label': title});
   items.forEach((x, i) => {
-    const w = (x.value / max) * (W - 260);
-    svg.appendChild(h('svg:text', {x: 0, y: i * rowH + 14}, x.label.length > 34 ? x.label.slice(0, 33) + '\u2026' : x.label));
-    svg.appendChild(h('svg:rect', {class: 's1', x: 220, y: i * rowH + 4, width: Math.max(1, w).toFixed(1), height: rowH - 8},
+    const w = (x.value / max) * (W - 200);
+    svg.appendChild(h('svg:text', {x: 0, y: i * rowH + 14}, x.label.length > 22 ? x.label.slice(0, 21) + '\u2026' : x.label));
+    svg.appendChild(h('svg:rect', {class: 's1', x: 150, y: i * rowH + 4, width: Math.max(1, w).toFixed(1), height: rowH - 8},
       h('svg:title', {}, `${x.label}: ${x.value}`)));
-    svg.appendChild(h('svg:text', {x: 226 + w, y: i * rowH + 14}, String(x.value)));
+    svg.appendChild(h('svg:text', {x: 156 + w, y: i * rowH + 14}, String(x.value)));
   });
   return h('figure', {}, h('figcaption', {}, title),
     items.length ? svg : h('p', {class: 'muted'}, 'None in this period.'),
@@ -225,9 +231,9 @@ function eventRow(e, fresh) {
   return h('tr', {class: fresh ? 'new' : null, 'data-id': text(e.id)},
     cell(shortTime(e.received_at)),
     cell(text(e.event_type || '(unparsed)')),
-    cell(eventLink(e.id, e.endpoint)),
+    cell(eventLink(e.id, e.endpoint), 'id'),
     cell(callLink(e.call_session_id || e.call_control_id), 'hide-narrow'),
-    cell(text(e.failure_cause || e.hangup_cause || '')),
+    cell(text(e.failure_cause || e.hangup_cause || ''), 'hide-narrow'),
     cell(text(e.endpoint), 'hide-narrow'),
     cell(e.attempts === undefined ? '1' : String(e.attempts), 'num'),
     cell(e.parse === 'unparsed' ? badge('unparsed') : 'parsed', 'hide-narrow'));
@@ -273,7 +279,7 @@ async function events() {
   setMain(h('h1', {}, 'Events'), form, status,
     h('div', {class: 'scroll'}, h('table', {id: 'events-table'},
       h('thead', {}, h('tr', {}, ['received', 'type', 'id', 'call', 'cause', 'endpoint', 'copies', 'parse'].map((x) =>
-        h('th', {scope: 'col', class: (x === 'call' || x === 'endpoint' || x === 'parse') ? 'hide-narrow' : (x === 'copies' ? 'num' : null)}, x)))),
+        h('th', {scope: 'col', class: (x === 'call' || x === 'endpoint' || x === 'parse' || x === 'cause') ? 'hide-narrow' : (x === 'copies' ? 'num' : null)}, x)))),
       tbody)),
     h('div', {class: 'actions'}, more));
   let next = null;
@@ -387,7 +393,7 @@ async function deadPage() {
     h('h2', {}, 'The latest 200'),
     d.deliveries.length ? table(['handler', 'event', 'type', 'attempts', 'queued', 'last outcome', ''], d.deliveries.map((x) => h('tr', {},
       cell(text(x.handler)), cell(eventLink(x.event_id)), cell(text(x.event_type)), cell(String(x.attempts), 'num'),
-      cell(shortTime(x.queued_at)), cell(badge(x.last_outcome)), cell(replayButton({event: x.event_id, handler: x.handler}, 'Replay'))))), {num: ['attempts']})
+      cell(shortTime(x.queued_at)), cell(badge(x.last_outcome)), cell(replayButton({event: x.event_id, handler: x.handler}, 'Replay')))), {num: ['attempts']})
       : h('p', {class: 'muted'}, 'None.'));
 }
 

@@ -75,8 +75,9 @@ static json_t *text_json(const char *p, size_t len)
             k += n;
             i += n;
         } else {
-            memcpy(out + k, "\xef\xbf\xbd", 3);
-            k += 3;
+            static const char replacement[3] = {'\xef', '\xbf', '\xbd'}; /* U+FFFD */
+            memcpy(out + k, replacement, sizeof replacement);
+            k += sizeof replacement;
             i++;
         }
     }
@@ -90,7 +91,7 @@ static json_t *value_json(const store_value *v)
     switch (v->type) {
     case STORE_INT: return json_integer(v->i);
     case STORE_REAL: return json_real(v->r);
-    case STORE_TEXT: return text_json(v->p, v->len);
+    case STORE_TEXT: /* fall through: a blob is shown as text too (U+FFFD where it is not) */
     case STORE_BLOB: return text_json(v->p, v->len);
     default: return json_null();
     }

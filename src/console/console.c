@@ -235,7 +235,8 @@ static void on_event(void *ctx, const store_record *r)
     if (!fits) {
         off = 1;
         buf[1] = '\0';
-        if (!console_utf8_valid(r->id, strlen(r->id)) || !put_field(buf, sizeof buf - 32, &off, "id", r->id))
+        if (r->id == NULL || !console_utf8_valid(r->id, strlen(r->id))
+            || !put_field(buf, sizeof buf - 32, &off, "id", r->id))
             off = 1;
         off += (size_t)snprintf(buf + off, sizeof buf - off, "%s\"truncated\":true", off > 1 ? "," : "");
     }
@@ -259,7 +260,9 @@ static void secure_headers(struct MHD_Response *resp, bool tls)
                             "frame-ancestors 'none'; object-src 'none'");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(resp, "X-Frame-Options", "DENY");
-    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    /* same-origin, not no-referrer: under no-referrer a browser's form POST says "Origin: null",
+     * which the CSRF check refuses */
+    MHD_add_response_header(resp, "Referrer-Policy", "same-origin");
     MHD_add_response_header(resp, "Cross-Origin-Opener-Policy", "same-origin");
     MHD_add_response_header(resp, "Cross-Origin-Resource-Policy", "same-origin");
     if (tls)
@@ -357,7 +360,7 @@ static bool token_matches(const console *c, const char *given, size_t len)
 static void make_cookie(const console *c, char *out, size_t cap)
 {
     char expiry[24];
-    snprintf(expiry, sizeof expiry, "%lld", (long long)(time(NULL) + SRV_CONSOLE_SESSION_S));
+    snprintf(expiry, sizeof expiry, "%lld", (long long)time(NULL) + SRV_CONSOLE_SESSION_S);
     unsigned char mac[crypto_auth_hmacsha256_BYTES];
     crypto_auth_hmacsha256(mac, (const unsigned char *)expiry, strlen(expiry), c->session_key);
     char hex[2 * sizeof mac + 1];
@@ -369,7 +372,7 @@ static void make_cookie(const console *c, char *out, size_t cap)
 static bool cookie_valid(const console *c, const char *value)
 {
     const char *dot = value != NULL ? strchr(value, '.') : NULL;
-    if (dot == NULL || dot - value > 20 || strlen(dot + 1) != 2 * crypto_auth_hmacsha256_BYTES)
+    if (dot == NULL || dot - value > 20 || strlen(dot + 1) != (size_t)2 * crypto_auth_hmacsha256_BYTES)
         return false;
     unsigned char mac[crypto_auth_hmacsha256_BYTES];
     size_t n = 0;
@@ -436,8 +439,13 @@ static const char *origin_refusal(const console *c, struct MHD_Connection *conn,
 
 /* ---- login -------------------------------------------------------------------------------- */
 
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
 /* The value of field name in an application/x-www-form-urlencoded body, decoded, into out. */
-static bool form_field(const char *body, const char *name, char *out, size_t cap)
+bool console_form_field(const char *body, const char *name, char *out, size_t cap)
 {
     size_t n = strlen(name);
     for (const char *p = body; p != NULL && *p; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL) {
@@ -449,10 +457,10 @@ static bool form_field(const char *body, const char *name, char *out, size_t cap
             if (ch == '+') {
                 ch = ' ';
             } else if (ch == '%') {
-                unsigned x;
-                if (sscanf(v + 1, "%2x", &x) != 1 || v[1] == '\0' || v[2] == '\0')
+                int hi = hex_digit(v[1]), lo = hi >= 0 ? hex_digit(v[2]) : -1;
+                if (lo < 0)
                     return false;
-                ch = (char)x;
+                ch = (char)(hi * 16 + lo);
                 v += 2;
             }
             if (k + 1 >= cap)
@@ -495,7 +503,7 @@ static enum MHD_Result login(console *c, struct MHD_Connection *conn, const creq
     if (why != NULL && MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin") != NULL)
         return refuse(c, conn, 403, "origin_refused", why);
     char token[HOOKD_MAX_BEARER_LEN + 1];
-    bool ok = q->body != NULL && form_field(q->body, "token", token, sizeof token)
+    bool ok = q->body != NULL && console_form_field(q->body, "token", token, sizeof token)
               && token_matches(c, token, strlen(token));
     sodium_memzero(token, sizeof token);
     if (!ok) {
@@ -639,6 +647,8 @@ static enum MHD_Result route(console *c, struct MHD_Connection *conn, const char
         return refuse(c, conn, 413, "body_too_large", "a console request body is at most 16 KiB");
     if (get && strncmp(url, "/assets/", 8) == 0)
         return send_asset(c, conn, 200, url);
+    if (get && strcmp(url, "/favicon.ico") == 0)
+        return send_asset(c, conn, 200, "/assets/icon.svg");
     if (strcmp(url, "/login") == 0)
         return post ? login(c, conn, q)
                     : c->has_token ? login_page(c, conn, 200, false) : redirect(c, conn, "/", NULL);

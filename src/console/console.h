@@ -72,6 +72,11 @@ void console_samples(console *c, int64_t since_us,
 /* Is p[0..len) well-formed UTF-8 (no overlongs, no surrogates)? */
 bool console_utf8_valid(const char *p, size_t len);
 
+/* The value of field name in an application/x-www-form-urlencoded body (NUL-terminated),
+ * percent- and plus-decoded, into out (cap bytes, NUL-terminated): false when absent, malformed
+ * or longer than cap - 1. */
+bool console_form_field(const char *body, const char *name, char *out, size_t cap);
+
 /* The assets the build embeds (assets.c, generated from web/). */
 typedef struct console_asset {
     const char *path;          /* "/assets/app.js" */
