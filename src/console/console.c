@@ -545,6 +545,14 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
         while (st->next >= c->live_next + 1 && !c->stopping
                && pthread_cond_timedwait(&c->live_cond, &c->live_lock, &until) == 0) {
         }
+        /* Woken by a commit: let the next ones gather for a moment, so a busy receiver wakes a
+         * stream a few times a second, not once per commit (the writer never waits for it). */
+        if (!c->stopping && st->next < c->live_next + 1) {
+            pthread_mutex_unlock(&c->live_lock);
+            struct timespec gather = {0, SRV_CONSOLE_GATHER_MS * 1000000L};
+            nanosleep(&gather, NULL);
+            pthread_mutex_lock(&c->live_lock);
+        }
     }
     if (c->stopping) {
         pthread_mutex_unlock(&c->live_lock);
