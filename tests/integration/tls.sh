@@ -82,4 +82,17 @@ expect_match "$TMP/serve.log" 'keeping the TLS certificate in use.*does not belo
 expect_eq "$(subject)" hookd-test-b "  and the certificate in use keeps serving"
 stop_server
 expect_eq $? 0 "SIGTERM: exit 0"
+
+# --- the console over TLS, with only the console on tls: ------------------------------------------
+printf '[server]\nlisten = 127.0.0.1:0\ntls_cert = %s\ntls_key = %s\n[store]\nurl = sqlite:%s\n[console]\nlisten = tls:127.0.0.1:0\ntoken = console-token-over-tls-1234\n[endpoint telnyx]\nscheme = telnyx\npublic_key = %s\n' \
+  "$TMP/a.crt" "$TMP/a.key" "$TMP/hookd.db" "$K_public_key" >"$TMP/console.conf"
+start_server "$TMP/console.log" -c "$TMP/console.conf" || exit 1
+CPORT=$(sed -n 's/.*"msg":"console listening".*"port":\([0-9]*\),"tls":true.*/\1/p' "$TMP/console.log")
+curl -s -D "$TMP/ch" -o /dev/null --cacert "$TMP/a.crt" -X POST --data-urlencode token=console-token-over-tls-1234 \
+  -H "Origin: https://127.0.0.1:$CPORT" "https://127.0.0.1:$CPORT/login"
+expect_match "$TMP/ch" '^HTTP/1.1 303' "the console on tls: signs in over HTTPS (tls_cert used by the console alone)"
+expect_match "$TMP/ch" '^Set-Cookie: hookd_console=.*; Secure' "  its cookie is Secure"
+expect_match "$TMP/ch" '^Strict-Transport-Security: max-age=' "  and HSTS is sent"
+expect_eq "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$TMP/a.crt" -H 'Authorization: Bearer console-token-over-tls-1234' "https://127.0.0.1:$CPORT/api/v1/events")" 200 "  the API answers over HTTPS"
+stop_server
 finish
