@@ -309,8 +309,10 @@ bool store_pg_replay(store_conn *base, const store_replay *spec, store_route_fn 
                  : "($1::text IS NULL OR event_type = $1) AND received_at_us >= $2::bigint"
                    " AND received_at_us < $3::bigint AND ($4::text IS NULL OR seq IN (SELECT"
                    " event_seq FROM deliveries WHERE state = $4 AND ($5::text IS NULL OR handler = $5)))");
+    /* Without a type (a state is then required), only the events with such deliveries match. */
     const char *p[] = {spec->event_id != NULL ? spec->event_id : spec->type, since, until,
-                       spec->state, spec->handler};
+                       spec->type == NULL ? spec->state : NULL,
+                       spec->type == NULL ? spec->handler : NULL};
     if (!store_pg_exec(c, "BEGIN", 0, NULL, PGRES_COMMAND_OK))
         return false;
     PGresult *ev = PQexecParams(c->db, sql, spec->event_id != NULL ? 1 : 5, NULL, p, NULL, NULL, 0);

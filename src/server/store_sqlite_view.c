@@ -299,8 +299,9 @@ bool store_sqlite_replay(store_conn *c, const store_replay *spec, store_route_fn
         "SELECT seq, endpoint, event_type, parse_status = 'parsed',"
         " coalesce(call_session_id, call_control_id), occurred_at_us FROM events";
     char sql[768];
-    /* With a state, only the events that have a delivery in it (the partial index of dead ones
-     * finds them without walking every event of the range). */
+    /* Without a type, a state is required and only the events that have a delivery in it match
+     * (the partial index of dead ones finds them without walking every event of the range). With
+     * a type, every event of it in the range matches, as hookd replay has always counted. */
     snprintf(sql, sizeof sql, "%s WHERE %s ORDER BY seq", select,
              spec->event_id != NULL
                  ? "id = ?1"
@@ -328,10 +329,11 @@ bool store_sqlite_replay(store_conn *c, const store_replay *spec, store_route_fn
         if (spec->event_id == NULL) {
             sqlite3_bind_int64(ev, 2, spec->since_us);
             sqlite3_bind_int64(ev, 3, spec->until_us);
-            if (spec->state != NULL)
+            if (spec->type == NULL) { /* every type: only the events with such deliveries */
                 sqlite3_bind_text(ev, 4, spec->state, -1, SQLITE_STATIC);
-            if (spec->handler != NULL)
-                sqlite3_bind_text(ev, 5, spec->handler, -1, SQLITE_STATIC);
+                if (spec->handler != NULL)
+                    sqlite3_bind_text(ev, 5, spec->handler, -1, SQLITE_STATIC);
+            }
         }
         ok = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
         while (ok && sqlite3_step(ev) == SQLITE_ROW) {
