@@ -72,6 +72,8 @@ struct console {
     /* queue depth and dead letters, every SRV_CONSOLE_SAMPLE_S, for a day */
     pthread_t sampler;
     bool sampler_started;
+    pthread_mutex_t sample_lock; /* not live_lock: reading a day of samples never holds up the
+                                  * writer's on_event */
     sample *samples;
     size_t nsamples, sample_head;
 };
@@ -129,25 +131,25 @@ bool console_with_view(console *c, console_view_fn *fn, void *ctx)
 void console_samples(console *c, int64_t since_us,
                      void (*fn)(void *ctx, int64_t t_us, int64_t owed, int64_t dead), void *ctx)
 {
-    pthread_mutex_lock(&c->live_lock);
+    pthread_mutex_lock(&c->sample_lock);
     size_t first = (c->sample_head + SRV_CONSOLE_SAMPLES - c->nsamples) % SRV_CONSOLE_SAMPLES;
     for (size_t k = 0; k < c->nsamples; k++) {
         const sample *s = &c->samples[(first + k) % SRV_CONSOLE_SAMPLES];
         if (s->t_us >= since_us)
             fn(ctx, s->t_us, s->owed, s->dead);
     }
-    pthread_mutex_unlock(&c->live_lock);
+    pthread_mutex_unlock(&c->sample_lock);
 }
 
 static void take_sample(console *c)
 {
     sample s = {wall_us(), atomic_load(&c->m->queue_depth), atomic_load(&c->m->dead_letters)};
-    pthread_mutex_lock(&c->live_lock);
+    pthread_mutex_lock(&c->sample_lock);
     c->samples[c->sample_head] = s;
     c->sample_head = (c->sample_head + 1) % SRV_CONSOLE_SAMPLES;
     if (c->nsamples < SRV_CONSOLE_SAMPLES)
         c->nsamples++;
-    pthread_mutex_unlock(&c->live_lock);
+    pthread_mutex_unlock(&c->sample_lock);
 }
 
 static void *sampler_main(void *arg)
@@ -662,6 +664,11 @@ static enum MHD_Result route(console *c, struct MHD_Connection *conn, const char
                     : c->has_token ? login_page(c, conn, 200, false) : redirect(c, conn, "/", NULL);
     who w = identify(c, conn);
     if (strcmp(url, "/logout") == 0 && post) {
+        const char *why = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin") != NULL
+                              ? origin_refusal(c, conn, WHO_NOBODY)
+                              : NULL;
+        if (why != NULL) /* another site cannot sign anyone out either */
+            return refuse(c, conn, 403, "origin_refused", why);
         char gone[128];
         snprintf(gone, sizeof gone, COOKIE "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0%s",
                  c->tls ? "; Secure" : "");
@@ -735,18 +742,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
-static void mhd_log(void *cls, const char *fmt, va_list ap)
-{
-    (void)cls;
-    char msg[512];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    size_t n = strlen(msg);
-    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
-        msg[--n] = '\0';
-    log_msg(LOG_DEBUG, "console: libmicrohttpd", "%s", msg);
-}
-
 /* ---- start and stop ----------------------------------------------------------------------- */
 
 bool console_start(const config *cfg, store *st, metrics *m, dispatcher *d, console **out,
@@ -776,6 +771,7 @@ bool console_start(const config *cfg, store *st, metrics *m, dispatcher *d, cons
     randombytes_buf(c->session_key, sizeof c->session_key);
     pthread_mutex_init(&c->view_lock, NULL);
     pthread_mutex_init(&c->live_lock, NULL);
+    pthread_mutex_init(&c->sample_lock, NULL);
     pthread_cond_init(&c->live_cond, NULL);
     struct sockaddr_storage ss;
     bool ok = http_parse_listen(cfg->console_listen + (c->tls ? 4 : 0), &ss);
@@ -795,7 +791,7 @@ bool console_start(const config *cfg, store *st, metrics *m, dispatcher *d, cons
         c->daemon = MHD_start_daemon(
             flags, 0, NULL, NULL, on_request, c,
             MHD_OPTION_ARRAY, c->tls ? tls_options : tls_options + 2,
-            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+            MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, (void *)"console: libmicrohttpd",
             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
             MHD_OPTION_CONNECTION_LIMIT, (unsigned)SRV_CONSOLE_MAX_CONNECTIONS,
             MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)SRV_CONSOLE_PER_IP,
@@ -841,6 +837,7 @@ void console_stop(console *c)
     pthread_mutex_destroy(&c->view_lock);
     pthread_cond_destroy(&c->live_cond);
     pthread_mutex_destroy(&c->live_lock);
+    pthread_mutex_destroy(&c->sample_lock);
     free(c->samples);
     free(c->ring);
     sodium_memzero(c->session_key, sizeof c->session_key);

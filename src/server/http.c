@@ -801,17 +801,14 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     free(w);
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
-
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+void http_mhd_log(void *cls, const char *fmt, va_list ap)
 {
-    (void)cls;
     char text[512];
     vsnprintf(text, sizeof text, fmt, ap);
     size_t n = strlen(text);
-    while (n > 0 && text[n - 1] == '\n')
+    while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
         text[--n] = '\0';
-    log_msg(LOG_WARN, "libmicrohttpd", "%s", text);
+    log_msg(LOG_WARN, cls != NULL ? (const char *)cls : "libmicrohttpd", "%s", text);
 }
 
 /* ---- start and stop ------------------------------------------------------------------------- */
@@ -917,7 +914,7 @@ bool http_start(server *srv, char *err, size_t errlen)
         srv->daemons[i] = MHD_start_daemon(
             flags, 0, accept_policy, srv, on_request, srv,
             MHD_OPTION_ARRAY, tls ? tls_options : tls_options + 2,
-            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, /* first, or early messages miss it */
+            MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, NULL, /* first, or early messages miss it */
             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
             MHD_OPTION_THREAD_POOL_SIZE, c->threads,
             MHD_OPTION_CONNECTION_LIMIT, c->max_connections,

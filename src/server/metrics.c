@@ -110,27 +110,25 @@ void metrics_request(metrics *m, int endpoint, unsigned status, double seconds)
     metrics_observe(&m->request_seconds, seconds);
 }
 
+/* The index of reason among n names whose last is "other"; "other" when it is none of them. */
+static size_t reason_index(const char *const *names, size_t n, const char *reason)
+{
+    for (size_t k = 0; k + 1 < n; k++) {
+        if (strcmp(names[k], reason) == 0)
+            return k;
+    }
+    return n - 1;
+}
+
 void metrics_reject(metrics *m, const char *reason)
 {
-    size_t n = sizeof reasons / sizeof reasons[0], i = n - 1;
-    for (size_t k = 0; k < n; k++) {
-        if (strcmp(reasons[k], reason) == 0) {
-            i = k;
-            break;
-        }
-    }
+    size_t i = reason_index(reasons, sizeof reasons / sizeof reasons[0], reason);
     atomic_fetch_add_explicit(&m->rejections[i], 1, memory_order_relaxed);
 }
 
 void metrics_console_reject(metrics *m, const char *reason)
 {
-    size_t n = sizeof console_reasons / sizeof console_reasons[0], i = n - 1;
-    for (size_t k = 0; k < n; k++) {
-        if (strcmp(console_reasons[k], reason) == 0) {
-            i = k;
-            break;
-        }
-    }
+    size_t i = reason_index(console_reasons, sizeof console_reasons / sizeof console_reasons[0], reason);
     atomic_fetch_add_explicit(&m->console_rejections[i], 1, memory_order_relaxed);
 }
 

@@ -9,6 +9,7 @@
 #define HOOKD_SERVER_H
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 
@@ -54,6 +55,9 @@ int server_run(config *cfg);
 /* "127.0.0.1:8080", "[::1]:8080", ":8080" (all IPv4 addresses) as a socket address. */
 struct sockaddr_storage;
 bool http_parse_listen(const char *text, struct sockaddr_storage *ss);
+
+/* libmicrohttpd's error log into ours, at warn, under the message cls (NULL: "libmicrohttpd"). */
+void http_mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 /* http.c: start and stop the libmicrohttpd daemons (one per listen address). */
 bool http_start(server *srv, char *err, size_t errlen);

@@ -43,8 +43,9 @@ struct store {
     atomic_bool compact_due; /* a prune run ended: give the space back between two batches */
     void (*on_deliveries)(void *ctx);
     void *on_deliveries_ctx;
-    store_event_fn *on_event;
-    void *on_event_ctx;
+    store_event_fn *on_event; /* under event_lock: store_on_event(NULL) returns only once no */
+    void *on_event_ctx;       /* call is running, so the console can be freed right after */
+    pthread_mutex_t event_lock;
     pthread_mutex_t lock;
     pthread_cond_t wake;
     store_job *head, *tail;
@@ -194,10 +195,6 @@ static void run_batch(store *s, store_job *jobs, size_t n)
         if (fn != NULL)
             fn(ctx);
     }
-    pthread_mutex_lock(&s->lock);
-    store_event_fn *on_event = s->on_event;
-    void *on_event_ctx = s->on_event_ctx;
-    pthread_mutex_unlock(&s->lock);
     i = 0;
     for (store_job *j = jobs, *next; j != NULL; j = next, i++) {
         next = j->next; /* done() may free the job */
@@ -206,8 +203,10 @@ static void run_batch(store *s, store_job *jobs, size_t n)
             snprintf(error, sizeof error, "%s", s->be->errmsg(s->conn));
         if (o == STORE_NEW) {
             metrics_stored(s->m, j->rec->parsed ? j->rec->event_type : NULL, j->rec->failure_cause);
-            if (on_event != NULL)
-                on_event(on_event_ctx, j->rec);
+            pthread_mutex_lock(&s->event_lock);
+            if (s->on_event != NULL)
+                s->on_event(s->on_event_ctx, j->rec);
+            pthread_mutex_unlock(&s->event_lock);
         }
         else if (o == STORE_DUPLICATE)
             atomic_fetch_add(&s->m->duplicates, 1);
@@ -360,6 +359,7 @@ bool store_open_backend(const store_backend *be, const config *c, metrics *m, st
     s->be = be;
     s->m = m;
     pthread_mutex_init(&s->lock, NULL);
+    pthread_mutex_init(&s->event_lock, NULL);
     pthread_cond_init(&s->wake, NULL);
     s->retain_s = c->store_retain_s;
     store_node_of(c, s->node, sizeof s->node);
@@ -381,6 +381,7 @@ bool store_open_backend(const store_backend *be, const config *c, metrics *m, st
         pthread_mutex_destroy(&s->hk.lock);
         pthread_cond_destroy(&s->hk.cond);
         pthread_mutex_destroy(&s->lock);
+        pthread_mutex_destroy(&s->event_lock);
         pthread_cond_destroy(&s->wake);
         free(s);
         return false;
@@ -480,10 +481,10 @@ void store_drain_notices(store_reader *r)
 
 void store_on_event(store *s, store_event_fn *fn, void *ctx)
 {
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->event_lock);
     s->on_event = fn;
     s->on_event_ctx = ctx;
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->event_lock);
 }
 
 void store_on_deliveries(store *s, void (*fn)(void *ctx), void *ctx)
@@ -524,6 +525,7 @@ void store_free(store *s)
     pthread_mutex_destroy(&s->hk.lock);
     pthread_cond_destroy(&s->hk.cond);
     pthread_mutex_destroy(&s->lock);
+    pthread_mutex_destroy(&s->event_lock);
     pthread_cond_destroy(&s->wake);
     free(s);
 }

@@ -1,6 +1,7 @@
 /*
  * test_server.c - the daemon's small parsers: allow lists (CIDR matching at the prefix
- * boundaries, IPv4-mapped IPv6, the telnyx ranges) and config sizes.
+ * boundaries, IPv4-mapped IPv6, the telnyx ranges), config sizes, and the console's sign-in
+ * form, UTF-8 check and loopback rule.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -9,6 +10,7 @@
 
 #include "allow.h"
 #include "config.h"
+#include "console.h"
 #include "dispatch.h"
 #include "states.h"
 
@@ -176,6 +178,59 @@ static void state_names(void **state)
     assert_string_equal(attempt_outcome_name(OUTCOME__COUNT), "unknown");
 }
 
+/* The sign-in form: percent and plus decoded, the exact field name, refused when malformed or
+ * too long for the buffer. */
+static void console_form(void **state)
+{
+    (void)state;
+    char out[16];
+    assert_true(console_form_field("a=1&token=ab%2Bc+d", "token", out, sizeof out));
+    assert_string_equal(out, "ab+c d");
+    assert_true(console_form_field("xtoken=1&token=2", "token", out, sizeof out));
+    assert_string_equal(out, "2");
+    assert_true(console_form_field("token=", "token", out, sizeof out));
+    assert_string_equal(out, "");
+    assert_false(console_form_field("tok=1", "token", out, sizeof out));
+    assert_false(console_form_field("token=%zz", "token", out, sizeof out));
+    assert_false(console_form_field("token=%4", "token", out, sizeof out));
+    assert_false(console_form_field("token=0123456789abcdef", "token", out, sizeof out));
+    assert_true(console_form_field("token=0123456789abcde", "token", out, sizeof out));
+}
+
+/* What the API shows as text: well-formed UTF-8 only (no overlongs, surrogates or > U+10FFFF). */
+static void console_utf8(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        bool ok;
+    } cases[] = {
+        {"plain", true},           {"\xe2\x82\xac", true},     {"\xf0\x9f\x93\x9e", true},
+        {"\xc0\xaf", false},       {"\xe0\x80\xaf", false},   {"\xed\xa0\x80", false},
+        {"\xf4\x90\x80\x80", false}, {"\xff", false},         {"\xe2\x82", false},
+        {"\x80", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (console_utf8_valid(cases[i].s, strlen(cases[i].s)) != cases[i].ok)
+            fail_msg("case %zu: wanted %d", i, cases[i].ok);
+    }
+}
+
+/* Without a token the console may only listen on loopback. */
+static void console_loopback(void **state)
+{
+    (void)state;
+    assert_true(config_listen_loopback("127.0.0.1:8081"));
+    assert_true(config_listen_loopback("127.1.2.3:0"));
+    assert_true(config_listen_loopback("[::1]:8081"));
+    assert_true(config_listen_loopback("tls:127.0.0.1:8444"));
+    assert_false(config_listen_loopback("0.0.0.0:8081"));
+    assert_false(config_listen_loopback(":8081"));
+    assert_false(config_listen_loopback("[::]:8081"));
+    assert_false(config_listen_loopback("10.0.0.1:8081"));
+    assert_false(config_listen_loopback("localhost:8081")); /* a name could resolve anywhere */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -187,6 +242,9 @@ int main(void)
         cmocka_unit_test(sizes),
         cmocka_unit_test(retry_after_values),
         cmocka_unit_test(state_names),
+        cmocka_unit_test(console_form),
+        cmocka_unit_test(console_utf8),
+        cmocka_unit_test(console_loopback),
     };
     return cmocka_run_group_tests_name("server", tests, NULL, NULL);
 }
