@@ -81,9 +81,9 @@
 #define SRV_CONSOLE_SESSION_S (12 * 3600) /* a sign-in lasts this long (and ends at a restart) */
 #define SRV_CONSOLE_LOGIN_DELAY_MS 250    /* after a wrong token, before answering */
 #define SRV_CONSOLE_PAGE_MAX 500          /* events or deliveries per API page */
-#define SRV_CONSOLE_RING 1024             /* new events kept for live streams to catch up on */
+#define SRV_CONSOLE_RING 2048             /* new events kept for live streams to catch up on */
 #define SRV_CONSOLE_HEARTBEAT_S 15        /* a stream's keep-alive comment */
-#define SRV_CONSOLE_GATHER_MS 100         /* a stream sends what a tenth of a second brought */
+#define SRV_CONSOLE_GATHER_MS 50          /* a stream sends what 50 ms brought (at 10,000/s: 500) */
 #define SRV_CONSOLE_SAMPLE_S 10           /* queue depth and dead letters sampled this often ... */
 #define SRV_CONSOLE_SAMPLES 8640          /* ... for a day */
 #define SRV_CONSOLE_MAX_BUCKETS 1440      /* per chart */
