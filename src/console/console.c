@@ -39,11 +39,23 @@
 #include "tls.h"
 
 #define COOKIE "hookd_console"
-#define SLOT_BYTES 1024 /* one event's summary in the live ring */
+#define SLOT_BYTES 1024 /* one event's fields in the live ring */
+#define STREAM_BATCH 32 /* slots a stream copies out of the ring per wake-up */
+
+/* The fields a stream shows, copied raw by the writer (no formatting on its thread: a stream
+ * escapes and formats them on its own). */
+enum { F_ID, F_ENDPOINT, F_TYPE, F_OCCURRED, F_CONTROL, F_SESSION, F_FAILURE, F_HANGUP, F__COUNT };
+static const char *const field_names[F__COUNT] = {
+    "id", "endpoint", "event_type", "occurred_at", "call_control_id", "call_session_id",
+    "failure_cause", "hangup_cause",
+};
+#define ABSENT 0xffff
 
 typedef struct live_slot {
     uint64_t seq;
-    size_t len;
+    int64_t received_at_us;
+    bool parsed, truncated;
+    uint16_t at[F__COUNT];     /* offset of each field in data, or ABSENT */
     char data[SLOT_BYTES];
 } live_slot;
 
@@ -172,13 +184,12 @@ static void *sampler_main(void *arg)
 
 /* ---- the live ring ------------------------------------------------------------------------ */
 
-/* Append "key":"value" (JSON-escaped, ASCII controls as \u00XX) when value is set; false when
- * it does not fit. */
-static bool put_field(char *buf, size_t cap, size_t *off, const char *key, const char *value)
+/* Append "key":"value" (JSON-escaped, ASCII controls as \u00XX) to the object that starts at
+ * start; false when it does not fit. */
+static bool put_field(char *buf, size_t cap, size_t *off, size_t start, const char *key,
+                      const char *value)
 {
-    if (value == NULL)
-        return true;
-    int n = snprintf(buf + *off, cap - *off, "%s\"%s\":\"", *off > 1 ? "," : "", key);
+    int n = snprintf(buf + *off, cap - *off, "%s\"%s\":\"", *off > start + 1 ? "," : "", key);
     if (n < 0 || (size_t)n >= cap - *off)
         return false;
     *off += (size_t)n;
@@ -206,51 +217,57 @@ static bool put_field(char *buf, size_t cap, size_t *off, const char *key, const
     return true;
 }
 
-/* The writer thread, after a commit: the new event's summary into the ring. Text fields that are
- * not valid UTF-8 are left out (the API shows them); a summary too long keeps id and type. */
+/* The writer thread, after a commit: the new event's fields into the ring, raw. Fields that do
+ * not fit SLOT_BYTES are left out and the event marked truncated (the API has all of them). */
 static void on_event(void *ctx, const store_record *r)
 {
     console *c = ctx;
-    char buf[SLOT_BYTES], received[HOOKD_ISO8601_BUFSIZE] = "";
-    hookd_iso8601_format(r->received_at_us, received, sizeof received);
-    const char *const fields[][2] = {
-        {"id", r->id},
-        {"endpoint", r->endpoint},
-        {"event_type", r->parsed ? r->event_type : NULL},
-        {"occurred_at", r->occurred_at},
-        {"received_at", received},
-        {"call_control_id", r->call_control_id},
-        {"call_session_id", r->call_session_id},
-        {"failure_cause", r->failure_cause},
-        {"hangup_cause", r->hangup_cause},
-        {"parse", r->parsed ? "parsed" : "unparsed"},
+    const char *const values[F__COUNT] = {
+        r->id, r->endpoint, r->parsed ? r->event_type : NULL, r->occurred_at, r->call_control_id,
+        r->call_session_id, r->failure_cause, r->hangup_cause,
     };
-    size_t off = 1;
-    buf[0] = '{';
-    buf[1] = '\0';
-    bool fits = true;
-    for (size_t i = 0; fits && i < sizeof fields / sizeof fields[0]; i++) {
-        const char *v = fields[i][1];
-        if (v != NULL && console_utf8_valid(v, strlen(v)))
-            fits = put_field(buf, sizeof buf - 2, &off, fields[i][0], v);
-    }
-    if (!fits) {
-        off = 1;
-        buf[1] = '\0';
-        if (r->id == NULL || !console_utf8_valid(r->id, strlen(r->id))
-            || !put_field(buf, sizeof buf - 32, &off, "id", r->id))
-            off = 1;
-        off += (size_t)snprintf(buf + off, sizeof buf - off, "%s\"truncated\":true", off > 1 ? "," : "");
-    }
-    buf[off++] = '}';
-    buf[off] = '\0';
     pthread_mutex_lock(&c->live_lock);
     live_slot *s = &c->ring[c->live_next % SRV_CONSOLE_RING];
     s->seq = ++c->live_next;
-    s->len = off;
-    memcpy(s->data, buf, off + 1);
+    s->received_at_us = r->received_at_us;
+    s->parsed = r->parsed;
+    s->truncated = false;
+    size_t used = 0;
+    for (size_t i = 0; i < F__COUNT; i++) {
+        size_t n = values[i] != NULL ? strlen(values[i]) : 0;
+        s->at[i] = ABSENT;
+        if (values[i] == NULL)
+            continue;
+        if (used + n + 1 > sizeof s->data) {
+            s->truncated = true;
+            continue;
+        }
+        memcpy(s->data + used, values[i], n + 1);
+        s->at[i] = (uint16_t)used;
+        used += n + 1;
+    }
     pthread_cond_broadcast(&c->live_cond);
     pthread_mutex_unlock(&c->live_lock);
+}
+
+/* One SSE message for a slot, appended to out (at least 6 x SLOT_BYTES + 512 free): text that is
+ * not UTF-8 is left out. */
+static size_t format_event(const live_slot *s, char *out, size_t cap)
+{
+    char received[HOOKD_ISO8601_BUFSIZE] = "";
+    hookd_iso8601_format(s->received_at_us, received, sizeof received);
+    int n = snprintf(out, cap, "id: %" PRIu64 "\nevent: event\ndata: {", s->seq);
+    size_t off = n > 0 ? (size_t)n : 0, start = off - 1;
+    for (size_t i = 0; i < F__COUNT; i++) {
+        const char *v = s->at[i] != ABSENT ? s->data + s->at[i] : NULL;
+        if (v != NULL && console_utf8_valid(v, strlen(v)))
+            put_field(out, cap, &off, start, field_names[i], v);
+        if (i == F_OCCURRED)
+            put_field(out, cap, &off, start, "received_at", received);
+    }
+    put_field(out, cap, &off, start, "parse", s->parsed ? "parsed" : "unparsed");
+    n = snprintf(out + off, cap - off, "%s}\n\n", s->truncated ? ",\"truncated\":true" : "");
+    return off + (n > 0 ? (size_t)n : 0);
 }
 
 /* ---- responses ---------------------------------------------------------------------------- */
@@ -525,20 +542,18 @@ static enum MHD_Result login(console *c, struct MHD_Connection *conn, const creq
 
 typedef struct stream {
     console *c;
-    uint64_t next;             /* the seq to send next */
+    uint64_t next;             /* the seq to copy out of the ring next */
     bool started;
+    live_slot batch[STREAM_BATCH]; /* copied out under the lock, formatted outside it */
+    char *text;                /* formatted, not yet sent: text[sent..len) */
+    size_t len, sent, cap;
 } stream;
 
-static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+/* Wait for new events (gathering SRV_CONSOLE_GATHER_MS of them), copy up to STREAM_BATCH out of
+ * the ring and format them into st->text outside the lock. False when the console stops. */
+static bool stream_refill(stream *st)
 {
-    (void)pos;
-    stream *st = cls;
     console *c = st->c;
-    size_t off = 0;
-    if (!st->started) {
-        st->started = true;
-        return snprintf(buf, max, "retry: 2000\n: hookd console stream\n\n");
-    }
     pthread_mutex_lock(&c->live_lock);
     if (st->next >= c->live_next + 1 && !c->stopping) {
         struct timespec until;
@@ -558,33 +573,57 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
     }
     if (c->stopping) {
         pthread_mutex_unlock(&c->live_lock);
-        return MHD_CONTENT_READER_END_OF_STREAM;
+        return false;
     }
     uint64_t oldest = c->live_next > SRV_CONSOLE_RING ? c->live_next - SRV_CONSOLE_RING + 1 : 1;
-    if (st->next < oldest) {
-        int n = snprintf(buf, max, "event: gap\ndata: {\"missed\":%" PRIu64 "}\n\n", oldest - st->next);
-        off = n > 0 ? (size_t)n : 0;
+    uint64_t missed = st->next < oldest ? oldest - st->next : 0;
+    if (missed > 0)
         st->next = oldest;
-    }
-    while (st->next <= c->live_next) {
-        const live_slot *s = &c->ring[(st->next - 1) % SRV_CONSOLE_RING];
-        if (off + s->len + 64 > max)
-            break;
-        int n = snprintf(buf + off, max - off, "id: %" PRIu64 "\nevent: event\ndata: %s\n\n", s->seq,
-                         s->data);
-        off += (size_t)n;
-        st->next++;
-    }
+    size_t n = 0;
+    while (n < STREAM_BATCH && st->next <= c->live_next)
+        st->batch[n++] = c->ring[(st->next++ - 1) % SRV_CONSOLE_RING];
     pthread_mutex_unlock(&c->live_lock);
-    if (off == 0) /* the heartbeat: proxies and the connection timeout see traffic */
+    st->len = st->sent = 0;
+    size_t need = 128 + n * (6 * SLOT_BYTES + 512);
+    if (need > st->cap) {
+        char *grown = realloc(st->text, need);
+        if (grown == NULL)
+            return true; /* nothing formatted: a keep-alive this time */
+        st->text = grown;
+        st->cap = need;
+    }
+    if (missed > 0) {
+        int k = snprintf(st->text, st->cap, "event: gap\ndata: {\"missed\":%" PRIu64 "}\n\n", missed);
+        st->len = k > 0 ? (size_t)k : 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        st->len += format_event(&st->batch[i], st->text + st->len, st->cap - st->len);
+    return true;
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    stream *st = cls;
+    if (!st->started) {
+        st->started = true;
+        return snprintf(buf, max, "retry: 2000\n: hookd console stream\n\n");
+    }
+    if (st->sent == st->len && !stream_refill(st))
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    if (st->sent == st->len) /* the heartbeat: proxies and the connection timeout see traffic */
         return snprintf(buf, max, ": keep-alive\n\n");
-    return (ssize_t)off;
+    size_t n = st->len - st->sent < max ? st->len - st->sent : max;
+    memcpy(buf, st->text + st->sent, n);
+    st->sent += n;
+    return (ssize_t)n;
 }
 
 static void stream_free(void *cls)
 {
     stream *st = cls;
     atomic_fetch_sub(&st->c->m->console_streams, 1);
+    free(st->text);
     free(st);
 }
 

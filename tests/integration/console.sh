@@ -259,6 +259,13 @@ for _ in $(seq 50); do grep -q 'evt-live' "$TMP/stream" && break; sleep 0.1; don
 expect_match "$TMP/stream" '^event: event$' "GET /stream: Server-Sent Events"
 expect_eq "$(sed -n 's/^data: //p' "$TMP/stream" | jq -r 'select(.id == "evt-live") | .event_type + " " + .call_session_id')" "call.initiated sess-live" "  a new event arrives with its summary"
 expect_eq "$(metric hookd_console_streams)" 1 "  hookd_console_streams counts it"
+long=$(head -c 250 /dev/zero | tr '\0' 'x') # each field within the parser's 256, together over 1 KiB
+printf '{"data":{"record_type":"event","event_type":"call.hangup","id":"evt-long","occurred_at":"%s","payload":{"call_session_id":"s%s","call_control_id":"c%s","hangup_cause":"h%s","failure_cause":"f%s"}}}' "$now" "$long" "$long" "$long" "$long" >"$TMP/long.json"
+post_telnyx /webhooks/telnyx "$TMP/long.json" "$K_private_key"
+expect_eq "$(cat "$TMP/status")" 200 "  a long event is stored"
+for _ in $(seq 50); do grep -q 'evt-long' "$TMP/stream" && break; sleep 0.1; done
+expect_eq "$(sed -n 's/^data: //p' "$TMP/stream" | jq -r 'select(.id == "evt-long") | "\(.truncated) \(.hangup_cause // "absent") \(.event_type)"')" "true absent call.hangup" \
+  "  an event too long for the stream's summary comes truncated, the long field left out"
 LAST=$(sed -n 's/^id: //p' "$TMP/stream" | tail -1)
 kill "$STREAM_PID" 2>/dev/null
 timeout 2 curl -s -N "${auth[@]}" -H "Last-Event-ID: $((LAST - 1))" "$C/api/v1/stream" >"$TMP/resume"
