@@ -84,6 +84,16 @@ typedef struct attempt {
     struct attempt *next_finished;
 } attempt;
 
+/* order = call on a shared store: a lane whose wake-up after a commit failed (the database went
+ * away), tried again until it works, so its parked deliveries do not wait for the recheck. */
+typedef struct lane_wake {
+    size_t handler;
+    char *call_key;
+    int64_t at_us;
+    int ms;
+    struct lane_wake *next;
+} lane_wake;
+
 struct dispatcher {
     const config *cfg;
     store *store;
@@ -103,6 +113,8 @@ struct dispatcher {
     bool claims;              /* the store is shared: claim with leases (store_claim) */
     int64_t next_rescue_us;   /* ... and look for leases that ran out then */
     unsigned record_errors_quiet;   /* failures not logged since */
+    lane_wake *wakes;         /* lanes to wake again (scheduler thread only) */
+    size_t nwakes;
 };
 
 static int64_t now_us(void)
@@ -532,6 +544,39 @@ static void recorded(void *ctx, store_outcome outcome, const char *error)
  * submitted again (the handler is not run again), after 100 ms doubling to
  * DISPATCH_RECORD_RETRY_MAX_MS (a full disk stays full for a while), unless hookd is stopping;
  * then the delivery is let go, still owed in the store, and runs after the restart. */
+static void defer_wake(dispatcher *d, size_t handler, const char *call_key, int64_t now)
+{
+    lane_wake *w = d->nwakes < DISPATCH_WAKE_RETRY_MAX ? calloc(1, sizeof *w) : NULL;
+    if (w == NULL || (w->call_key = strdup(call_key)) == NULL) {
+        free(w); /* past the bound: the parked deliveries' recheck still comes */
+        return;
+    }
+    w->handler = handler;
+    w->ms = 100;
+    w->at_us = now + 100000;
+    w->next = d->wakes;
+    d->wakes = w;
+    d->nwakes++;
+}
+
+static void retry_wakes(dispatcher *d, int64_t now)
+{
+    for (lane_wake **p = &d->wakes, *w; (w = *p) != NULL;) {
+        if (w->at_us > now) {
+            p = &w->next;
+        } else if (store_wake_lane(d->reader, d->cfg->handlers[w->handler].name, w->call_key)) {
+            *p = w->next;
+            d->nwakes--;
+            free(w->call_key);
+            free(w);
+        } else {
+            w->ms = w->ms * 2 > DISPATCH_RECORD_RETRY_MAX_MS ? DISPATCH_RECORD_RETRY_MAX_MS : w->ms * 2;
+            w->at_us = now + (int64_t)w->ms * 1000;
+            p = &w->next;
+        }
+    }
+}
+
 static void reap(dispatcher *d)
 {
     int64_t now = now_us();
@@ -554,11 +599,14 @@ static void reap(dispatcher *d)
         /* A shared store wakes the call's parked deliveries now that the end is committed, under
          * the claimers' lock (SQLite's writer did it in the record's own transaction). */
         if (d->claims && a->record_outcome != STORE_FAILED && a->call_key != NULL
-            && a->record.new_state != DELIVERY_RETRY && d->cfg->handlers[a->handler].order_call)
-            store_wake_lane(d->reader, d->cfg->handlers[a->handler].name, a->call_key);
+            && a->record.new_state != DELIVERY_RETRY && d->cfg->handlers[a->handler].order_call
+            && !store_wake_lane(d->reader, d->cfg->handlers[a->handler].name, a->call_key))
+            defer_wake(d, a->handler, a->call_key, now);
         d->inflight[a->handler]--;
         attempt_free(a);
     }
+    if (d->wakes != NULL && !d->stopping)
+        retry_wakes(d, now);
     for (attempt *a = d->running; a != NULL; a = a->next) {
         if (a->resubmit && (a->resubmit_at_us <= now || d->stopping)) {
             a->resubmit = false;
@@ -941,6 +989,11 @@ void dispatch_stop(dispatcher *d)
     for (size_t i = 0; i < SRV_MAX_HANDLERS; i++) {
         hookd_signer_free(d->signers[i][0]);
         hookd_signer_free(d->signers[i][1]);
+    }
+    for (lane_wake *w = d->wakes, *next; w != NULL; w = next) {
+        next = w->next;
+        free(w->call_key);
+        free(w);
     }
     store_reader_close(d->reader);
     close(d->wake_fd);

@@ -69,6 +69,8 @@
 #define DISPATCH_POLL_MS 200              /* the scheduler looks for due deliveries this often */
 #define DISPATCH_BATCH 256                /* due deliveries of one order = call handler read per look */
 #define DISPATCH_PARK_RECHECK_S 60        /* a parked delivery is re-examined at least this often */
+#define DISPATCH_WAKE_RETRY_MAX 4096      /* lanes (order = call, shared store) whose wake-up after a
+                                           * commit failed, tried again; past it, the recheck */
 #define DISPATCH_RECORD_RETRY_MAX_MS 5000 /* an attempt record that failed (disk full) is retried
                                            * after 100 ms doubling up to this */
 

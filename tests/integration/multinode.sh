@@ -221,6 +221,7 @@ expect_eq "$("$NODE" -e "console.log(JSON.parse(process.argv[1]).gaveUp)" "$(cat
   "and the sender's retries got every event stored once the database was back"
 drain 30
 expect_eq "$(owed)" 0 "and dispatch resumed: every delivery ended"
+[ "$(owed)" = 0 ] || sql "SELECT handler, state, count(*), min(attempts), max(attempts), min(next_attempt_us) - $(date +%s)000000, count(lease_until_us) FROM deliveries WHERE state NOT IN ('succeeded', 'dead') GROUP BY 1, 2" | sed 's/^/#   owed: /'
 RECONNECTS=$(( $(metric_of n1 hookd_store_reconnects_total) + $(metric_of n2 hookd_store_reconnects_total) + $(metric_of n3 hookd_store_reconnects_total) ))
 expect_eq "$(( RECONNECTS >= 3 ))" 1 "the reconnections are counted ($RECONNECTS over the three nodes)"
 for n in n1 n2 n3; do kill -TERM "${PID[$n]}"; done
