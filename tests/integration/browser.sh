@@ -11,18 +11,7 @@ command -v "${CHROMIUM:-chromium}" >/dev/null || { fail "chromium is installed (
 eval "$("$HOOKD" keygen | sed 's/^/K_/')"
 TOKEN=browser-token-$RANDOM-$RANDOM-$RANDOM
 new_store b
-cat >"$TMP/hookd.conf" <<CONF
-[server]
-listen = 127.0.0.1:0
-[store]
-url = $STORE_URL
-[console]
-listen = 127.0.0.1:0
-token = $TOKEN
-[endpoint telnyx]
-scheme = telnyx
-public_key = $K_public_key
-tolerance = 3600
+{ console_conf "$TOKEN"; cat <<CONF
 [handler ok]
 on = *
 exec = /bin/cat
@@ -31,9 +20,10 @@ on = siprec.failed
 exec = /bin/sh -c "echo 'recording target unreachable' >&2; exit 7"
 max_attempts = 1
 CONF
+} >"$TMP/hookd.conf"
 start_server "$TMP/serve.log" -c "$TMP/hookd.conf" || exit 1
 CLEANUP="kill -9 \$SERVER_PID 2>/dev/null"
-CPORT=$(sed -n 's/.*"msg":"console listening".*"port":\([0-9]*\).*/\1/p' "$TMP/serve.log")
+CPORT=$(console_port "$TMP/serve.log")
 
 "$NODE" "$CLIENT" load "http://127.0.0.1:$PORT/webhooks/telnyx" "$K_private_key" 60 4 0 "$TMP/load.jsonl" 6 >/dev/null
 expect_eq "$(grep -c '"status":200' "$TMP/load.jsonl")" 60 "60 siprec.failed events over 6 calls"

@@ -30,18 +30,7 @@ expect_exit 2 "--console on a public address without HOOKD_CONSOLE_TOKEN is refu
 expect_match "$TMP/err" 'not a loopback address' "  saying why"
 
 # --- a daemon with a console, two handlers (one always fails: dead letters) ------------------
-cat >"$TMP/hookd.conf" <<CONF
-[server]
-listen = 127.0.0.1:0
-[store]
-url = $STORE_URL
-[console]
-listen = 127.0.0.1:0
-token = env:CONSOLE_TOKEN
-[endpoint telnyx]
-scheme = telnyx
-public_key = $K_public_key
-tolerance = 3600
+{ console_conf env:CONSOLE_TOKEN; cat <<CONF
 [handler ok]
 on = *
 exec = /bin/cat
@@ -51,9 +40,10 @@ on = siprec.failed
 exec = /bin/sh -c "echo 'no disk' >&2; exit 3"
 max_attempts = 1
 CONF
+} >"$TMP/hookd.conf"
 CONSOLE_TOKEN=$TOKEN start_server "$TMP/serve.log" -c "$TMP/hookd.conf" || exit 1
 CLEANUP="kill -9 \$SERVER_PID \${STREAM_PID:-} 2>/dev/null"
-CPORT=$(sed -n 's/.*"msg":"console listening".*"port":\([0-9]*\).*/\1/p' "$TMP/serve.log")
+CPORT=$(console_port "$TMP/serve.log")
 C="http://127.0.0.1:$CPORT"
 expect_match "$TMP/serve.log" '"msg":"console listening".*"token":true' "the console listens, with a token"
 expect_no_match "$TMP/serve.log" "$TOKEN" "  the token never reaches the log"
@@ -287,7 +277,7 @@ expect_eq "$?" 0 "hookd stops cleanly with the console open"
 
 # --- no token: loopback only, and only to loopback names ------------------------------------------
 start_server "$TMP/open.log" --telnyx-public-key "$K_public_key" --db "$STORE_URL" --listen 127.0.0.1:0 --console 127.0.0.1:0 || exit 1
-CPORT=$(sed -n 's/.*"msg":"console listening".*"port":\([0-9]*\).*/\1/p' "$TMP/open.log")
+CPORT=$(console_port "$TMP/open.log")
 C="http://127.0.0.1:$CPORT"
 get /api/v1/events
 expect_eq "$(cat "$TMP/status")" 200 "without a token, loopback needs no credentials"

@@ -159,5 +159,26 @@ SQL
   fi
 }
 
+# console_conf TOKEN_VALUE: the head of a config with a console (token = TOKEN_VALUE) and one
+# Telnyx endpoint (key $K_public_key) on the store new_store made last; handlers follow it.
+console_conf() {
+  cat <<CONF
+[server]
+listen = 127.0.0.1:0
+[store]
+url = $STORE_URL
+[console]
+listen = 127.0.0.1:0
+token = $1
+[endpoint telnyx]
+scheme = telnyx
+public_key = $K_public_key
+tolerance = 3600
+CONF
+}
+
+# console_port LOG: the console's port, from the daemon's "console listening" line.
+console_port() { sed -n 's/.*"msg":"console listening".*"port":\([0-9]*\).*/\1/p' "$1"; }
+
 # metric NAME: the value of one sample of the running daemon's /metrics (NAME with its labels).
 metric() { curl -s "http://127.0.0.1:$PORT/metrics" | awk -v n="$1" '$1 == n { print $2 }'; }
