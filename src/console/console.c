@@ -326,14 +326,8 @@ static enum MHD_Result refuse(console *c, struct MHD_Connection *conn, unsigned 
 {
     metrics_console_reject(c->m, reason);
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    char addr[INET6_ADDRSTRLEN] = "-";
-    if (ci != NULL && ci->client_addr != NULL) {
-        const struct sockaddr *sa = ci->client_addr;
-        if (sa->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, addr, sizeof addr);
-        else if (sa->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, addr, sizeof addr);
-    }
+    char addr[INET6_ADDRSTRLEN];
+    http_address_text(ci != NULL ? ci->client_addr : NULL, addr, sizeof addr);
     log_json(LOG_INFO, "console: refused",
              json_pack("{s:s, s:i, s:s}", "reason", reason, "status", (int)status, "remote", addr));
     return send_json(c, conn, status, json_pack("{s:s, s:s}", "error", reason, "message", why));

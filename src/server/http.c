@@ -137,7 +137,7 @@ typedef struct conn_watch {
     struct conn_watch *prev, *next;
 } conn_watch;
 
-static void address_text(const struct sockaddr *a, char *out, size_t cap)
+void http_address_text(const struct sockaddr *a, char *out, size_t cap)
 {
     out[0] = '\0';
     if (a != NULL && a->sa_family == AF_INET)
@@ -661,7 +661,7 @@ static request *request_new(server *srv, struct MHD_Connection *conn)
     r->received_at_us = now_us();
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    address_text(ci != NULL ? ci->client_addr : NULL, r->remote, sizeof r->remote);
+    http_address_text(ci != NULL ? ci->client_addr : NULL, r->remote, sizeof r->remote);
     atomic_fetch_add(&srv->inflight, 1);
     return r;
 }
@@ -775,7 +775,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         atomic_store(&w->since, now_seconds());
         const union MHD_ConnectionInfo *ai =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        address_text(ai != NULL ? ai->client_addr : NULL, w->remote, sizeof w->remote);
+        http_address_text(ai != NULL ? ai->client_addr : NULL, w->remote, sizeof w->remote);
         pthread_mutex_lock(&srv->watch_lock);
         w->next = srv->watches;
         if (srv->watches != NULL)

@@ -56,6 +56,10 @@ int server_run(config *cfg);
 struct sockaddr_storage;
 bool http_parse_listen(const char *text, struct sockaddr_storage *ss);
 
+/* An IPv4 or IPv6 socket address as text, into out (INET6_ADDRSTRLEN); "" for anything else. */
+struct sockaddr;
+void http_address_text(const struct sockaddr *a, char *out, size_t cap);
+
 /* libmicrohttpd's error log into ours, at warn, under the message cls (NULL: "libmicrohttpd"). */
 void http_mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 

@@ -4,6 +4,7 @@
 # byte-exact raw bodies, calls, deliveries, replay queuing deliveries, stats), the live stream
 # delivering a new event, the security headers on every answer, and the no-token loopback mode
 # refusing foreign Host names. Runs on SQLite and (console-pg) on PostgreSQL.
+PG_PRIVATE=1 # on PostgreSQL, the suite stops its own server to see the console answer 503
 . "$(dirname "$0")/lib.sh"
 
 eval "$("$HOOKD" keygen | sed 's/^/K_/')"
@@ -272,6 +273,19 @@ expect_eq "$(metric 'hookd_console_rejections_total{reason="origin_refused"}')" 
 expect_eq "$(metric 'hookd_console_rejections_total{reason="login_failed"}')" 1 "  login_failed"
 expect_eq "$(metric hookd_console_logins_total)" 1 "sign-ins are counted"
 expect_match "$TMP/serve.log" '"msg":"console: refused","reason":"origin_refused","status":403' "refusals are logged with their reason"
+
+# --- the database goes away and comes back (PostgreSQL) ---------------------------------------------
+if [ "$STORE" = postgres ]; then
+  "$SCRIPTS/pg-tmp" halt "$PG_HOST"
+  get /api/v1/events "${auth[@]}"
+  expect_eq "$(cat "$TMP/status")|$(jqb .error)" "503|store_unavailable" "the database down: 503 store_unavailable"
+  get /api/v1/calls/call-3 "${auth[@]}"
+  expect_eq "$(cat "$TMP/status")" 503 "  on every read"
+  expect_eq "$(metric 'hookd_console_rejections_total{reason="store_unavailable"}')" 2 "  counted"
+  "$SCRIPTS/pg-tmp" resume "$PG_HOST"
+  for _ in $(seq 100); do get /api/v1/events "${auth[@]}"; [ "$(cat "$TMP/status")" = 200 ] && break; sleep 0.1; done
+  expect_eq "$(cat "$TMP/status")|$(jq '.events | length' "$TMP/b")" "200|50" "  back: the console reconnects on its own"
+fi
 stop_server
 expect_eq "$?" 0 "hookd stops cleanly with the console open"
 
