@@ -259,59 +259,40 @@ typedef struct one_event {
     json_t *event;             /* the first row's fields */
     json_t *also;              /* endpoints of other rows with this id */
     int64_t seq;
-    unsigned char *body;
+    unsigned char *body;       /* the first row's body, exactly */
     size_t body_len;
-    bool want_body;
 } one_event;
 
+/* REPORT_CONSOLE_EVENT's rows: the first is the event, the others only say where else it is. */
 static bool event_row(void *ctx, size_t ncol, const char *const *names, const store_value *v)
 {
     one_event *e = ctx;
-    if (e->event != NULL) {
-        for (size_t i = 0; i < ncol; i++) {
+    bool first = e->event == NULL;
+    if (first)
+        e->event = json_object();
+    for (size_t i = 0; i < ncol; i++) {
+        if (!first) {
             if (strcmp(names[i], "endpoint") == 0)
                 json_array_append_new(e->also, value_json(&v[i]));
-        }
-        return true;
-    }
-    e->event = json_object();
-    for (size_t i = 0; i < ncol; i++) {
-        if (strcmp(names[i], "seq") == 0)
+        } else if (strcmp(names[i], "seq") == 0) {
             e->seq = v[i].i;
-        else if (strcmp(names[i], "parse_status") == 0)
-            json_object_set_new(e->event, "parse", value_json(&v[i]));
-        else if (strcmp(names[i], "body") != 0)
+        } else if (strcmp(names[i], "body") == 0) {
+            e->body = malloc(v[i].len + 1);
+            if (e->body != NULL && v[i].len > 0)
+                memcpy(e->body, v[i].p, v[i].len);
+            e->body_len = e->body != NULL ? v[i].len : 0;
+        } else {
             json_object_set_new(e->event, names[i], value_json(&v[i]));
+        }
     }
     return true;
-}
-
-static bool body_row(void *ctx, size_t ncol, const char *const *names, const store_value *v)
-{
-    (void)names;
-    one_event *e = ctx;
-    if (ncol < 1 || e->body != NULL || (v[0].type != STORE_BLOB && v[0].type != STORE_TEXT))
-        return false;
-    e->body = malloc(v[0].len + 1);
-    if (e->body != NULL) {
-        memcpy(e->body, v[0].p, v[0].len);
-        e->body_len = v[0].len;
-    }
-    return false;
 }
 
 static bool read_event(void *ctx, store_view *v)
 {
     one_event *e = ctx;
     const char *params[] = {e->id, e->endpoint};
-    if (!store_view_report(v, REPORT_EVENT_ROWS, params, 2, event_row, e))
-        return false;
-    if (e->event != NULL && e->want_body) {
-        /* the first row's body (both reports order by seq) */
-        if (!store_view_report(v, REPORT_EVENT_BODY, params, 2, body_row, e))
-            return false;
-    }
-    return true;
+    return store_view_report(v, REPORT_CONSOLE_EVENT, params, 2, event_row, e);
 }
 
 static bool find_event(const api_request *r, const char *id, one_event *e, api_response *out)
@@ -358,7 +339,7 @@ static bool add_attempts(console *c, json_t *deliveries)
 
 static void event_show(const api_request *r, const char *id, api_response *out)
 {
-    one_event e = {.want_body = true};
+    one_event e = {0};
     if (!find_event(r, id, &e, out)) {
         event_free(&e);
         return;
@@ -395,7 +376,7 @@ static void event_show(const api_request *r, const char *id, api_response *out)
 
 static void event_raw(const api_request *r, const char *id, api_response *out)
 {
-    one_event e = {.want_body = true};
+    one_event e = {0};
     if (!find_event(r, id, &e, out)) {
         event_free(&e);
         return;

@@ -117,6 +117,12 @@ static const char *const reports[] = {
         "SELECT " CONSOLE_EVENT ", call_leg_id, coalesce(occurred_at_us, received_at_us) AS t_us"
         " FROM events WHERE $1 IN (call_session_id, call_control_id, call_leg_id)"
         " ORDER BY t_us, seq LIMIT 5000",
+    [REPORT_CONSOLE_EVENT] =
+        "SELECT seq, id, endpoint, scheme, event_type, occurred_at, " RECEIVED " AS received_at,"
+        " call_control_id, call_session_id, call_leg_id, connection_id, failure_cause,"
+        " hangup_cause, attempts, meta_attempt, delivered_to, remote_addr, content_type,"
+        " parse_status AS parse, parse_error, body FROM events"
+        " WHERE id = $1 AND ($2::text IS NULL OR endpoint = $2) ORDER BY seq",
     [REPORT_CALL_DELIVERIES] =
         "SELECT " CONSOLE_DELIVERY
         " WHERE $1 IN (e.call_session_id, e.call_control_id, e.call_leg_id) ORDER BY d.id LIMIT 5000",
