@@ -238,7 +238,7 @@ for bad in '{' '[]' '{"type":"x"}' '{"state":"lost"}' '{"event":"x","handler":"n
   get /api/v1/replay -X POST "${auth[@]}" -d "$bad"
   expect_eq "$(cat "$TMP/status")" 400 "POST /replay $bad: 400"
 done
-expect_match "$TMP/serve.log" '"msg":"console: replay".*"queued":150' "a replay is logged"
+expect_logged "$TMP/serve.log" '"msg":"console: replay".*"queued":150' "a replay is logged"
 
 # --- the live stream ----------------------------------------------------------------------------
 curl -s -N "${auth[@]}" "$C/api/v1/stream" >"$TMP/stream" &
@@ -272,7 +272,7 @@ expect_eq "$(( $(metric 'hookd_console_rejections_total{reason="unauthorized"}')
 expect_eq "$(metric 'hookd_console_rejections_total{reason="origin_refused"}')" 4 "  origin_refused"
 expect_eq "$(metric 'hookd_console_rejections_total{reason="login_failed"}')" 1 "  login_failed"
 expect_eq "$(metric hookd_console_logins_total)" 1 "sign-ins are counted"
-expect_match "$TMP/serve.log" '"msg":"console: refused","reason":"origin_refused","status":403' "refusals are logged with their reason"
+expect_logged "$TMP/serve.log" '"msg":"console: refused","reason":"origin_refused","status":403' "refusals are logged with their reason"
 
 # --- the database goes away and comes back (PostgreSQL) ---------------------------------------------
 if [ "$STORE" = postgres ]; then

@@ -50,8 +50,8 @@ expect_match "$TMP/serve.log" '^[0-9T:.-]+Z notice +started version=[^ ]+ store=
 expect_no_match "$TMP/serve.log" '^\{' "  and no JSON"
 printf '{"data":{"event_type":"x\\u001b]0;pwned\\u0007","id":"esc id \\"q\\""}}' >"$TMP/esc.json"
 post /webhooks/open "$TMP/esc.json"
-expect_match "$TMP/serve.log" 'event_id="esc id \\"q\\""' "  a value with blanks or quotes is quoted and escaped"
-expect_match "$TMP/serve.log" 'event_type="x\\x1b]0;pwned\\x07"' "  control bytes are written as \\xHH, never raw"
+expect_logged "$TMP/serve.log" 'event_id="esc id \\"q\\""' "  a value with blanks or quotes is quoted and escaped"
+expect_logged "$TMP/serve.log" 'event_type="x\\x1b]0;pwned\\x07"' "  control bytes are written as \\xHH, never raw"
 expect_eq "$(grep -c $'\e' "$TMP/serve.log")" 0 "  (no escape byte reaches the terminal)"
 stop_server
 expect_exit 2 "--log-format takes json or text" "$HOOKD" serve --log-format xml --telnyx-public-key "$K_public_key"

@@ -79,7 +79,7 @@ const t0 = Date.now(); s.on('error', () => {});
 s.on('close', () => { console.log(((Date.now() - t0) / 1000).toFixed(0)); process.exit(0); });
 setTimeout(() => { console.log('open'); process.exit(0); }, 8000);" >"$TMP/hdr"
 expect_match "$TMP/hdr" '^[34]$' "headers not complete within header_timeout: cut after $(cat "$TMP/hdr") s"
-expect_match "$TMP/serve.log" '"msg":"connection cut","status":408,"reason":"header_timeout"' "logged as header_timeout"
+expect_logged "$TMP/serve.log" '"msg":"connection cut","status":408,"reason":"header_timeout"' "logged as header_timeout"
 
 # --- 2. memory: 1 MiB bodies, each connection closed at once ----------------------------------
 rss() { sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$SERVER_PID/status"; }
@@ -87,7 +87,7 @@ before=$(rss)
 sent=$($FLOOD bodies "$PORT" /webhooks/telnyx 1000 1048575 8)
 after_plain=$(rss)
 echo "# 1000 x 1 MiB bodies without signature headers: peak RSS $before -> $after_plain kB ($sent sent in full)"
-expect_match "$TMP/serve.log" '"status":401,"reason":"missing_header"' "refused on the missing headers, before the body"
+expect_logged "$TMP/serve.log" '"status":401,"reason":"missing_header"' "refused on the missing headers, before the body"
 TS=$(date +%s)
 sent=$($FLOOD bodies "$PORT" /webhooks/telnyx 400 1048575 16 "telnyx-timestamp: $TS" \
   "telnyx-signature-ed25519: $(head -c 64 /dev/zero | base64 -w0)")

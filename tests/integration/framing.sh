@@ -45,7 +45,7 @@ case_ 200 "HTTP/1.0 needs no Host" 'POST /webhooks/open HTTP/1.0\r\nContent-Leng
 expect_eq "$(sqlite3 "$TMP/hookd.db" 'SELECT count(*), sum(attempts) FROM events')" "1|3" \
   "only the three accepted requests reached the store (one event, three copies)"
 for r in bad_header_name bad_header_value ambiguous_length transfer_encoding_unsupported host_missing; do
-  expect_match "$TMP/serve.log" "\"reason\":\"$r\"" "the log names the reason $r"
+  expect_logged "$TMP/serve.log" "\"reason\":\"$r\"" "the log names the reason $r"
 done
 curl -s "http://127.0.0.1:$PORT/metrics" >"$TMP/metrics"
 expect_match "$TMP/metrics" '^hookd_rejections_total\{reason="bad_header_name"\} 7$' "and /metrics counts them (7 name cases, folds included)"
@@ -73,7 +73,7 @@ time.sleep(0.2)
 s.close()
 PY
 for _ in $(seq 50); do grep -q 'after 1000 bytes of its body' "$TMP/serve.log" && break; sleep 0.1; done
-expect_match "$TMP/serve.log" '"status":400,"reason":"client_closed","message":"the client closed the connection after 1000 bytes of its body"' \
+expect_logged "$TMP/serve.log" '"status":400,"reason":"client_closed","message":"the client closed the connection after 1000 bytes of its body"' \
   "a body its client stopped sending is logged as client_closed, with how much arrived"
 curl -s "http://127.0.0.1:$PORT/metrics" >"$TMP/m2"
 expect_match "$TMP/m2" '^hookd_rejections_total\{reason="client_closed"\} 2$' "  and counted (this one and the first of the max_buffered pair)"

@@ -28,6 +28,14 @@ expect_match() {
   if grep -Eq -- "$2" "$1"; then pass "$3"; else fail "$3" "no /$2/ in: $(head -c 400 "$1")"; fi
 }
 
+# expect_logged LOG REGEX DESCRIPTION: expect_match for a daemon's log, waiting up to 5 s for the
+# line. A request is logged when its connection completes, which can be just after the client
+# has read its response.
+expect_logged() {
+  for _ in $(seq 50); do grep -Eq -- "$2" "$1" && break; sleep 0.1; done
+  expect_match "$@"
+}
+
 expect_no_match() {
   if grep -Eq -- "$2" "$1"; then fail "$3" "found /$2/ in: $(head -c 400 "$1")"; else pass "$3"; fi
 }

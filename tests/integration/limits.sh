@@ -42,7 +42,7 @@ wait "$SLOW"
 expect_eq "$?" 0 "the trickling clients were cut off"
 expect_eq "$(grep -c 'closed after [2-4]\.' "$TMP/slow.out")" 4 "all four within the 2 s deadline (+ the reaper's tick)"
 expect_eq "$(curl -s -m 2 "http://127.0.0.1:$PORT/healthz")" '{"status":"alive"}' "then the service answers again"
-expect_match "$TMP/serve.log" '"msg":"connection cut","status":408,"reason":"header_timeout","remote":"127.0.0.1"' \
+expect_logged "$TMP/serve.log" '"msg":"connection cut","status":408,"reason":"header_timeout","remote":"127.0.0.1"' \
   "cut connections are logged as 408 header_timeout (their headers never completed)"
 curl -s "http://127.0.0.1:$PORT/metrics" >"$TMP/metrics"
 expect_match "$TMP/metrics" '^hookd_rejections_total\{reason="header_timeout"\} 4$' "and counted, once each"

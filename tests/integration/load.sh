@@ -106,11 +106,11 @@ expect_eq "$("$NODE" -e "const s = JSON.parse(process.argv[1]); console.log(s.st
   "while PostgreSQL restarts, requests get 503 (and 200 before and after)"
 read -r SAW STORED <<<"$(in_store "$TMP/o.out")"
 expect_eq "$STORED" "$SAW" "every 200 has its row ($SAW of $SAW), through the outage"
-expect_match "$TMP/o.log" '"msg":"lost the connection to PostgreSQL' "the loss is logged"
+expect_logged "$TMP/o.log" '"msg":"lost the connection to PostgreSQL' "the loss is logged"
 expect_eq "$(( $(grep -c '"msg":"store failed"' "$TMP/o.log") < 60 ))" 1 "failed requests are logged at most once a second, not each"
 for _ in $(seq 200); do [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/readyz")" = 200 ] && break; sleep 0.1; done
 expect_eq "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/readyz")" 200 "/readyz is 200 again within 20 s"
-expect_match "$TMP/o.log" '"msg":"connected to PostgreSQL again"' "and the return"
+expect_logged "$TMP/o.log" '"msg":"connected to PostgreSQL again"' "and the return"
 expect_exit 0 "a delivery after the outage is accepted" "$HOOKD" send "http://127.0.0.1:$PORT$URL_PATH" --private-key "$K_private_key" --attempts 1
 stop_server
 

@@ -100,7 +100,7 @@ post_telnyx /webhooks/telnyx "$TMP/evil.json" "$K_private_key" $(( $(date +%s) -
 expect_eq "$(cat "$TMP/status")/$(sed 's/.*"reason":"\([^"]*\)".*/\1/' "$TMP/resp")" "401/timestamp_too_old" "a timestamp 301 s old: 401 timestamp_too_old"
 expect_no_match "$TMP/resp" "${TS_SIG#* }" "no response carries a signature"
 expect_eq "$(sql "SELECT count(*) FROM events")" "$BEFORE" "nothing was stored for any refusal"
-expect_match "$TMP/serve.log" '"status":401,"reason":"timestamp_too_old"' "the refusal is logged with its reason"
+expect_logged "$TMP/serve.log" '"status":401,"reason":"timestamp_too_old"' "the refusal is logged with its reason"
 
 # --- Standard Webhooks endpoint: bearer, then v1 ----------------------------------------------
 printf '{"type":"recording.ready","timestamp":"2026-01-01T00:00:00Z","data":{"call_session_id":"sess-1"}}' >"$TMP/std.json"
@@ -139,7 +139,7 @@ printf 'POST /webhooks/open HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-
 expect_eq "$("$NODE" "$CLIENT" raw "$PORT" "$TMP/req")" "HTTP/1.1 400 Bad Request" "a repeated Content-Length header: 400"
 printf 'POST /webhooks/open HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n' >"$TMP/req"
 expect_eq "$("$NODE" "$CLIENT" raw "$PORT" "$TMP/req")" "HTTP/1.1 400 Bad Request" "Content-Length with Transfer-Encoding: 400"
-expect_match "$TMP/serve.log" '"reason":"ambiguous_length","message":"more than one Content-Length header"' "smuggling attempts are logged with their reason"
+expect_logged "$TMP/serve.log" '"reason":"ambiguous_length","message":"more than one Content-Length header"' "smuggling attempts are logged with their reason"
 expect_eq "$(sql "SELECT count(*) FROM events WHERE endpoint = 'open'")" 1 "none of them was stored"
 
 curl -s -o "$TMP/resp" -w '%{http_code}' -X POST -H "X-Padding: $(head -c 20000 /dev/zero | tr '\0' a)" \
@@ -173,7 +173,7 @@ expect_match "$TMP/metrics" '^hookd_commit_duration_seconds_count [1-9]' "metric
 expect_match "$TMP/metrics" '^hookd_connections [0-9]' "metrics: connections"
 "$NODE" -e "for (const l of require('fs').readFileSync('$TMP/serve.log','utf8').trim().split('\n')) JSON.parse(l)" 2>"$TMP/jsonerr"
 expect_eq "$?" 0 "every log line is JSON"
-expect_match "$TMP/serve.log" "\"msg\":\"request\",\"endpoint\":\"telnyx\",\"path\":\"/webhooks/telnyx\",\"status\":200,\"event_id\":\"$ID\",\"latency_ms\":" \
+expect_logged "$TMP/serve.log" "\"msg\":\"request\",\"endpoint\":\"telnyx\",\"path\":\"/webhooks/telnyx\",\"status\":200,\"event_id\":\"$ID\",\"latency_ms\":" \
   "a request's log line has endpoint, status, event id and latency"
 
 # --- reading the store ------------------------------------------------------------------------
@@ -205,8 +205,8 @@ expect_eq "$(cat "$TMP/status")" 403 "before SIGHUP, 127.0.0.1 may not deliver t
 sed -i 's|^allow = 10.0.0.0/8, telnyx|allow = 127.0.0.1/32|; s|^max_body = 64k|max_body = 32k|' "$TMP/hookd.conf"
 kill -HUP "$SERVER_PID"
 for _ in $(seq 100); do grep -q '"msg":"reloaded"' "$TMP/serve.log" && break; sleep 0.05; done
-expect_match "$TMP/serve.log" '"msg":"reloaded","endpoints":true' "SIGHUP reloads the keys"
-expect_match "$TMP/serve.log" '"msg":"reload: these settings changed and need a restart","settings":\["\[server\] max_body"\]' \
+expect_logged "$TMP/serve.log" '"msg":"reloaded","endpoints":true' "SIGHUP reloads the keys"
+expect_logged "$TMP/serve.log" '"msg":"reload: these settings changed and need a restart","settings":\["\[server\] max_body"\]' \
   "what cannot change while running is named, not silently ignored"
 ID_P=$(cat /proc/sys/kernel/random/uuid)
 sed "s/$ID/$ID_P/" "$TMP/e1.json" >"$TMP/e_p.json"
@@ -217,11 +217,11 @@ expect_exit 1 "the old key is refused" "$HOOKD" send "http://127.0.0.1:$PORT/web
 echo "public_key = not-a-key" >>"$TMP/hookd.conf"
 kill -HUP "$SERVER_PID"
 for _ in $(seq 100); do grep -q '"msg":"reload failed' "$TMP/serve.log" && break; sleep 0.05; done
-expect_match "$TMP/serve.log" '"msg":"reload failed, nothing changed"' "a broken config on SIGHUP keeps the keys in use"
+expect_logged "$TMP/serve.log" '"msg":"reload failed, nothing changed"' "a broken config on SIGHUP keeps the keys in use"
 expect_exit 0 "and the daemon still accepts" "$HOOKD" send "http://127.0.0.1:$PORT/webhooks/telnyx" --private-key "$N_private_key" --attempts 1
 
 # --- SIGTERM ----------------------------------------------------------------------------------
 stop_server
 expect_eq "$?" 0 "SIGTERM: exit 0"
-expect_match "$TMP/serve.log" '"msg":"stopped"' "and it says so"
+expect_logged "$TMP/serve.log" '"msg":"stopped"' "and it says so"
 finish
