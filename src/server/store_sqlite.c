@@ -38,7 +38,7 @@ static const char upsert_sql[] =
     " content_type, parse_status, parse_error, body)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,"
     " ?19, ?20)"
-    " ON CONFLICT (id, endpoint) DO UPDATE SET attempts = attempts + 1,"
+    " ON CONFLICT (call_key, id, endpoint) DO UPDATE SET attempts = attempts + 1,"
     " meta_attempt = max(coalesce(meta_attempt, 0), coalesce(excluded.meta_attempt, 0)),"
     " delivered_to = coalesce(excluded.delivered_to, delivered_to),"
     " last_received_at_us = excluded.last_received_at_us"

@@ -19,10 +19,19 @@
 #define TIME(col) "strftime('%Y-%m-%dT%H:%M:%fZ', " col " / 1e6, 'unixepoch')"
 #define RECEIVED TIME("received_at_us")
 
+/* The call an id names: its call_key (a call_session_id, as a rule) from the unique index, or
+ * else the call of the newest event whose control or leg id it is (a walk back from the newest
+ * event: quick for recent calls, a scan for unknown ids). */
+#define CALL_OF(p)                                                                                 \
+    "coalesce((SELECT call_key FROM events WHERE call_key = " p " LIMIT 1),"                     \
+    " (SELECT call_key FROM events WHERE " p " IN (call_control_id, call_leg_id)"                 \
+    " ORDER BY seq DESC LIMIT 1))"
+
+/* {{N ...}}: kept only when parameter N is given (see expand()), so that SQLite plans each filter
+ * on its index; "?N IS NULL OR ..." would be planned as a scan whatever N holds. */
 #define EVENTS_WHERE                                                                               \
-    " FROM events WHERE (?1 IS NULL OR event_type = ?1)"                                          \
-    " AND (?2 IS NULL OR ?2 IN (call_session_id, call_control_id, call_leg_id))"                 \
-    " AND received_at_us >= CAST(?3 AS INTEGER) AND (?4 IS NULL OR endpoint = ?4)"
+    " FROM events WHERE {{1 event_type = ?1 AND}} {{2 call_key = " CALL_OF("?2") " AND}}"         \
+    " received_at_us >= CAST(?3 AS INTEGER) {{4 AND endpoint = ?4}}"
 
 #define CONSOLE_EVENT                                                                              \
     "seq, id, endpoint, event_type, occurred_at, " RECEIVED " AS received_at, call_control_id,"   \
@@ -69,8 +78,7 @@ static const char *const reports[] = {
         "SELECT body FROM events WHERE id = ?1 AND (?2 IS NULL OR endpoint = ?2)"
         " ORDER BY seq LIMIT 2",
     [REPORT_CALL_TIMELINE] =
-        "WITH call AS (SELECT * FROM events WHERE ?1 IN (call_session_id, call_control_id,"
-        " call_leg_id)), first AS (SELECT min(coalesce(occurred_at_us, received_at_us)) AS t0"
+        "WITH call AS (SELECT * FROM events WHERE call_key = " CALL_OF("?1") "), first AS (SELECT min(coalesce(occurred_at_us, received_at_us)) AS t0"
         " FROM call)"
         " SELECT coalesce(occurred_at, " RECEIVED ") AS occurred_at,"
         " '+' || ((coalesce(occurred_at_us, received_at_us) - t0) / 1000) AS ms,"
@@ -110,13 +118,12 @@ static const char *const reports[] = {
         " AND (?3 IS NULL OR received_at_us < CAST(?3 AS INTEGER)) ORDER BY seq",
     [REPORT_CONSOLE_EVENTS] =
         "SELECT " CONSOLE_EVENT EVENTS_WHERE
-        " AND (?6 IS NULL OR received_at_us < CAST(?6 AS INTEGER))"
-        " AND (?7 IS NULL OR parse_status = ?7) AND (?8 IS NULL OR seq < CAST(?8 AS INTEGER))"
+        " {{6 AND received_at_us < CAST(?6 AS INTEGER)}}"
+        " {{7 AND parse_status = ?7}} {{8 AND seq < CAST(?8 AS INTEGER)}}"
         " ORDER BY seq DESC LIMIT CAST(?5 AS INTEGER)",
     [REPORT_CONSOLE_CALL] =
         "SELECT " CONSOLE_EVENT ", call_leg_id, coalesce(occurred_at_us, received_at_us) AS t_us"
-        " FROM events WHERE ?1 IN (call_session_id, call_control_id, call_leg_id)"
-        " ORDER BY t_us, seq LIMIT 5000",
+        " FROM events WHERE call_key = " CALL_OF("?1") " ORDER BY t_us, seq LIMIT 5000",
     [REPORT_CONSOLE_EVENT] =
         "SELECT seq, id, endpoint, scheme, event_type, occurred_at, " RECEIVED " AS received_at,"
         " call_control_id, call_session_id, call_leg_id, connection_id, failure_cause,"
@@ -125,7 +132,7 @@ static const char *const reports[] = {
         " WHERE id = ?1 AND (?2 IS NULL OR endpoint = ?2) ORDER BY seq",
     [REPORT_CALL_DELIVERIES] =
         "SELECT " CONSOLE_DELIVERY
-        " WHERE ?1 IN (e.call_session_id, e.call_control_id, e.call_leg_id) ORDER BY d.id LIMIT 5000",
+        " WHERE e.call_key = " CALL_OF("?1") " ORDER BY d.id LIMIT 5000",
     [REPORT_EVENT_DELIVERIES] =
         "SELECT " CONSOLE_DELIVERY " WHERE d.event_seq = CAST(?1 AS INTEGER) ORDER BY d.id",
     [REPORT_STATS_BUCKETS] =
@@ -188,14 +195,48 @@ static store_value value_of(sqlite3_stmt *st, int i)
     return v;
 }
 
+/* A report's SQL for these parameters: each "{{N text}}" becomes text when parameter N (1-based)
+ * is given, and nothing when it is not. False if it does not fit or a part is malformed. */
+static bool expand(const char *sql, const char *const *params, size_t n, char *out, size_t cap)
+{
+    size_t o = 0;
+    while (*sql != '\0') {
+        const char *open = strstr(sql, "{{");
+        size_t plain = open != NULL ? (size_t)(open - sql) : strlen(sql);
+        if (o + plain >= cap)
+            return false;
+        memcpy(out + o, sql, plain);
+        o += plain;
+        if (open == NULL)
+            break;
+        char *after = NULL;
+        unsigned long k = strtoul(open + 2, &after, 10);
+        const char *close = strstr(after, "}}");
+        if (k == 0 || close == NULL)
+            return false;
+        if (k <= n && params[k - 1] != NULL) {
+            size_t len = (size_t)(close - after);
+            if (o + len >= cap)
+                return false;
+            memcpy(out + o, after, len);
+            o += len;
+        }
+        sql = close + 2;
+    }
+    out[o] = '\0';
+    return true;
+}
+
 /* Prepared per call (a report runs once per command, or once per delivery listed). */
 bool store_sqlite_report(store_conn *c, store_report which, const char *const *params, size_t n,
                          store_row_fn *fn, void *ctx)
 {
     sqlite_conn *s = conn_of(c);
     sqlite3_stmt *st = NULL;
+    char sql[4096];
     if ((unsigned)which >= sizeof reports / sizeof reports[0]
-        || sqlite3_prepare_v2(s->db, reports[which], -1, &st, NULL) != SQLITE_OK)
+        || !expand(reports[which], params, n, sql, sizeof sql)
+        || sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
         return false;
     for (size_t i = 0; i < n; i++) {
         if (params[i] != NULL)

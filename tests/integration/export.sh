@@ -50,11 +50,49 @@ if [ "$STORE" = sqlite ]; then
 M="$TMP/m/hookd.db"
 expect_exit 0 "hookd migrate creates a store" "$HOOKD" migrate --db "$M"
 expect_match "$TMP/out" "^sqlite:$M: schema up to date$" "  and says so"
-expect_eq "$(sqlite3 "$M" 'PRAGMA user_version')" 5 "  at the current schema"
+expect_eq "$(sqlite3 "$M" 'PRAGMA user_version')" 6 "  at the current schema"
 expect_exit 0 "hookd migrate again" "$HOOKD" migrate --db "$M"
 sqlite3 "$M" 'PRAGMA user_version = 99'
 expect_exit 1 "a store newer than this hookd is refused" "$HOOKD" migrate --db "$M"
-expect_match "$TMP/err" 'schema version 99; this hookd knows up to 5' "  with both versions"
+expect_match "$TMP/err" 'schema version 99; this hookd knows up to 6' "  with both versions"
+
+# A store of schema 5 (the events table with UNIQUE (id, endpoint) and the two call indexes, as
+# hookd 0.1 before issue #11 made it), holding events and a delivery, is upgraded in place.
+U="$TMP/u.db"
+cp "$TMP/a.db" "$U"
+sqlite3 "$U" "PRAGMA foreign_keys = OFF; BEGIN;
+  CREATE TABLE events_v5 (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, endpoint TEXT NOT NULL, scheme TEXT NOT NULL,
+    event_type TEXT, occurred_at TEXT, occurred_at_us INTEGER, received_at_us INTEGER NOT NULL,
+    last_received_at_us INTEGER NOT NULL, call_control_id TEXT, call_session_id TEXT, call_leg_id TEXT,
+    connection_id TEXT, failure_cause TEXT, hangup_cause TEXT, attempts INTEGER NOT NULL DEFAULT 1,
+    meta_attempt INTEGER, delivered_to TEXT, remote_addr TEXT, content_type TEXT,
+    parse_status TEXT NOT NULL CHECK (parse_status IN ('parsed', 'unparsed')), parse_error TEXT,
+    body BLOB NOT NULL, UNIQUE (id, endpoint));
+  INSERT INTO events_v5 SELECT seq, id, endpoint, scheme, event_type, occurred_at, occurred_at_us, received_at_us,
+    last_received_at_us, call_control_id, call_session_id, call_leg_id, connection_id, failure_cause, hangup_cause,
+    attempts, meta_attempt, delivered_to, remote_addr, content_type, parse_status, parse_error, body FROM events;
+  DROP TABLE events; ALTER TABLE events_v5 RENAME TO events;
+  CREATE INDEX events_by_type ON events (event_type, received_at_us);
+  CREATE INDEX events_by_session ON events (call_session_id, occurred_at_us);
+  CREATE INDEX events_by_control ON events (call_control_id, occurred_at_us);
+  CREATE INDEX events_by_received ON events (received_at_us);
+  INSERT INTO deliveries (event_seq, handler, state, next_attempt_us, created_us, updated_us)
+    SELECT max(seq), 'h', 'dead', 0, 0, 0 FROM events;
+  PRAGMA user_version = 5; COMMIT;"
+before=$(sqlite3 "$U" "SELECT seq, $cols FROM events ORDER BY seq" | md5sum)
+expect_exit 0 "a store of schema 5 is upgraded by hookd migrate" "$HOOKD" migrate --db "$U"
+expect_eq "$(sqlite3 "$U" 'PRAGMA user_version')/$(sqlite3 "$U" 'PRAGMA integrity_check')/$(sqlite3 "$U" 'PRAGMA foreign_key_check' | wc -l)" "6/ok/0" \
+  "  to 6, intact, every delivery's event still there"
+expect_eq "$(sqlite3 "$U" "SELECT seq, $cols FROM events ORDER BY seq" | md5sum)" "$before" "  every event kept as it was, seq included"
+expect_eq "$(sqlite3 "$U" "SELECT group_concat(name, ' ') FROM (SELECT name FROM pragma_index_list('events') ORDER BY name)")" \
+  "events_by_received events_by_type sqlite_autoindex_events_1" "  with one index keyed by call and id instead of three"
+call=$(sqlite3 "$U" "SELECT call_session_id FROM events WHERE call_session_id IS NOT NULL LIMIT 1")
+expect_exit 0 "  calls show answers from it" "$HOOKD" calls show "$call" --db "$U" --json
+expect_eq "$(grep -c '"event_type"' "$TMP/out")" "$(sqlite3 "$U" "SELECT count(*) FROM events WHERE call_session_id = '$call'")" "  with every event of the call"
+control=$(sqlite3 "$U" "SELECT call_control_id FROM events WHERE call_session_id = '$call' LIMIT 1")
+cp "$TMP/out" "$TMP/by-session"
+expect_exit 0 "  and by the call's control id (found from the newest event back)" "$HOOKD" calls show "$control" --db "$U" --json
+expect_eq "$(md5sum <"$TMP/out")" "$(md5sum <"$TMP/by-session")" "  the same timeline"
 else
 new_store m
 M=$STORE_URL
