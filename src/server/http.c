@@ -186,15 +186,12 @@ static void *reaper_main(void *arg)
 
 /* ---- responses ------------------------------------------------------------------------------ */
 
-/* Queue a JSON response; takes the reference to body. */
-static enum MHD_Result send_json(request *r, unsigned status, json_t *body, const char *allow)
+/* Queue a JSON text as the response (copied). */
+static enum MHD_Result send_text(request *r, unsigned status, const char *payload, size_t len,
+                                 const char *allow)
 {
-    char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
-    const char *payload = text != NULL ? text : "{}";
     struct MHD_Response *resp =
-        MHD_create_response_from_buffer(strlen(payload), (void *)payload, MHD_RESPMEM_MUST_COPY);
-    free(text);
+        MHD_create_response_from_buffer(len, (void *)payload, MHD_RESPMEM_MUST_COPY);
     if (resp == NULL)
         return MHD_NO;
     MHD_add_response_header(resp, "Content-Type", "application/json");
@@ -209,6 +206,63 @@ static enum MHD_Result send_json(request *r, unsigned status, json_t *body, cons
     enum MHD_Result ok = MHD_queue_response(r->conn, status, resp);
     MHD_destroy_response(resp);
     return ok;
+}
+
+/* Queue a JSON response; takes the reference to body. */
+static enum MHD_Result send_json(request *r, unsigned status, json_t *body, const char *allow)
+{
+    char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    enum MHD_Result ok = text != NULL ? send_text(r, status, text, strlen(text), allow)
+                                      : send_text(r, status, "{}", 2, allow);
+    free(text);
+    return ok;
+}
+
+/* s as a JSON string, quotes included, as json_dumps writes it (JSON_COMPACT); its length, or 0
+ * when s holds a byte outside ASCII (jansson then checks its UTF-8) or out is too small. */
+size_t http_json_quote(char *out, size_t cap, const char *s)
+{
+    static const char esc[0x20] = {['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't'};
+    size_t n = 0;
+    if (cap < 3)
+        return 0;
+    out[n++] = '"';
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        if (*p >= 0x80 || n + 8 > cap)
+            return 0;
+        if (*p == '"' || *p == '\\') {
+            out[n++] = '\\';
+            out[n++] = (char)*p;
+        } else if (*p < 0x20 && esc[*p] != 0) {
+            out[n++] = '\\';
+            out[n++] = esc[*p];
+        } else if (*p < 0x20) {
+            n += (size_t)snprintf(out + n, cap - n, "\\u%04X", *p);
+        } else {
+            out[n++] = (char)*p;
+        }
+    }
+    out[n++] = '"';
+    out[n] = '\0';
+    return n;
+}
+
+/* The answer to a stored delivery, {"status":"accepted","id":ID} (and "parse":"unparsed"), written
+ * from a template, byte for byte what json_pack and json_dumps would write, without building a
+ * document per request. */
+static enum MHD_Result send_stored(request *r, const char *word, bool unparsed)
+{
+    char id[400], text[512];
+    if (http_json_quote(id, sizeof id, r->event_id) == 0) {
+        json_t *j = json_pack("{s:s, s:s}", "status", word, "id", r->event_id);
+        if (j != NULL && unparsed)
+            json_object_set_new(j, "parse", json_string("unparsed"));
+        return send_json(r, 200, j, NULL);
+    }
+    int n = snprintf(text, sizeof text, "{\"status\":\"%s\",\"id\":%s%s}", word, id,
+                     unparsed ? ",\"parse\":\"unparsed\"" : "");
+    return send_text(r, 200, text, (size_t)n, NULL);
 }
 
 /* Record a refusal (reason, message, metric) and build its JSON body. */
@@ -304,14 +358,9 @@ static enum MHD_Result respond(request *r)
     case STORE_PROBED:
         return send_json(r, 200, json_pack("{s:s}", "status", "ready"), NULL);
     case STORE_NEW:
-        if (!r->rec.parsed)
-            return send_json(r, 200, json_pack("{s:s, s:s, s:s}", "status", "accepted", "id",
-                                               r->event_id, "parse", "unparsed"), NULL);
-        return send_json(r, 200, json_pack("{s:s, s:s}", "status", "accepted", "id", r->event_id),
-                         NULL);
+        return send_stored(r, "accepted", !r->rec.parsed);
     case STORE_DUPLICATE:
-        return send_json(r, 200, json_pack("{s:s, s:s}", "status", "duplicate", "id", r->event_id),
-                         NULL);
+        return send_stored(r, "duplicate", false);
     case STORE_WRITTEN: /* not a request's outcome */
     case STORE_FAILED:
         break;

@@ -54,6 +54,8 @@ int server_run(config *cfg);
 
 /* "127.0.0.1:8080", "[::1]:8080", ":8080" (all IPv4 addresses) as a socket address. */
 struct sockaddr_storage;
+/* s as a JSON string as json_dumps writes it; its length, or 0 (not ASCII, or no room). */
+size_t http_json_quote(char *out, size_t cap, const char *s);
 bool http_parse_listen(const char *text, struct sockaddr_storage *ss);
 
 /* An IPv4 or IPv6 socket address as text, into out (INET6_ADDRSTRLEN); "" for anything else. */

@@ -6,12 +6,15 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <jansson.h>
+
 #include "testutil.h"
 
 #include "allow.h"
 #include "config.h"
 #include "console.h"
 #include "dispatch.h"
+#include "server.h"
 #include "states.h"
 
 static struct sockaddr_storage v4(const char *text)
@@ -231,6 +234,28 @@ static void console_loopback(void **state)
     assert_false(config_listen_loopback("localhost:8081")); /* a name could resolve anywhere */
 }
 
+/* The 200's template writes an id exactly as jansson would: every ASCII byte alone and inside a
+ * string, and the bounds (no room, a byte outside ASCII: 0, so the caller asks jansson). */
+static void json_quote_matches_jansson(void **state)
+{
+    (void)state;
+    char s[8], out[64];
+    for (int c = 1; c < 0x80; c++) {
+        snprintf(s, sizeof s, "a%cb", c);
+        json_t *j = json_string(s);
+        char *want = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+        size_t n = http_json_quote(out, sizeof out, s);
+        assert_int_equal(n, strlen(want));
+        assert_string_equal(out, want);
+        free(want);
+        json_decref(j);
+    }
+    assert_int_equal(http_json_quote(out, sizeof out, "caf\xc3\xa9"), 0);
+    assert_int_equal(http_json_quote(out, 8, "abcdefgh"), 0);
+    assert_int_equal(http_json_quote(out, sizeof out, ""), 2);
+    assert_string_equal(out, "\"\"");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -245,6 +270,7 @@ int main(void)
         cmocka_unit_test(console_form),
         cmocka_unit_test(console_utf8),
         cmocka_unit_test(console_loopback),
+        cmocka_unit_test(json_quote_matches_jansson),
     };
     return cmocka_run_group_tests_name("server", tests, NULL, NULL);
 }
