@@ -43,6 +43,8 @@
 #define STORE_WAL_KEEP_BYTES (64 * 1024 * 1024) /* journal_size_limit: the WAL file is cut back to
                                           * this on reset; below it, it is reused in place */
 #define STORE_CHECKPOINT_INTERVAL_MS 100
+#define STORE_WALBUF_BYTES ((size_t)1024 * 1024) /* a transaction's WAL frames gathered for one
+                                          * pwrite (walbuf.c); a larger one writes every 1 MiB */
 #define STORE_PRUNE_BATCH 64              /* events removed per transaction: a batch's time is
                                            * what an acknowledgement may wait behind it (500
                                            * took ~80 ms: p50 5 -> 96 ms while pruning) */
