@@ -1,6 +1,7 @@
 # bench/anatomy.sh - sourced by bench/run: sections 3 and 8 of bench/RESULTS.md (issue #11).
 #   3. One request, before and after: hookd at BENCH_BASELINE (the commit before the performance
-#      work; built from git into build-bench/), hookd as it is, and the Node receiver on the
+#      work; built from git into build-bench/), hookd as it is (also with the deliveries grouped
+#      into calls of 10 events, as telephony sends them), and the Node receiver on the
 #      official Telnyx SDK (bench/node, npm "telnyx", stores nothing). Rounds interleave the three
 #      (medians of ANAT_ROUNDS); each gives requests per CPU-second of the server process, bytes
 #      written to storage per request (/proc/PID/io write_bytes, checkpoints included), system
@@ -45,7 +46,7 @@ anat_start() {
   case $1 in
     node) node bench/node/receiver.js "$K_public_key" >"$log" 2>&1 & ;;
     before) "$BASE_HOOKD" serve --listen 127.0.0.1:0 --db "$db" --telnyx-public-key "$K_public_key" --log-level warn 2>"$log" & ;;
-    after) "$HOOKD" serve --listen 127.0.0.1:0 --db "$db" --telnyx-public-key "$K_public_key" --log-level warn 2>"$log" & ;;
+    after|calls) "$HOOKD" serve --listen 127.0.0.1:0 --db "$db" --telnyx-public-key "$K_public_key" --log-level warn 2>"$log" & ;;
   esac
   SERVER=$!
   for _ in $(seq 200); do grep -q -e '"msg":"started"' -e '^{"port"' "$log" && break; sleep 0.05; done
@@ -63,7 +64,9 @@ anat_round() {
   if [ -n "$COUNT_SYSCALLS" ]; then
     perf stat -e raw_syscalls:sys_enter -p "$SERVER" -o "$TMP/anat-sc.txt" & stat_pid=$!
   fi
-  out=$(HOOKD_BENCH_EVENTS="$TMP/anat-events.tsv" HOOKD_BENCH_THREADS=1 \
+  local events="$TMP/anat-events.tsv"
+  [ "$1" = calls ] && events="$TMP/anat-calls.tsv"
+  out=$(HOOKD_BENCH_EVENTS="$events" HOOKD_BENCH_THREADS=1 \
     wrk -t1 -c"$CONNS" -d"${SECS}s" --latency -s bench/deliver.lua "http://127.0.0.1:$PORT/webhooks/telnyx" | tail -1)
   c1=$(cpu_seconds "$SERVER")
   if [ -n "$stat_pid" ]; then kill -INT "$stat_pid"; wait "$stat_pid" 2>/dev/null || true; fi
@@ -117,9 +120,10 @@ anatomy_bench() {
   COUNT_SYSCALLS=; syscalls_countable && COUNT_SYSCALLS=1
   local names=()
   [ -n "$BASE_HOOKD" ] && names+=(before)
-  names+=(after)
+  names+=(after calls)
   [ -n "$NODE_OK" ] && names+=(node)
   ./build-bench/bench/presign "$K_private_key" $((SECS * 20000)) >"$TMP/anat-events.tsv"
+  ./build-bench/bench/presign "$K_private_key" $((SECS * 20000)) 10 >"$TMP/anat-calls.tsv"
   for n in "${names[@]}"; do : >"$TMP/anat-$n"; done
   for _ in $(seq "$ANAT_ROUNDS"); do for n in "${names[@]}"; do sync; anat_round "$n"; done; done
   for n in "${names[@]}"; do echo "anatomy $n: $(tr '\n' ';' <"$TMP/anat-$n")"; done
@@ -129,6 +133,7 @@ anatomy_bench() {
     case $n in
       before) label="hookd before ($BASELINE), durability = full" ;;
       after) label="**hookd now ($(git rev-parse --short HEAD 2>/dev/null || echo this tree)), durability = full**" ;;
+      calls) label="hookd now, the same deliveries as calls of 10 events, 500 calls at a time" ;;
       node) label="Node $(node --version) + telnyx $(node -p 'require("./bench/node/node_modules/telnyx/package.json").version'), stores nothing" ;;
     esac
     local per; per=$(anat_med "$n" 3)

@@ -1,7 +1,9 @@
 /*
  * presign.c - N distinct, signed siprec.failed deliveries for the wrk benchmark, one a line:
  *   TIMESTAMP <TAB> SIGNATURE <TAB> BODY
- * Usage: presign PRIVATE_KEY N > file. Signed "now", so the file is good for the 300 s window.
+ * Usage: presign PRIVATE_KEY N [PER_CALL] > file. Signed "now", so the file is good for the 300 s
+ * window. Each event is of a call of its own, or with PER_CALL, of calls of PER_CALL events each,
+ * 500 calls at a time, their events interleaved as a busy application would receive them.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -13,11 +15,18 @@
 
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: presign PRIVATE_KEY N\n");
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: presign PRIVATE_KEY N [PER_CALL]\n");
         return 2;
     }
     long n = strtol(argv[2], NULL, 10);
+    long per_call = argc == 4 ? strtol(argv[3], NULL, 10) : 1;
+    enum { AT_ONCE = 500 };
+    static char calls[AT_ONCE][HOOKD_UUID_BUFSIZE];
+    if (per_call < 1) {
+        fprintf(stderr, "presign: PER_CALL must be 1 or more\n");
+        return 2;
+    }
     hookd_signer *s = NULL;
     if (n <= 0 || hookd_signer_new(HOOKD_SCHEME_TELNYX, argv[1], &s) != HOOKD_OK) {
         fprintf(stderr, "presign: bad key or count\n");
@@ -32,7 +41,13 @@ int main(int argc, char **argv)
         char id[HOOKD_UUID_BUFSIZE], call[HOOKD_UUID_BUFSIZE], at[HOOKD_ISO8601_BUFSIZE];
         char body[1024], sig[HOOKD_SIGNATURE_BUFSIZE];
         hookd_uuid_v4(id, sizeof id);
-        hookd_uuid_v4(call, sizeof call);
+        if (per_call == 1) {
+            hookd_uuid_v4(call, sizeof call);
+        } else { /* a new block of AT_ONCE calls every AT_ONCE * per_call events */
+            if (i % (AT_ONCE * per_call) < AT_ONCE)
+                hookd_uuid_v4(calls[i % AT_ONCE], sizeof calls[0]);
+            memcpy(call, calls[i % AT_ONCE], sizeof call);
+        }
         hookd_iso8601_format(us + i, at, sizeof at);
         int len = snprintf(body, sizeof body,
                            "{\"data\":{\"record_type\":\"event\",\"event_type\":\"siprec.failed\","
