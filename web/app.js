@@ -41,9 +41,16 @@ function link(route, label) {
   return h('a', {href: route}, label);
 }
 
-function eventLink(id, endpoint) {
-  const q = endpoint ? '?endpoint=' + encodeURIComponent(endpoint) : '';
-  return link('#/event/' + encodeURIComponent(id) + q, h('code', {}, text(id)));
+// seq, when the row has it, lets the store fetch the event by its key (see api.c read_event).
+function eventQuery(endpoint, seq) {
+  const q = new URLSearchParams();
+  if (endpoint) q.set('endpoint', endpoint);
+  if (seq !== undefined && seq !== null) q.set('seq', String(seq));
+  return q.toString() ? '?' + q : '';
+}
+
+function eventLink(id, endpoint, seq) {
+  return link('#/event/' + encodeURIComponent(id) + eventQuery(endpoint, seq), h('code', {}, text(id)));
 }
 
 function callLink(id) {
@@ -231,7 +238,7 @@ function eventRow(e, fresh) {
   return h('tr', {class: fresh ? 'new' : null, 'data-id': text(e.id)},
     cell(shortTime(e.received_at)),
     cell(text(e.event_type || '(unparsed)')),
-    cell(eventLink(e.id, e.endpoint), 'id'),
+    cell(eventLink(e.id, e.endpoint, e.seq), 'id'),
     cell(callLink(e.call_session_id || e.call_control_id), 'hide-narrow'),
     cell(text(e.failure_cause || e.hangup_cause || ''), 'hide-narrow'),
     cell(text(e.endpoint), 'hide-narrow'),
@@ -333,8 +340,8 @@ function attemptsTable(list) {
 
 async function eventPage(id) {
   const p = params();
-  const ep = p.get('endpoint');
-  const e = await api('/events/' + encodeURIComponent(id) + (ep ? '?endpoint=' + encodeURIComponent(ep) : ''));
+  const q = eventQuery(p.get('endpoint'), p.get('seq'));
+  const e = await api('/events/' + encodeURIComponent(id) + q);
   const shown = ['id', 'endpoint', 'scheme', 'event_type', 'occurred_at', 'received_at', 'call_control_id',
     'call_session_id', 'call_leg_id', 'connection_id', 'failure_cause', 'hangup_cause', 'attempts',
     'meta_attempt', 'delivered_to', 'remote_addr', 'content_type', 'parse', 'parse_error', 'body_bytes'];
@@ -343,7 +350,7 @@ async function eventPage(id) {
     h('dd', {}, (k === 'call_session_id' || k === 'call_control_id') ? callLink(e[k]) : text(e[k]))]));
   const raw = e.body !== undefined ? e.body : null;
   const nice = raw !== null ? pretty(raw) : null;
-  const rawHref = API + '/events/' + encodeURIComponent(id) + '/raw' + (ep ? '?endpoint=' + encodeURIComponent(ep) : '');
+  const rawHref = API + '/events/' + encodeURIComponent(id) + '/raw' + q;
   const call = e.call_session_id || e.call_control_id;
   setMain(h('h1', {}, text(e.event_type || 'Unparsed event')),
     h('div', {class: 'actions'}, replayButton({event: e.id}, 'Replay'),
@@ -368,7 +375,7 @@ async function callPage(id) {
   const c = await api('/calls/' + encodeURIComponent(id));
   const items = c.events.map((e) => h('li', {},
     h('div', {class: 'when'}, `+${(e.t_ms / 1000).toFixed(3)} s`, e.gap_ms ? ` (${(e.gap_ms / 1000).toFixed(3)} s after the previous)` : '', ' \u00b7 ', shortTime(e.occurred_at || e.received_at)),
-    h('div', {}, h('strong', {}, text(e.event_type || '(unparsed)')), ' ', eventLink(e.id, e.endpoint),
+    h('div', {}, h('strong', {}, text(e.event_type || '(unparsed)')), ' ', eventLink(e.id, e.endpoint, e.seq),
       e.failure_cause || e.hangup_cause ? ' \u2014 ' + text(e.failure_cause || e.hangup_cause) : '',
       e.call_leg_id ? h('span', {class: 'muted'}, ' leg ', h('code', {}, text(e.call_leg_id))) : '')));
   setMain(h('h1', {}, 'Call ', h('code', {}, text(c.call))),

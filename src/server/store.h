@@ -250,8 +250,9 @@ typedef enum store_report {
     REPORT_CONSOLE_EVENTS,   /* type, call, since_us, endpoint, limit, until_us, parse,
                               * before_seq: newest first, with seq (the paging cursor) */
     REPORT_CONSOLE_CALL,     /* call: its events by occurred_at, t_us the time they sort by */
-    REPORT_CONSOLE_EVENT,    /* id, endpoint: every field and "body" (a blob), one row per
-                              * endpoint that stored id, by seq */
+    REPORT_CONSOLE_EVENT,    /* id, endpoint, seq (or NULL: the row's key, when a link knows
+                              * it): every field and "body" (a blob), one row per endpoint that
+                              * stored id, by seq */
     REPORT_CALL_DELIVERIES,  /* call: the deliveries of its events */
     REPORT_EVENT_DELIVERIES, /* seq: the deliveries of one stored event */
     REPORT_STATS_BUCKETS,    /* since_us, bucket_us: events per (bucket_us, event_type) */

@@ -122,7 +122,8 @@ static const char *const reports[] = {
         " call_control_id, call_session_id, call_leg_id, connection_id, failure_cause,"
         " hangup_cause, attempts, meta_attempt, delivered_to, remote_addr, content_type,"
         " parse_status AS parse, parse_error, body FROM events"
-        " WHERE id = $1 AND ($2::text IS NULL OR endpoint = $2) ORDER BY seq",
+        " WHERE id = $1 AND ($2::text IS NULL OR endpoint = $2)"
+        " AND ($3::text IS NULL OR seq = CAST($3 AS bigint)) ORDER BY seq",
     [REPORT_CALL_DELIVERIES] =
         "SELECT " CONSOLE_DELIVERY
         " WHERE $1 IN (e.call_session_id, e.call_control_id, e.call_leg_id) ORDER BY d.id LIMIT 5000",

@@ -78,8 +78,8 @@ static const char *const reports[] = {
         "SELECT body FROM events WHERE id = ?1 AND (?2 IS NULL OR endpoint = ?2)"
         " ORDER BY seq LIMIT 2",
     [REPORT_CALL_TIMELINE] =
-        "WITH call AS (SELECT * FROM events WHERE call_key = " CALL_OF("?1") "), first AS (SELECT min(coalesce(occurred_at_us, received_at_us)) AS t0"
-        " FROM call)"
+        "WITH call AS (SELECT * FROM events WHERE call_key = " CALL_OF("?1") "),"
+        " first AS (SELECT min(coalesce(occurred_at_us, received_at_us)) AS t0 FROM call)"
         " SELECT coalesce(occurred_at, " RECEIVED ") AS occurred_at,"
         " '+' || ((coalesce(occurred_at_us, received_at_us) - t0) / 1000) AS ms,"
         " coalesce(event_type, '-') AS event_type, id, call_leg_id AS leg,"
@@ -129,7 +129,8 @@ static const char *const reports[] = {
         " call_control_id, call_session_id, call_leg_id, connection_id, failure_cause,"
         " hangup_cause, attempts, meta_attempt, delivered_to, remote_addr, content_type,"
         " parse_status AS parse, parse_error, body FROM events"
-        " WHERE id = ?1 AND (?2 IS NULL OR endpoint = ?2) ORDER BY seq",
+        " WHERE id = ?1 AND (?2 IS NULL OR endpoint = ?2) {{3 AND seq = CAST(?3 AS INTEGER)}}"
+        " ORDER BY seq",
     [REPORT_CALL_DELIVERIES] =
         "SELECT " CONSOLE_DELIVERY
         " WHERE e.call_key = " CALL_OF("?1") " ORDER BY d.id LIMIT 5000",

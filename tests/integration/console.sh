@@ -188,6 +188,16 @@ get "/api/v1/events/$BIN_ID/raw" "${auth[@]}"
 expect_eq "$(sha256sum <"$TMP/b")" "$(sha256sum <"$TMP/binary.body")" "  and raw, byte for byte"
 get /api/v1/events/no-such-id "${auth[@]}"
 expect_eq "$(cat "$TMP/status")|$(jqb .error)" "404|not_found" "an unknown id: 404"
+# The seq a list row carries: the row is read by its key (SQLite has no index on the id alone).
+XSS_SEQ=$(sql "SELECT seq FROM events WHERE id = 'evt-xss'")
+get "/api/v1/events/evt-xss?seq=$XSS_SEQ" "${auth[@]}"
+expect_eq "$(cat "$TMP/status")|$(jqb .hangup_cause)" "200|<img src=x onerror=alert(1)>" "GET /events/ID?seq=: the same event"
+get "/api/v1/events/evt-xss?seq=$(sql "SELECT seq FROM events WHERE id = '$SIPREC'")" "${auth[@]}"
+expect_eq "$(cat "$TMP/status")|$(jqb .hangup_cause)" "200|<img src=x onerror=alert(1)>" "  another event's seq is not trusted: the id decides"
+get "/api/v1/events/evt-xss/raw?seq=$XSS_SEQ" "${auth[@]}"
+expect_eq "$(sha256sum <"$TMP/b")" "$(sha256sum <"$TMP/xss.json")" "  and the raw bytes by seq"
+get "/api/v1/events/evt-xss?seq=1e3" "${auth[@]}"
+expect_eq "$(cat "$TMP/status")|$(jqb .error)" "400|bad_request" "  a seq that is not digits: 400"
 
 # --- a call --------------------------------------------------------------------------------------
 get /api/v1/calls/call-3 "${auth[@]}"
