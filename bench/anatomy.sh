@@ -15,7 +15,7 @@
 # json, and SERVER (killed on exit).
 
 BASELINE=${BENCH_BASELINE:-1c86c45}
-ANAT_ROUNDS=${ANAT_ROUNDS:-3}
+ANAT_ROUNDS=${ANAT_ROUNDS:-5}
 QUERY_EVENTS=${QUERY_EVENTS:-1000000}
 
 # base_build: BASE_HOOKD, hookd at BASELINE built for release, or empty (not a git checkout).
