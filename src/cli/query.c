@@ -280,7 +280,10 @@ void query_note_more(const char *cmd, store_view *v, store_report count, const c
     int64_t total = 0;
     if (shown < limit || !store_view_report(v, count, params, n, take_count, &total))
         return;
-    if (total > shown)
+    if (total > STORE_COUNT_CAP) /* counted no further */
+        fprintf(stderr, "hookd %s: ... more than %lld more; showing the newest %ld (use --limit)\n",
+                cmd, (long long)(STORE_COUNT_CAP - shown), shown);
+    else if (total > shown)
         fprintf(stderr, "hookd %s: ... %lld more; showing the newest %ld (use --limit)\n", cmd,
                 (long long)(total - shown), shown);
 }

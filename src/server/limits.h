@@ -43,6 +43,9 @@
 #define STORE_WAL_KEEP_BYTES (64 * 1024 * 1024) /* journal_size_limit: the WAL file is cut back to
                                           * this on reset; below it, it is reused in place */
 #define STORE_CHECKPOINT_INTERVAL_MS 100
+#define STORE_COUNT_CAP 10000             /* "... N more" under a cut list counts this far: a count
+                                           * of every match cost events list 25 ms per 100,000 */
+#define STORE_COUNT_CAP_SQL "10001"       /* ... as the LIMIT that tells "more than the cap" */
 #define STORE_WALBUF_BYTES ((size_t)1024 * 1024) /* a transaction's WAL frames gathered for one
                                           * pwrite (walbuf.c); a larger one writes every 1 MiB */
 #define STORE_PRUNE_BATCH 64              /* events removed per transaction: a batch's time is

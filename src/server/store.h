@@ -233,7 +233,8 @@ typedef bool store_row_fn(void *ctx, size_t ncol, const char *const *names, cons
 /* The reports, and their text parameters (NULL: no filter). Times are microseconds, in text. */
 typedef enum store_report {
     REPORT_EVENTS_LIST,      /* type, call, since_us, endpoint, limit: newest first */
-    REPORT_EVENTS_COUNT,     /* type, call, since_us, endpoint: one row, "count" */
+    REPORT_EVENTS_COUNT,     /* type, call, since_us, endpoint: one row, "count", at most
+                              * STORE_COUNT_CAP + 1 */
     REPORT_EVENT_FIELDS,     /* id, endpoint: (field, value) rows of every stored field */
     REPORT_EVENT_ROWS,       /* id, endpoint: every column, one row per endpoint that stored id */
     REPORT_EVENT_BODY,       /* id, endpoint: "body" (a blob), at most 2 rows */
@@ -242,7 +243,8 @@ typedef enum store_report {
     REPORT_STATS_BY_CAUSE,   /* since_us: siprec.failed by failure_cause */
     REPORT_STATS_PER_HOUR,   /* since_us */
     REPORT_DELIVERIES_LIST,  /* state, handler, event id, limit: newest first */
-    REPORT_DELIVERIES_COUNT, /* state, handler, event id: one row, "count" */
+    REPORT_DELIVERIES_COUNT, /* state, handler, event id: one row, "count", at most
+                              * STORE_COUNT_CAP + 1 */
     REPORT_ATTEMPTS_OF,      /* delivery id */
     REPORT_EXPORT,           /* type, since_us, until_us: every field of each event, oldest
                               * first, times also in microseconds, "body" a blob */

@@ -93,6 +93,13 @@ control=$(sqlite3 "$U" "SELECT call_control_id FROM events WHERE call_session_id
 cp "$TMP/out" "$TMP/by-session"
 expect_exit 0 "  and by the call's control id (found from the newest event back)" "$HOOKD" calls show "$control" --db "$U" --json
 expect_eq "$(md5sum <"$TMP/out")" "$(md5sum <"$TMP/by-session")" "  the same timeline"
+# A cut list counts what it leaves out only up to STORE_COUNT_CAP (10,000).
+sqlite3 "$U" "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 10100)
+  INSERT INTO events (id, endpoint, scheme, event_type, received_at_us, last_received_at_us, parse_status, body)
+  SELECT 'bulk-' || i, 'telnyx', 'telnyx', 'bulk.test', 1700000000000000 + i, 1700000000000000 + i, 'parsed', '{}' FROM c"
+expect_exit 0 "events list over 10,000 matches" "$HOOKD" events list --type bulk.test --db "$U"
+expect_match "$TMP/err" '^hookd events: \.\.\. more than 9950 more; showing the newest 50 \(use --limit\)$' "  says more than the cap, without counting them all"
+expect_eq "$(grep -c bulk- "$TMP/out")" 50 "  and shows the newest 50"
 else
 new_store m
 M=$STORE_URL
