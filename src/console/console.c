@@ -184,36 +184,18 @@ static void *sampler_main(void *arg)
 
 /* ---- the live ring ------------------------------------------------------------------------ */
 
-/* Append "key":"value" (JSON-escaped, ASCII controls as \u00XX) to the object that starts at
- * start; false when it does not fit. */
+/* Append "key":"value" (escaped by http_json_quote) to the object that starts at start; false
+ * when it does not fit. */
 static bool put_field(char *buf, size_t cap, size_t *off, size_t start, const char *key,
                       const char *value)
 {
-    int n = snprintf(buf + *off, cap - *off, "%s\"%s\":\"", *off > start + 1 ? "," : "", key);
+    int n = snprintf(buf + *off, cap - *off, "%s\"%s\":", *off > start + 1 ? "," : "", key);
     if (n < 0 || (size_t)n >= cap - *off)
         return false;
-    *off += (size_t)n;
-    for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
-        char esc[8];
-        size_t k;
-        if (*p == '"' || *p == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)*p;
-            k = 2;
-        } else if (*p < 0x20 || *p == 0x7f) {
-            snprintf(esc, sizeof esc, "\\u%04x", *p);
-            k = 6;
-        } else {
-            esc[0] = (char)*p;
-            k = 1;
-        }
-        if (*off + k + 2 >= cap)
-            return false;
-        memcpy(buf + *off, esc, k);
-        *off += k;
-    }
-    buf[(*off)++] = '"';
-    buf[*off] = '\0';
+    size_t q = http_json_quote(buf + *off + (size_t)n, cap - *off - (size_t)n, value);
+    if (q == 0)
+        return false;
+    *off += (size_t)n + q;
     return true;
 }
 

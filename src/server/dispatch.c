@@ -47,9 +47,6 @@
 
 extern char **environ;
 
-#define STR_(x) #x
-#define STR(x) STR_(x)
-
 /* A handler's settings that SIGHUP may change (dispatch_reload); each attempt takes a copy. */
 typedef struct handler_limits {
     unsigned timeout, concurrency, max_attempts, retry_base, retry_max;

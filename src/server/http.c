@@ -219,8 +219,9 @@ static enum MHD_Result send_json(request *r, unsigned status, json_t *body, cons
     return ok;
 }
 
-/* s as a JSON string, quotes included, as json_dumps writes it (JSON_COMPACT); its length, or 0
- * when s holds a byte outside ASCII (jansson then checks its UTF-8) or out is too small. */
+/* s as a JSON string, quotes included, as json_dumps writes it (JSON_COMPACT): ", \ and the
+ * ASCII controls escaped, every other byte as it is (the caller vouches for UTF-8). Its length,
+ * or 0 when out is too small. The console's live stream writes its fields with it too. */
 size_t http_json_quote(char *out, size_t cap, const char *s)
 {
     static const char esc[0x20] = {['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't'};
@@ -229,7 +230,7 @@ size_t http_json_quote(char *out, size_t cap, const char *s)
         return 0;
     out[n++] = '"';
     for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
-        if (*p >= 0x80 || n + 8 > cap)
+        if (n + 8 > cap)
             return 0;
         if (*p == '"' || *p == '\\') {
             out[n++] = '\\';
@@ -248,13 +249,23 @@ size_t http_json_quote(char *out, size_t cap, const char *s)
     return n;
 }
 
+static bool ascii(const char *s)
+{
+    for (; *s != '\0'; s++) {
+        if ((unsigned char)*s >= 0x80)
+            return false;
+    }
+    return true;
+}
+
 /* The answer to a stored delivery, {"status":"accepted","id":ID} (and "parse":"unparsed"), written
  * from a template, byte for byte what json_pack and json_dumps would write, without building a
- * document per request. */
+ * document per request. An id beyond ASCII goes through jansson, which checks its UTF-8 (a
+ * webhook-id header can hold any bytes). */
 static enum MHD_Result send_stored(request *r, const char *word, bool unparsed)
 {
     char id[400], text[512];
-    if (http_json_quote(id, sizeof id, r->event_id) == 0) {
+    if (!ascii(r->event_id) || http_json_quote(id, sizeof id, r->event_id) == 0) {
         json_t *j = json_pack("{s:s, s:s}", "status", word, "id", r->event_id);
         if (j != NULL && unparsed)
             json_object_set_new(j, "parse", json_string("unparsed"));

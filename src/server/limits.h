@@ -34,6 +34,10 @@
 #define SRV_RETRY_AFTER "5"               /* seconds, on 503 */
 
 /* [store] */
+/* A limit as text, for SQL and messages: HK_STR(STORE_COUNT_CAP) is "10000". */
+#define HK_STR_(x) #x
+#define HK_STR(x) HK_STR_(x)
+
 #define STORE_DEFAULT_URL "sqlite:./var/hookd.db"
 #define STORE_MAX_BATCH 1024              /* requests sharing one transaction */
 #define STORE_BUSY_TIMEOUT_MS 5000
@@ -44,8 +48,8 @@
                                           * this on reset; below it, it is reused in place */
 #define STORE_CHECKPOINT_INTERVAL_MS 100
 #define STORE_COUNT_CAP 10000             /* "... N more" under a cut list counts this far: a count
-                                           * of every match cost events list 25 ms per 100,000 */
-#define STORE_COUNT_CAP_SQL "10001"       /* ... as the LIMIT that tells "more than the cap" */
+                                           * of every match cost events list 25 ms per 100,000
+                                           * (a bare number: the SQL spells it with HK_STR) */
 #define STORE_WALBUF_BYTES ((size_t)1024 * 1024) /* a transaction's WAL frames gathered for one
                                           * pwrite (walbuf.c); a larger one writes every 1 MiB */
 #define STORE_PRUNE_BATCH 64              /* events removed per transaction: a batch's time is

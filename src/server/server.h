@@ -54,7 +54,8 @@ int server_run(config *cfg);
 
 /* "127.0.0.1:8080", "[::1]:8080", ":8080" (all IPv4 addresses) as a socket address. */
 struct sockaddr_storage;
-/* s as a JSON string as json_dumps writes it; its length, or 0 (not ASCII, or no room). */
+/* s (UTF-8) as a JSON string, quotes included, as json_dumps writes it; its length, or 0 when
+ * it does not fit in cap bytes. */
 size_t http_json_quote(char *out, size_t cap, const char *s);
 bool http_parse_listen(const char *text, struct sockaddr_storage *ss);
 

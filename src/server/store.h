@@ -305,7 +305,8 @@ bool store_view_prune(store_view *v, int64_t before_us, bool dry_run, long *remo
 typedef int store_next_fn(void *ctx, store_record *r);
 
 typedef struct store_import_counts {
-    long added, present;       /* new events, and events whose (id, endpoint) was stored already */
+    long added, present;       /* new events, and events stored already (the backend's unique
+                                * key: see event_upsert in store_backend.h) */
     long bad;
 } store_import_counts;
 

@@ -55,9 +55,10 @@ typedef struct store_backend {
     void (*rollback)(store_conn *c);
 
     /* The per-job ops below (event_upsert to delivery_park) may be NULL when write_batch is set. */
-    /* An event: STORE_NEW (stored, with one delivery per r->handlers), STORE_DUPLICATE (its
-     * (id, endpoint) was stored before: the copy is counted, no delivery is queued) or
-     * STORE_FAILED. */
+    /* An event: STORE_NEW (stored, with one delivery per r->handlers), STORE_DUPLICATE (stored
+     * before: the copy is counted, no delivery is queued) or STORE_FAILED. The backend's unique
+     * key says what "stored before" is: (id, endpoint) on PostgreSQL, (call, id, endpoint) on
+     * SQLite. */
     store_outcome (*event_upsert)(store_conn *c, const store_record *r);
     /* A write that fails whenever an event write would (the disk is full): STORE_PROBED. */
     store_outcome (*probe)(store_conn *c);

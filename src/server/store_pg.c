@@ -35,9 +35,6 @@
 #include "log.h"
 #include "store_pg.h"
 
-#define STR_(x) #x
-#define STR(x) STR_(x)
-
 /* ---- the schema -------------------------------------------------------------------------------
  * Its own list (the SQLite one is schema.c); append, never edit a shipped one. The version and
  * the oldest version a binary may run against are in hookd_schema. */
@@ -188,7 +185,7 @@ static const char claim_sql[] =
 #define ORDERED_WINDOW                                                                             \
     " (SELECT id, handler, call_key, occurred_at_us, next_attempt_us FROM deliveries"             \
     "  WHERE handler = $1 AND state IN ('pending', 'retry', 'waiting')"                           \
-    "  AND next_attempt_us <= hookd_now_us() ORDER BY next_attempt_us LIMIT " STR(PARK_WINDOW) ") AS d"
+    "  AND next_attempt_us <= hookd_now_us() ORDER BY next_attempt_us LIMIT " HK_STR(PARK_WINDOW) ") AS d"
 
 static const char claim_ordered_sql[] =
     "WITH c AS MATERIALIZED (SELECT d.id FROM deliveries d WHERE d.handler = $1"

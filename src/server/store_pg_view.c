@@ -43,7 +43,7 @@ static const char *const reports[] = {
         " coalesce(failure_cause, hangup_cause) AS cause, attempts, parse_status AS parse"
         EVENTS_WHERE " ORDER BY seq DESC LIMIT $5::bigint",
     [REPORT_EVENTS_COUNT] =
-        "SELECT count(*) AS count FROM (SELECT 1" EVENTS_WHERE " LIMIT " STORE_COUNT_CAP_SQL ") AS c",
+        "SELECT count(*) AS count FROM (SELECT 1" EVENTS_WHERE " LIMIT " HK_STR(STORE_COUNT_CAP) " + 1) AS c",
     /* value_type is not a column of the report: it types the value before it (report()) */
     [REPORT_EVENT_FIELDS] =
         "SELECT j.key AS field, j.value #>> '{}' AS value, json_typeof(j.value) AS value_type"
@@ -97,7 +97,7 @@ static const char *const reports[] = {
         " END AS next_attempt_at, d.last_outcome" DELIVERIES_WHERE
         " ORDER BY d.id DESC LIMIT $4::bigint",
     [REPORT_DELIVERIES_COUNT] =
-        "SELECT count(*) AS count FROM (SELECT 1" DELIVERIES_WHERE " LIMIT " STORE_COUNT_CAP_SQL ") AS c",
+        "SELECT count(*) AS count FROM (SELECT 1" DELIVERIES_WHERE " LIMIT " HK_STR(STORE_COUNT_CAP) " + 1) AS c",
     [REPORT_ATTEMPTS_OF] =
         "SELECT attempt, " TIME("started_us") " AS started_at,"
         " (finished_us - started_us) / 1000 AS ms, outcome, http_status, exit_code, error, output"

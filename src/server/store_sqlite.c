@@ -5,8 +5,9 @@
  * them with prepared statements on the writer's own connection, and commits with one fsync
  * (durability = full) for the whole batch.
  *
- * Deduplication is the table's UNIQUE (id, endpoint): an upsert that RETURNs the attempt count
- * says whether the row is new (1) or a redelivery (more), in the same statement.
+ * Deduplication is the table's UNIQUE (call_key, id, endpoint) (schema 6; README "Duplicates"):
+ * an upsert that RETURNs the attempt count says whether the row is new (1) or a redelivery
+ * (more), in the same statement.
  *
  * At durability = full the writer's connection goes through the "hookd-wal" VFS (walbuf.c),
  * which gathers a transaction's WAL frames into 124 KiB pwrite()s instead of two per frame.

@@ -55,7 +55,7 @@ static const char *const reports[] = {
         " coalesce(failure_cause, hangup_cause) AS cause, attempts, parse_status AS parse"
         EVENTS_WHERE " ORDER BY seq DESC LIMIT CAST(?5 AS INTEGER)",
     [REPORT_EVENTS_COUNT] =
-        "SELECT count(*) AS count FROM (SELECT 1" EVENTS_WHERE " LIMIT " STORE_COUNT_CAP_SQL ") AS c",
+        "SELECT count(*) AS count FROM (SELECT 1" EVENTS_WHERE " LIMIT " HK_STR(STORE_COUNT_CAP) " + 1) AS c",
     [REPORT_EVENT_FIELDS] =
         "SELECT key AS field, value FROM (SELECT seq, json_object("
         "'id', id, 'endpoint', endpoint, 'scheme', scheme, 'event_type', event_type,"
@@ -105,7 +105,7 @@ static const char *const reports[] = {
         " END AS next_attempt_at, d.last_outcome" DELIVERIES_WHERE
         " ORDER BY d.id DESC LIMIT CAST(?4 AS INTEGER)",
     [REPORT_DELIVERIES_COUNT] =
-        "SELECT count(*) AS count FROM (SELECT 1" DELIVERIES_WHERE " LIMIT " STORE_COUNT_CAP_SQL ") AS c",
+        "SELECT count(*) AS count FROM (SELECT 1" DELIVERIES_WHERE " LIMIT " HK_STR(STORE_COUNT_CAP) " + 1) AS c",
     [REPORT_ATTEMPTS_OF] =
         "SELECT attempt, " TIME("started_us") " AS started_at,"
         " (finished_us - started_us) / 1000 AS ms, outcome, http_status, exit_code, error, output"

@@ -230,7 +230,6 @@ static void register_once(void)
     if (orig == NULL)
         return;
     vfs = *orig; /* every other method is the default VFS's own */
-    vfs.iVersion = orig->iVersion;
     vfs.szOsFile = (int)(WRAPPER_SIZE + (size_t)orig->szOsFile);
     vfs.pNext = NULL;
     vfs.zName = WALBUF_VFS;

@@ -53,6 +53,11 @@ post /webhooks/open "$TMP/esc.json"
 expect_logged "$TMP/serve.log" 'event_id="esc id \\"q\\""' "  a value with blanks or quotes is quoted and escaped"
 expect_logged "$TMP/serve.log" 'event_type="x\\x1b]0;pwned\\x07"' "  control bytes are written as \\xHH, never raw"
 expect_eq "$(grep -c $'\e' "$TMP/serve.log")" 0 "  (no escape byte reaches the terminal)"
+# The 200 is written from a template for ASCII ids; others go through jansson: both as JSON.
+expect_eq "$(cat "$TMP/resp")" '{"status":"accepted","id":"esc id \"q\""}' "the 200 escapes the id as JSON"
+printf '{"data":{"event_type":"x","id":"caf\xc3\xa9 \xe2\x9c\x93"}}' >"$TMP/utf8.json"
+post /webhooks/open "$TMP/utf8.json"
+expect_eq "$(cat "$TMP/resp")" $'{"status":"accepted","id":"caf\xc3\xa9 \xe2\x9c\x93"}' "  and an id beyond ASCII as its UTF-8"
 stop_server
 expect_exit 2 "--log-format takes json or text" "$HOOKD" serve --log-format xml --telnyx-public-key "$K_public_key"
 

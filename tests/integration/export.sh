@@ -100,6 +100,10 @@ sqlite3 "$U" "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHE
 expect_exit 0 "events list over 10,000 matches" "$HOOKD" events list --type bulk.test --db "$U"
 expect_match "$TMP/err" '^hookd events: \.\.\. more than 9950 more; showing the newest 50 \(use --limit\)$' "  says more than the cap, without counting them all"
 expect_eq "$(grep -c bulk- "$TMP/out")" 50 "  and shows the newest 50"
+sqlite3 "$U" "INSERT INTO deliveries (event_seq, handler, state, next_attempt_us, created_us, updated_us)
+  SELECT seq, 'bulk', 'dead', 0, 0, 0 FROM events WHERE event_type = 'bulk.test'"
+expect_exit 0 "deliveries list over 10,000 matches" "$HOOKD" deliveries list --handler bulk --db "$U"
+expect_match "$TMP/err" '^hookd deliveries: \.\.\. more than 9950 more; showing the newest 50 \(use --limit\)$' "  says more than the cap too"
 else
 new_store m
 M=$STORE_URL

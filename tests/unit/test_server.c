@@ -234,8 +234,8 @@ static void console_loopback(void **state)
     assert_false(config_listen_loopback("localhost:8081")); /* a name could resolve anywhere */
 }
 
-/* The 200's template writes an id exactly as jansson would: every ASCII byte alone and inside a
- * string, and the bounds (no room, a byte outside ASCII: 0, so the caller asks jansson). */
+/* The 200's template (and the console's live stream) writes a string exactly as jansson would:
+ * every ASCII byte inside a string, UTF-8 beyond it, and the bound (no room: 0). */
 static void json_quote_matches_jansson(void **state)
 {
     (void)state;
@@ -250,7 +250,12 @@ static void json_quote_matches_jansson(void **state)
         free(want);
         json_decref(j);
     }
-    assert_int_equal(http_json_quote(out, sizeof out, "caf\xc3\xa9"), 0);
+    json_t *u = json_string("caf\xc3\xa9 \xe2\x82\xac");
+    char *want = json_dumps(u, JSON_COMPACT | JSON_ENCODE_ANY);
+    assert_int_equal(http_json_quote(out, sizeof out, "caf\xc3\xa9 \xe2\x82\xac"), strlen(want));
+    assert_string_equal(out, want); /* UTF-8 passes as it is, as jansson writes it */
+    free(want);
+    json_decref(u);
     assert_int_equal(http_json_quote(out, 8, "abcdefgh"), 0);
     assert_int_equal(http_json_quote(out, sizeof out, ""), 2);
     assert_string_equal(out, "\"\"");
