@@ -20,12 +20,20 @@
 #define RECEIVED TIME("received_at_us")
 
 /* The call an id names: its call_key (a call_session_id, as a rule) from the unique index, or
- * else the call of the newest event whose control or leg id it is (a walk back from the newest
- * event: quick for recent calls, a scan for unknown ids). */
+ * else the call of the newest event whose control or leg id it is: a walk back over the
+ * received-time index comparing the ids' last six characters (schema 7), quick for recent calls
+ * and a scan of the index for unknown ids. */
 #define CALL_OF(p)                                                                                 \
     "coalesce((SELECT call_key FROM events WHERE call_key = " p " LIMIT 1),"                     \
-    " (SELECT call_key FROM events WHERE " p " IN (call_control_id, call_leg_id)"                 \
-    " ORDER BY seq DESC LIMIT 1))"
+    " (SELECT call_key FROM events INDEXED BY events_by_received"                                 \
+    " WHERE (control_tail = substr(" p ", -6) OR leg_tail = substr(" p ", -6))"                   \
+    " AND " p " IN (call_control_id, call_leg_id) ORDER BY received_at_us DESC LIMIT 1))"
+
+/* Events by id alone: a scan of the received-time index on the id's last six characters, which
+ * reads only the rows whose tail matches. Used after FROM events INDEXED BY events_by_received,
+ * or with ORDER BY received_at_us where a seq may narrow it to one row instead. */
+#define BY_ID(p) "id_tail = substr(" p ", -6) AND id = " p
+#define EVENTS_BY_ID " FROM events INDEXED BY events_by_received WHERE " BY_ID("?1")
 
 /* {{N ...}}: kept only when parameter N is given (see expand()), so that SQLite plans each filter
  * on its index; "?N IS NULL OR ..." would be planned as a scan whatever N holds. */
@@ -67,17 +75,16 @@ static const char *const reports[] = {
         "'remote_addr', remote_addr, 'content_type', content_type,"
         "'parse_status', parse_status, 'parse_error', parse_error,"
         "'body_bytes', length(body), 'body', CAST(body AS TEXT)) AS fields"
-        " FROM events WHERE id = ?1 AND (?2 IS NULL OR endpoint = ?2)) AS ev,"
+        EVENTS_BY_ID " AND (?2 IS NULL OR endpoint = ?2)) AS ev,"
         " json_each(ev.fields) ORDER BY ev.seq",
     [REPORT_EVENT_ROWS] =
         "SELECT seq, id, endpoint, scheme, event_type, occurred_at, " RECEIVED " AS received_at,"
         " call_control_id, call_session_id, call_leg_id, connection_id, failure_cause,"
         " hangup_cause, attempts, meta_attempt, delivered_to, remote_addr, content_type,"
-        " parse_status, parse_error, CAST(body AS TEXT) AS body FROM events"
-        " WHERE id = ?1 AND (?2 IS NULL OR endpoint = ?2) ORDER BY seq",
+        " parse_status, parse_error, CAST(body AS TEXT) AS body"
+        EVENTS_BY_ID " AND (?2 IS NULL OR endpoint = ?2) ORDER BY seq",
     [REPORT_EVENT_BODY] =
-        "SELECT body FROM events WHERE id = ?1 AND (?2 IS NULL OR endpoint = ?2)"
-        " ORDER BY seq LIMIT 2",
+        "SELECT body" EVENTS_BY_ID " AND (?2 IS NULL OR endpoint = ?2) ORDER BY seq LIMIT 2",
     [REPORT_CALL_TIMELINE] =
         "WITH call AS (SELECT * FROM events WHERE call_key = " CALL_OF("?1") "),"
         " first AS (SELECT min(coalesce(occurred_at_us, received_at_us)) AS t0 FROM call)"
@@ -131,8 +138,8 @@ static const char *const reports[] = {
         " call_control_id, call_session_id, call_leg_id, connection_id, failure_cause,"
         " hangup_cause, attempts, meta_attempt, delivered_to, remote_addr, content_type,"
         " parse_status AS parse, parse_error, body FROM events"
-        " WHERE id = ?1 AND (?2 IS NULL OR endpoint = ?2) {{3 AND seq = CAST(?3 AS INTEGER)}}"
-        " ORDER BY seq",
+        " WHERE " BY_ID("?1") " AND (?2 IS NULL OR endpoint = ?2) {{3 AND seq = CAST(?3 AS INTEGER)}}"
+        " ORDER BY received_at_us, seq",
     [REPORT_CALL_DELIVERIES] =
         "SELECT " CONSOLE_DELIVERY
         " WHERE e.call_key = " CALL_OF("?1") " ORDER BY d.id LIMIT 5000",
@@ -347,15 +354,15 @@ bool store_sqlite_replay(store_conn *c, const store_replay *spec, store_route_fn
     sqlite3_stmt *ev = NULL;
     const char *select =
         "SELECT seq, endpoint, event_type, parse_status = 'parsed',"
-        " coalesce(call_session_id, call_control_id), occurred_at_us FROM events";
-    char sql[768];
+        " coalesce(call_session_id, call_control_id), occurred_at_us";
+    char sql[800];
     /* Without a type, a state is required and only the events that have a delivery in it match
      * (the partial index of dead ones finds them without walking every event of the range). With
      * a type, every event of it in the range matches, as hookd replay has always counted. */
-    snprintf(sql, sizeof sql, "%s WHERE %s ORDER BY seq", select,
+    snprintf(sql, sizeof sql, "%s%s ORDER BY seq", select,
              spec->event_id != NULL
-                 ? "id = ?1"
-                 : "(?1 IS NULL OR event_type = ?1) AND received_at_us >= ?2 AND received_at_us < ?3"
+                 ? EVENTS_BY_ID
+                 : " FROM events WHERE (?1 IS NULL OR event_type = ?1) AND received_at_us >= ?2 AND received_at_us < ?3"
                    " AND (?4 IS NULL OR seq IN (SELECT event_seq FROM deliveries WHERE state = ?4"
                    " AND (?5 IS NULL OR handler = ?5)))");
     bool ok = sqlite3_prepare_v2(s->db, sql, -1, &ev, NULL) == SQLITE_OK

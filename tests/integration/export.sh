@@ -50,11 +50,11 @@ if [ "$STORE" = sqlite ]; then
 M="$TMP/m/hookd.db"
 expect_exit 0 "hookd migrate creates a store" "$HOOKD" migrate --db "$M"
 expect_match "$TMP/out" "^sqlite:$M: schema up to date$" "  and says so"
-expect_eq "$(sqlite3 "$M" 'PRAGMA user_version')" 6 "  at the current schema"
+expect_eq "$(sqlite3 "$M" 'PRAGMA user_version')" 7 "  at the current schema"
 expect_exit 0 "hookd migrate again" "$HOOKD" migrate --db "$M"
 sqlite3 "$M" 'PRAGMA user_version = 99'
 expect_exit 1 "a store newer than this hookd is refused" "$HOOKD" migrate --db "$M"
-expect_match "$TMP/err" 'schema version 99; this hookd knows up to 6' "  with both versions"
+expect_match "$TMP/err" 'schema version 99; this hookd knows up to 7' "  with both versions"
 
 # A store of schema 5 (the events table with UNIQUE (id, endpoint) and the two call indexes, as
 # hookd 0.1 before issue #11 made it), holding events and a delivery, is upgraded in place.
@@ -81,8 +81,8 @@ sqlite3 "$U" "PRAGMA foreign_keys = OFF; BEGIN;
   PRAGMA user_version = 5; COMMIT;"
 before=$(sqlite3 "$U" "SELECT seq, $cols FROM events ORDER BY seq" | md5sum)
 expect_exit 0 "a store of schema 5 is upgraded by hookd migrate" "$HOOKD" migrate --db "$U"
-expect_eq "$(sqlite3 "$U" 'PRAGMA user_version')/$(sqlite3 "$U" 'PRAGMA integrity_check')/$(sqlite3 "$U" 'PRAGMA foreign_key_check' | wc -l)" "6/ok/0" \
-  "  to 6, intact, every delivery's event still there"
+expect_eq "$(sqlite3 "$U" 'PRAGMA user_version')/$(sqlite3 "$U" 'PRAGMA integrity_check')/$(sqlite3 "$U" 'PRAGMA foreign_key_check' | wc -l)" "7/ok/0" \
+  "  to 7, intact, every delivery's event still there"
 expect_eq "$(sqlite3 "$U" "SELECT seq, $cols FROM events ORDER BY seq" | md5sum)" "$before" "  every event kept as it was, seq included"
 expect_eq "$(sqlite3 "$U" "SELECT group_concat(name, ' ') FROM (SELECT name FROM pragma_index_list('events') ORDER BY name)")" \
   "events_by_received events_by_type sqlite_autoindex_events_1" "  with one index keyed by call and id instead of three"
@@ -93,6 +93,23 @@ control=$(sqlite3 "$U" "SELECT call_control_id FROM events WHERE call_session_id
 cp "$TMP/out" "$TMP/by-session"
 expect_exit 0 "  and by the call's control id (found from the newest event back)" "$HOOKD" calls show "$control" --db "$U" --json
 expect_eq "$(md5sum <"$TMP/out")" "$(md5sum <"$TMP/by-session")" "  the same timeline"
+expect_eq "$(sqlite3 "$U" "SELECT group_concat(name, ' ') FROM pragma_index_info('events_by_received')")" \
+  "received_at_us id_tail control_tail leg_tail" "  the received-time index carries the ids' tails (schema 7)"
+# Schema 7 finds an id, a control id or a leg id by its last six characters, then compares the
+# whole: ids that share a tail must not be mistaken for one another.
+sqlite3 "$U" "INSERT INTO events (id, endpoint, scheme, event_type, received_at_us, last_received_at_us,
+    call_session_id, call_control_id, call_leg_id, parse_status, body) VALUES
+  ('evt-a-same6', 'telnyx', 'telnyx', 'call.initiated', 1700000000000001, 1700000000000001, 'sess-one', 'v3:one-tail01', 'leg-one-tail02', 'parsed', '{\"n\":1}'),
+  ('evt-b-same6', 'telnyx', 'telnyx', 'call.initiated', 1700000000000002, 1700000000000002, 'sess-two', 'v3:two-tail02', 'leg-two-tail01', 'parsed', '{\"n\":2}')"
+expect_exit 0 "events show finds an id by its tail" "$HOOKD" events show evt-a-same6 --raw --db "$U"
+expect_eq "$(cat "$TMP/out")" '{"n":1}' "  and shows that event only, not the one whose id ends alike"
+expect_exit 1 "an id that only ends like a stored one" "$HOOKD" events show xxx-same6 --db "$U"
+for q in v3:one-tail01 leg-one-tail02; do
+  expect_exit 0 "calls show $q" "$HOOKD" calls show "$q" --db "$U" --json
+  expect_eq "$(grep -c evt-a-same6 "$TMP/out")/$(grep -c evt-b-same6 "$TMP/out")" "1/0" "  is the call it belongs to, not the one whose ids end alike"
+done
+expect_exit 0 "calls show by the other call's leg id" "$HOOKD" calls show leg-two-tail01 --db "$U" --json
+expect_eq "$(grep -c evt-b-same6 "$TMP/out")/$(grep -c evt-a-same6 "$TMP/out")" "1/0" "  finds that call"
 # A cut list counts what it leaves out only up to STORE_COUNT_CAP (10,000).
 sqlite3 "$U" "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 10100)
   INSERT INTO events (id, endpoint, scheme, event_type, received_at_us, last_received_at_us, parse_status, body)
