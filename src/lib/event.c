@@ -2,8 +2,12 @@
  * event.c - the fields of a Telnyx or Standard Webhooks event, out of its JSON body.
  *
  * Parsing runs after verification and only reads: the raw body stays the record. Limits first
- * (size, nesting), then jansson, then each known field, checked for type and length. Anything else
- * in the body is left alone, since senders add fields and event types all the time.
+ * (size, nesting), then the one-pass view of the members kept (jsonview.c), or jansson's whole
+ * document where that pass is not sure (and for every error: its messages and offsets are
+ * jansson's), then each known field, checked for type and length. Anything else in the body is
+ * left alone, since senders add fields and event types all the time.
+ *
+ * Objects are view handles: 0 the root, k > 0 the object that is member k - 1, NONE absent.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -45,7 +49,10 @@ void hookd_event_free(hookd_event *ev)
 
 /* ---- errors ----------------------------------------------------------------------------- */
 
+#define NONE (-1)
+
 typedef struct parser {
+    hk_jview view;
     hookd_event *ev;
     hookd_parse_error *perr;
     hookd_parse_error local;
@@ -70,37 +77,48 @@ static hookd_err failf(parser *p, hookd_err e, const char *field, size_t offset,
 /* ---- fields ----------------------------------------------------------------------------- */
 
 /* The string at obj[key] into *out (NULL when absent or null). field names it in errors. */
-static hookd_err take_str(parser *p, json_t *obj, const char *key, const char *field, size_t max,
-                          char **out)
+/* obj[key]: the member, or NULL when obj or the member is absent or the member is null. */
+static const hk_jmember *member(const parser *p, int obj, const char *key)
 {
-    if (obj == NULL || *out != NULL)
-        return HOOKD_OK;
-    json_t *v = json_object_get(obj, key);
-    if (v == NULL || json_is_null(v))
-        return HOOKD_OK;
-    if (!json_is_string(v))
-        return failf(p, HOOKD_ERR_FIELD_TYPE, field, 0, "%s: expected a string", field);
-    size_t n = json_string_length(v);
-    if (n > max)
-        return failf(p, HOOKD_ERR_FIELD_TOO_LONG, field, 0, "%s: longer than %zu bytes", field, max);
-    *out = strdup(json_string_value(v));
-    return *out != NULL ? HOOKD_OK : failf(p, HOOKD_ERR_NO_MEMORY, field, 0, "out of memory");
+    int h = obj != NONE ? hk_jview_get(&p->view, obj, key) : 0;
+    const hk_jmember *m = h > 0 ? &p->view.m[h - 1] : NULL;
+    return m != NULL && m->type != HK_J_NULL ? m : NULL;
 }
 
-/* An object at obj[key], NULL when absent or null; an error for any other type. */
-static hookd_err take_obj(parser *p, json_t *obj, const char *key, const char *field, json_t **out)
+static hookd_err take_str(parser *p, int obj, const char *key, const char *field, size_t max,
+                          char **out)
 {
-    *out = NULL;
-    json_t *v = obj != NULL ? json_object_get(obj, key) : NULL;
-    if (v == NULL || json_is_null(v))
+    if (*out != NULL)
         return HOOKD_OK;
-    if (!json_is_object(v))
-        return failf(p, HOOKD_ERR_FIELD_TYPE, field, 0, "%s: expected an object", field);
-    *out = v;
+    const hk_jmember *v = member(p, obj, key);
+    if (v == NULL)
+        return HOOKD_OK;
+    if (v->type != HK_J_STRING)
+        return failf(p, HOOKD_ERR_FIELD_TYPE, field, 0, "%s: expected a string", field);
+    if (v->len > max)
+        return failf(p, HOOKD_ERR_FIELD_TOO_LONG, field, 0, "%s: longer than %zu bytes", field, max);
+    *out = malloc(v->len + 1);
+    if (*out == NULL)
+        return failf(p, HOOKD_ERR_NO_MEMORY, field, 0, "out of memory");
+    memcpy(*out, v->str, v->len);
+    (*out)[v->len] = '\0';
     return HOOKD_OK;
 }
 
-static hookd_err take_time(parser *p, json_t *obj, const char *key, const char *field)
+/* An object at obj[key], NONE when absent or null; an error for any other type. */
+static hookd_err take_obj(parser *p, int obj, const char *key, const char *field, int *out)
+{
+    *out = NONE;
+    const hk_jmember *v = member(p, obj, key);
+    if (v == NULL)
+        return HOOKD_OK;
+    if (v->type != HK_J_OBJECT)
+        return failf(p, HOOKD_ERR_FIELD_TYPE, field, 0, "%s: expected an object", field);
+    *out = (int)(v - p->view.m) + 1;
+    return HOOKD_OK;
+}
+
+static hookd_err take_time(parser *p, int obj, const char *key, const char *field)
 {
     hookd_err e = take_str(p, obj, key, field, HOOKD_MAX_FIELD_LEN, &p->ev->occurred_at);
     if (e != HOOKD_OK || p->ev->occurred_at == NULL)
@@ -113,7 +131,7 @@ static hookd_err take_time(parser *p, json_t *obj, const char *key, const char *
 
 /* The call fields, looked up in each of the objects given in turn (payload first, then the
  * event itself, where older and bare shapes keep them). */
-static hookd_err take_call_fields(parser *p, json_t *first, json_t *second)
+static hookd_err take_call_fields(parser *p, int first, int second)
 {
     hookd_event *ev = p->ev;
     const struct {
@@ -131,7 +149,7 @@ static hookd_err take_call_fields(parser *p, json_t *first, json_t *second)
         {"hangup_source", &ev->hangup_source, HOOKD_MAX_FIELD_LEN},
         {"sip_hangup_cause", &ev->sip_hangup_cause, HOOKD_MAX_FIELD_LEN},
     };
-    json_t *objs[2] = {first, second};
+    int objs[2] = {first, second};
     for (size_t o = 0; o < 2; o++) {
         for (size_t i = 0; i < HK_ARRAY_LEN(fields); i++) {
             hookd_err e = take_str(p, objs[o], fields[i].key, fields[i].key, fields[i].max,
@@ -163,16 +181,16 @@ static hookd_err decode_client_state(parser *p)
     return HOOKD_OK;
 }
 
-static hookd_err take_meta(parser *p, json_t *meta)
+static hookd_err take_meta(parser *p, int meta)
 {
-    if (meta == NULL)
+    if (meta == NONE)
         return HOOKD_OK;
-    json_t *a = json_object_get(meta, "attempt");
-    if (a != NULL && !json_is_null(a)) {
-        if (!json_is_integer(a) || json_integer_value(a) < 0)
+    const hk_jmember *a = member(p, meta, "attempt");
+    if (a != NULL) {
+        if (a->type != HK_J_INTEGER || a->integer < 0)
             return failf(p, HOOKD_ERR_FIELD_TYPE, "meta.attempt", 0,
                          "meta.attempt: expected a non-negative integer");
-        p->ev->attempt = json_integer_value(a);
+        p->ev->attempt = a->integer;
     }
     return take_str(p, meta, "delivered_to", "meta.delivered_to", HOOKD_MAX_LONG_FIELD_LEN,
                     &p->ev->delivered_to);
@@ -180,10 +198,9 @@ static hookd_err take_meta(parser *p, json_t *meta)
 
 /* ---- documents -------------------------------------------------------------------------- */
 
-/* Size, depth, JSON, object: the checks every body goes through. */
-static hookd_err load(parser *p, const void *body, size_t len, json_t **root)
+/* Size, depth, JSON, object: the checks every body goes through; p->view then holds it. */
+static hookd_err load(parser *p, const void *body, size_t len)
 {
-    *root = NULL;
     if (body == NULL && len > 0)
         return failf(p, HOOKD_ERR_INVALID_ARGUMENT, NULL, 0, "no body");
     if (len > HOOKD_MAX_EVENT_BODY)
@@ -193,6 +210,8 @@ static hookd_err load(parser *p, const void *body, size_t len, json_t **root)
     if (hookd_json_depth_check(body, len, HOOKD_MAX_JSON_DEPTH, &off) != HOOKD_OK)
         return failf(p, HOOKD_ERR_JSON_TOO_DEEP, NULL, off,
                      "JSON nested deeper than %d levels at byte %zu", HOOKD_MAX_JSON_DEPTH, off);
+    if (hk_jview_scan(body, len, &p->view))
+        return HOOKD_OK;
     json_error_t je;
     json_t *r = json_loadb(len > 0 ? body : "", len, JSON_REJECT_DUPLICATES, &je);
     if (r == NULL) {
@@ -204,37 +223,42 @@ static hookd_err load(parser *p, const void *body, size_t len, json_t **root)
         json_decref(r);
         return failf(p, HOOKD_ERR_NOT_OBJECT, NULL, 0, "JSON body is not an object");
     }
-    *root = r;
+    hk_jview_from_jansson(r, &p->view);
     return HOOKD_OK;
 }
 
 static void begin(parser *p, hookd_event *ev, hookd_parse_error *perr)
 {
     memset(ev, 0, sizeof *ev);
+    p->view.n = 0;
+    p->view.doc = NULL;
     p->ev = ev;
     p->perr = perr != NULL ? perr : &p->local;
     memset(p->perr, 0, sizeof *p->perr);
 }
 
-static hookd_err finish(parser *p, json_t *root, hookd_err e)
+static hookd_err finish(parser *p, hookd_err e)
 {
-    json_decref(root);
+    hk_jview_free(&p->view);
     if (e != HOOKD_OK)
         hookd_event_free(p->ev);
     return e;
 }
 
 /* v1 used underscore names ("call_initiated") and created_at; v2 dotted names and occurred_at. */
-static hookd_event_format telnyx_shape(json_t *root, json_t *data)
+static hookd_event_format telnyx_shape(const parser *p, int data)
 {
-    if (data != root)
+    const hk_jview *v = &p->view;
+    if (data != 0)
         return HOOKD_FORMAT_TELNYX_V2;
-    if (json_object_get(root, "occurred_at") != NULL)
+    if (hk_jview_get(v, 0, "occurred_at") > 0) /* even null, as before */
         return HOOKD_FORMAT_TELNYX_V2_BARE;
-    if (json_object_get(root, "created_at") != NULL)
+    if (hk_jview_get(v, 0, "created_at") > 0)
         return HOOKD_FORMAT_TELNYX_V1;
-    const char *type = json_string_value(json_object_get(root, "event_type"));
-    if (type != NULL && strchr(type, '.') == NULL && strchr(type, '_') != NULL)
+    int h = hk_jview_get(v, 0, "event_type");
+    const hk_jmember *type = h > 0 && v->m[h - 1].type == HK_J_STRING ? &v->m[h - 1] : NULL;
+    if (type != NULL && memchr(type->str, '.', type->len) == NULL
+        && memchr(type->str, '_', type->len) != NULL)
         return HOOKD_FORMAT_TELNYX_V1;
     return HOOKD_FORMAT_TELNYX_V2_BARE;
 }
@@ -246,16 +270,16 @@ hookd_err hookd_event_parse_telnyx(const void *body, size_t len, hookd_event *ev
         return HOOKD_ERR_INVALID_ARGUMENT;
     parser p;
     begin(&p, ev, perr);
-    json_t *root, *data, *meta = NULL, *payload = NULL;
-    hookd_err e = load(&p, body, len, &root);
+    int data = NONE, meta = NONE, payload = NONE;
+    hookd_err e = load(&p, body, len);
     if (e != HOOKD_OK)
-        return e;
-    e = take_obj(&p, root, "data", "data", &data);
-    if (e == HOOKD_OK && data != NULL)
-        e = take_obj(&p, root, "meta", "meta", &meta);
-    if (data == NULL)
-        data = root;
-    ev->format = telnyx_shape(root, data);
+        return finish(&p, e);
+    e = take_obj(&p, 0, "data", "data", &data);
+    if (e == HOOKD_OK && data != NONE)
+        e = take_obj(&p, 0, "meta", "meta", &meta);
+    if (data == NONE)
+        data = 0;
+    ev->format = telnyx_shape(&p, data);
     if (e == HOOKD_OK)
         e = take_obj(&p, data, "payload", "payload", &payload);
     if (e == HOOKD_OK)
@@ -274,7 +298,7 @@ hookd_err hookd_event_parse_telnyx(const void *body, size_t len, hookd_event *ev
         e = decode_client_state(&p);
     if (e == HOOKD_OK)
         e = take_meta(&p, meta);
-    return finish(&p, root, e);
+    return finish(&p, e);
 }
 
 hookd_err hookd_event_parse_standard(const void *body, size_t len, hookd_event *ev,
@@ -284,23 +308,23 @@ hookd_err hookd_event_parse_standard(const void *body, size_t len, hookd_event *
         return HOOKD_ERR_INVALID_ARGUMENT;
     parser p;
     begin(&p, ev, perr);
-    json_t *root, *data = NULL;
-    hookd_err e = load(&p, body, len, &root);
+    int data = NONE;
+    hookd_err e = load(&p, body, len);
     if (e != HOOKD_OK)
-        return e;
+        return finish(&p, e);
     ev->format = HOOKD_FORMAT_STANDARD;
-    e = take_str(&p, root, "type", "type", HOOKD_MAX_FIELD_LEN, &ev->event_type);
+    e = take_str(&p, 0, "type", "type", HOOKD_MAX_FIELD_LEN, &ev->event_type);
     if (e == HOOKD_OK)
-        e = take_time(&p, root, "timestamp", "timestamp");
+        e = take_time(&p, 0, "timestamp", "timestamp");
     if (e == HOOKD_OK)
-        e = take_obj(&p, root, "data", "data", &data);
-    if (e == HOOKD_OK && data != NULL) {
-        json_t *payload = NULL;
+        e = take_obj(&p, 0, "data", "data", &data);
+    if (e == HOOKD_OK && data != NONE) {
+        int payload = NONE;
         e = take_obj(&p, data, "payload", "data.payload", &payload);
         if (e == HOOKD_OK)
             e = take_call_fields(&p, payload, data);
     }
     if (e == HOOKD_OK)
         e = decode_client_state(&p);
-    return finish(&p, root, e);
+    return finish(&p, e);
 }

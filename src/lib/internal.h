@@ -57,6 +57,44 @@ bool hk_siglist_next(const char **cursor, const char *end, hk_sig_entry *e);
  * control byte (the id is part of the signed "id.ts.body"). */
 bool hk_webhook_id_ok(const char *id);
 
+/* The members of a JSON body that event.c reads (jsonview.c): those of about twenty names in the
+ * root object and in its data, meta and payload objects, down to HK_JVIEW_DEPTH levels. */
+#define HK_JVIEW_DEPTH 3 /* the root, data, data.payload */
+#define HK_JVIEW_KEPT 21 /* names kept (jsonview.c's list) */
+#define HK_JVIEW_KEYS 64 /* members of one object the one pass checks for duplicates; more go to
+                          * jansson, whose objects are hash tables */
+
+typedef enum hk_jtype {
+    HK_J_NULL, HK_J_STRING, HK_J_INTEGER, HK_J_REAL, HK_J_TRUE, HK_J_FALSE, HK_J_OBJECT, HK_J_ARRAY
+} hk_jtype;
+
+typedef struct hk_jmember {
+    int parent;          /* the object it is a member of: 0 the root, k the object of member k - 1 */
+    hk_jtype type;
+    const char *key;     /* the key's bytes, in the body or in jansson's document */
+    size_t key_len;
+    const char *str;     /* a string's bytes (no escapes in them: the one pass leaves those to */
+    size_t len;          /* jansson, which decodes them), not NUL-terminated */
+    long long integer;
+} hk_jmember;
+
+typedef struct hk_jview {
+    size_t n;
+    struct json_t *doc;  /* jansson's document when jansson read the body, else NULL */
+    hk_jmember m[(1 + 3 + 9) * HK_JVIEW_KEPT]; /* each name once per object (no duplicates) */
+} hk_jview;
+
+/* The view in one pass over the body, pointing into it; false (nothing decided) when the body is
+ * anything but JSON this pass is sure jansson reads the same way: then ask jansson. */
+bool hk_jview_scan(const void *body, size_t len, hk_jview *v);
+/* The view of jansson's document of the body, pointing into it; the view owns the reference. */
+void hk_jview_from_jansson(struct json_t *root, hk_jview *v);
+/* The member key of object obj (0 the root, else a handle from here): its handle (member
+ * handle - 1 is v->m[handle - 1]), or 0 when there is none. */
+int hk_jview_get(const hk_jview *v, int obj, const char *key);
+/* Drop jansson's document, if any. */
+void hk_jview_free(hk_jview *v);
+
 /* Case-insensitive ASCII comparison of a NUL-terminated string with len bytes. */
 bool hk_ascii_ieq(const char *a, size_t alen, const char *b);
 

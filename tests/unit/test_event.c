@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "testutil.h"
+#include "internal.h"
 
 /* The siprec.failed example from Telnyx's reference page (telnyx-siprec-failed.txt). */
 #define SIPREC_DATA                                                                              \
@@ -250,6 +251,59 @@ static void standard_body(void **state)
     assert_int_equal(hookd_event_parse_standard("{\"data\":1}", 10, &ev, &pe), HOOKD_ERR_FIELD_TYPE);
 }
 
+/* jsonview.c reads plain bodies in one pass and leaves the rest to jansson; either way the fields
+ * and the verdicts are the same. */
+static void one_pass_or_jansson_read_alike(void **state)
+{
+    (void)state;
+    static hk_jview v;
+    const char *plain = "{\"data\":" SIPREC_DATA ",\"meta\":{\"attempt\":2,\"delivered_to\":\"https://x\"}}";
+    assert_true(hk_jview_scan(plain, strlen(plain), &v)); /* the common case takes the one pass */
+    assert_null(v.doc);
+    struct {
+        const char *body;
+        bool one_pass;           /* the one pass reads it (else jansson) */
+        hookd_err err;
+        const char *id, *cause;  /* fields read, when err is HOOKD_OK */
+    } cases[] = {
+        {"{\"data\":{\"id\":\"e1\",\"payload\":{\"failure_cause\":\"a\\/b\"}}}", false, HOOKD_OK, "e1", "a/b"},
+        {"{\"data\":{\"id\":\"e\\u00e9\"}}", false, HOOKD_OK, "e\xc3\xa9", NULL},
+        {"{\"data\":{\"id\":\"\xc3\xa9t\xc3\xa9\",\"x\":\"\\n\"}}", true, HOOKD_OK, "\xc3\xa9t\xc3\xa9", NULL},
+        {"{\"data\":{\"id\":\"e1\",\"id\":\"e2\"}}", false, HOOKD_ERR_JSON_SYNTAX, NULL, NULL},
+        {"{\"data\":{\"id\":\"e1\"},\"x\":[{\"k\":1,\"k\":2}]}", false, HOOKD_ERR_JSON_SYNTAX, NULL, NULL},
+        {"{\"data\":{\"id\":\"e1\"},\"x\":12345678901234567890}", false, HOOKD_ERR_JSON_SYNTAX, NULL, NULL},
+        {"{\"data\":{\"id\":\"e1\"},\"x\":1e400}", false, HOOKD_ERR_JSON_SYNTAX, NULL, NULL},
+        {"{\"data\":{\"id\":\"e1\"},\"x\":1.5e3,\"y\":-0.25,\"z\":-0}", false, HOOKD_OK, "e1", NULL},
+        {"{\"data\":{\"id\":\"e1\"},\"y\":-0.25,\"z\":[true,false,null,{}]}", true, HOOKD_OK, "e1", NULL},
+        {"{\"data\":{\"id\":\"e\xc0\xaf\"}}", false, HOOKD_ERR_JSON_SYNTAX, NULL, NULL},
+        {"{\"data\":{\"id\":\"e\xed\xa0\x80\"}}", false, HOOKD_ERR_JSON_SYNTAX, NULL, NULL},
+        {"{\"data\":{\"id\":\"e1\"}} x", false, HOOKD_ERR_JSON_SYNTAX, NULL, NULL},
+        {"{\"data\":{\"id\":\"e1\"},}", false, HOOKD_ERR_JSON_SYNTAX, NULL, NULL},
+        {"{\"data\":{\"id\":01}}", false, HOOKD_ERR_JSON_SYNTAX, NULL, NULL},
+        {"{\"data\":{\"id\":\"tab\there\"}}", false, HOOKD_ERR_JSON_SYNTAX, NULL, NULL},
+        {"{\"data\":{\"id\":7}}", true, HOOKD_ERR_FIELD_TYPE, NULL, NULL},
+        {"{\"data\":{\"id\":\"e1\"},\"meta\":{\"attempt\":2.0}}", true, HOOKD_ERR_FIELD_TYPE, NULL, NULL},
+        {"[]", false, HOOKD_ERR_NOT_OBJECT, NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *b = cases[i].body;
+        bool fast = hk_jview_scan(b, strlen(b), &v);
+        if (fast != cases[i].one_pass)
+            fail_msg("case %zu: one pass %d, expected %d", i, fast, cases[i].one_pass);
+        hookd_event ev;
+        hookd_parse_error pe;
+        hookd_err e = parse(b, &ev, &pe);
+        if (e != cases[i].err)
+            fail_msg("case %zu: %s, expected %s (%s)", i, hookd_strerror(e), hookd_strerror(cases[i].err), pe.text);
+        if (e == HOOKD_OK) {
+            assert_string_equal(ev.id, cases[i].id);
+            if (cases[i].cause != NULL)
+                assert_string_equal(ev.failure_cause, cases[i].cause);
+        }
+        hookd_event_free(&ev);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -262,6 +316,7 @@ int main(void)
         cmocka_unit_test(wrong_types_are_named),
         cmocka_unit_test(sizes_and_depth_are_bounded),
         cmocka_unit_test(standard_body),
+        cmocka_unit_test(one_pass_or_jansson_read_alike),
     };
     return cmocka_run_group_tests_name("event", tests, NULL, NULL);
 }
