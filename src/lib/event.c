@@ -206,12 +206,14 @@ static hookd_err load(parser *p, const void *body, size_t len)
     if (len > HOOKD_MAX_EVENT_BODY)
         return failf(p, HOOKD_ERR_TOO_LARGE, NULL, 0, "body of %zu bytes is over the %zu byte limit",
                      len, HOOKD_MAX_EVENT_BODY);
+    /* The one pass holds nesting to HOOKD_MAX_JSON_DEPTH itself, so only a body it leaves to
+     * jansson needs the depth scan. */
+    if (hk_jview_scan(body, len, &p->view))
+        return HOOKD_OK;
     size_t off = 0;
     if (hookd_json_depth_check(body, len, HOOKD_MAX_JSON_DEPTH, &off) != HOOKD_OK)
         return failf(p, HOOKD_ERR_JSON_TOO_DEEP, NULL, off,
                      "JSON nested deeper than %d levels at byte %zu", HOOKD_MAX_JSON_DEPTH, off);
-    if (hk_jview_scan(body, len, &p->view))
-        return HOOKD_OK;
     json_error_t je;
     json_t *r = json_loadb(len > 0 ? body : "", len, JSON_REJECT_DUPLICATES, &je);
     if (r == NULL) {

@@ -24,19 +24,24 @@
 
 /* The members event.c looks up; only these are recorded, so a view never fills up: at most
  * 1 + 3 + 9 objects (the root, and data, meta or payload below it, twice) of one each. */
-static const char *const kept[] = {
-    "data",          "meta",          "payload",         "record_type",   "event_type",
-    "id",            "occurred_at",   "created_at",      "call_control_id", "call_leg_id",
-    "call_session_id", "connection_id", "client_state",  "failure_cause", "hangup_cause",
-    "hangup_source", "sip_hangup_cause", "attempt",      "delivered_to",  "type",
-    "timestamp",
+#define NAME(s) {(s), sizeof(s) - 1}
+static const struct {
+    const char *name;
+    size_t len;
+} kept[] = {
+    NAME("data"),          NAME("meta"),          NAME("payload"),         NAME("record_type"),
+    NAME("event_type"),    NAME("id"),            NAME("occurred_at"),     NAME("created_at"),
+    NAME("call_control_id"), NAME("call_leg_id"), NAME("call_session_id"), NAME("connection_id"),
+    NAME("client_state"),  NAME("failure_cause"), NAME("hangup_cause"),    NAME("hangup_source"),
+    NAME("sip_hangup_cause"), NAME("attempt"),    NAME("delivered_to"),    NAME("type"),
+    NAME("timestamp"),
 };
 _Static_assert(HK_ARRAY_LEN(kept) <= HK_JVIEW_KEPT, "HK_JVIEW_KEPT counts the kept names");
 
 static int kept_name(const char *key, size_t len)
 {
     for (size_t i = 0; i < HK_ARRAY_LEN(kept); i++)
-        if (strlen(kept[i]) == len && memcmp(kept[i], key, len) == 0)
+        if (kept[i].len == len && memcmp(kept[i].name, key, len) == 0)
             return (int)i;
     return -1;
 }
