@@ -76,7 +76,6 @@ static hookd_err failf(parser *p, hookd_err e, const char *field, size_t offset,
 
 /* ---- fields ----------------------------------------------------------------------------- */
 
-/* The string at obj[key] into *out (NULL when absent or null). field names it in errors. */
 /* obj[key]: the member, or NULL when obj or the member is absent or the member is null. */
 static const hk_jmember *member(const parser *p, int obj, const char *key)
 {
@@ -85,6 +84,7 @@ static const hk_jmember *member(const parser *p, int obj, const char *key)
     return m != NULL && m->type != HK_J_NULL ? m : NULL;
 }
 
+/* The string at obj[key] into *out (NULL when absent or null). field names it in errors. */
 static hookd_err take_str(parser *p, int obj, const char *key, const char *field, size_t max,
                           char **out)
 {
@@ -198,7 +198,7 @@ static hookd_err take_meta(parser *p, int meta)
 
 /* ---- documents -------------------------------------------------------------------------- */
 
-/* Size, depth, JSON, object: the checks every body goes through; p->view then holds it. */
+/* Size, depth, JSON, object: the checks every body goes through; then p->view holds it. */
 static hookd_err load(parser *p, const void *body, size_t len)
 {
     if (body == NULL && len > 0)

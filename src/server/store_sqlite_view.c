@@ -138,7 +138,8 @@ static const char *const reports[] = {
         " call_control_id, call_session_id, call_leg_id, connection_id, failure_cause,"
         " hangup_cause, attempts, meta_attempt, delivered_to, remote_addr, content_type,"
         " parse_status AS parse, parse_error, body FROM events"
-        " WHERE " BY_ID("?1") " AND (?2 IS NULL OR endpoint = ?2) {{3 AND seq = CAST(?3 AS INTEGER)}}"
+        " WHERE " BY_ID("?1") " AND (?2 IS NULL OR endpoint = ?2)"
+        " {{3 AND seq = CAST(?3 AS INTEGER)}}"
         " ORDER BY received_at_us, seq",
     [REPORT_CALL_DELIVERIES] =
         "SELECT " CONSOLE_DELIVERY
@@ -362,8 +363,8 @@ bool store_sqlite_replay(store_conn *c, const store_replay *spec, store_route_fn
     snprintf(sql, sizeof sql, "%s%s ORDER BY seq", select,
              spec->event_id != NULL
                  ? EVENTS_BY_ID
-                 : " FROM events WHERE (?1 IS NULL OR event_type = ?1) AND received_at_us >= ?2 AND received_at_us < ?3"
-                   " AND (?4 IS NULL OR seq IN (SELECT event_seq FROM deliveries WHERE state = ?4"
+                 : " FROM events WHERE (?1 IS NULL OR event_type = ?1) AND received_at_us >= ?2"
+                   " AND received_at_us < ?3 AND (?4 IS NULL OR seq IN (SELECT event_seq FROM deliveries WHERE state = ?4"
                    " AND (?5 IS NULL OR handler = ?5)))");
     bool ok = sqlite3_prepare_v2(s->db, sql, -1, &ev, NULL) == SQLITE_OK
               && sqlite3_prepare_v2(s->db,
