@@ -92,6 +92,26 @@ static void ws(scan *s)
         s->p++;
 }
 
+/* The byte ch next: step over it. */
+static bool eat(scan *s, unsigned char ch)
+{
+    if (s->p >= s->end || *s->p != ch)
+        return false;
+    s->p++;
+    return true;
+}
+
+/* After a member or an element: true with *more when a ',' (and space) follows, true without
+ * when the closing byte does; false for anything else. */
+static bool next(scan *s, unsigned char close, bool *more)
+{
+    ws(s);
+    *more = eat(s, ',');
+    if (*more)
+        ws(s);
+    return *more || eat(s, close);
+}
+
 /* One UTF-8 sequence as jansson's utf8_check_full takes it: no overlong forms, no surrogates,
  * nothing past U+10FFFF. */
 static bool utf8(scan *s)
@@ -151,9 +171,7 @@ static bool string(scan *s, const unsigned char **at, size_t *len, bool *escaped
 static bool number(scan *s, hk_jmember *m)
 {
     const unsigned char *start = s->p;
-    bool minus = s->p < s->end && *s->p == '-';
-    if (minus)
-        s->p++;
+    bool minus = eat(s, '-');
     const unsigned char *digits = s->p;
     if (s->p >= s->end || *s->p < '0' || *s->p > '9')
         return false;
@@ -168,8 +186,7 @@ static bool number(scan *s, hk_jmember *m)
     size_t n = (size_t)(s->p - digits);
     if (s->p < s->end && (*s->p == 'e' || *s->p == 'E'))
         return false;
-    if (s->p < s->end && *s->p == '.') {
-        s->p++;
+    if (eat(s, '.')) {
         const unsigned char *frac = s->p;
         while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
             s->p++;
@@ -208,18 +225,13 @@ static bool object(scan *s, int handle, int depth)
 {
     size_t first = s->keys;
     ws(s);
-    if (s->p < s->end && *s->p == '}') {
-        s->p++;
+    if (eat(s, '}'))
         return true;
-    }
-    for (;;) {
+    for (bool more = true; more;) {
         const unsigned char *key;
         size_t len;
         bool escaped;
-        if (s->p >= s->end || *s->p != '"')
-            return false;
-        s->p++;
-        if (!string(s, &key, &len, &escaped) || escaped)
+        if (!eat(s, '"') || !string(s, &key, &len, &escaped) || escaped)
             return false;
         if (s->keys - first >= HK_JVIEW_KEYS || s->keys >= HK_ARRAY_LEN(s->key))
             return false;
@@ -229,54 +241,30 @@ static bool object(scan *s, int handle, int depth)
         s->key[s->keys] = key;
         s->key_len[s->keys++] = len;
         ws(s);
-        if (s->p >= s->end || *s->p != ':')
+        if (!eat(s, ':'))
             return false;
-        s->p++;
         ws(s);
         int name = handle >= 0 ? kept_name((const char *)key, len) : -1;
         int at = name >= 0 ? add(s->v, handle, (const char *)key, len) : -1;
         if (name >= 0 && at < 0)
             return false;
         int inner = at >= 0 && container(name) && depth < HK_JVIEW_DEPTH ? at + 1 : -1;
-        if (!value(s, at >= 0 ? &s->v->m[at] : NULL, inner, depth + 1))
+        if (!value(s, at >= 0 ? &s->v->m[at] : NULL, inner, depth + 1) || !next(s, '}', &more))
             return false;
-        ws(s);
-        if (s->p < s->end && *s->p == ',') {
-            s->p++;
-            ws(s);
-            continue;
-        }
-        if (s->p < s->end && *s->p == '}') {
-            s->p++;
-            s->keys = first;
-            return true;
-        }
-        return false;
     }
+    s->keys = first;
+    return true;
 }
 
 static bool array(scan *s, int depth)
 {
     ws(s);
-    if (s->p < s->end && *s->p == ']') {
-        s->p++;
+    if (eat(s, ']'))
         return true;
-    }
-    for (;;) {
-        if (!value(s, NULL, -1, depth + 1))
+    for (bool more = true; more;)
+        if (!value(s, NULL, -1, depth + 1) || !next(s, ']', &more))
             return false;
-        ws(s);
-        if (s->p < s->end && *s->p == ',') {
-            s->p++;
-            ws(s);
-            continue;
-        }
-        if (s->p < s->end && *s->p == ']') {
-            s->p++;
-            return true;
-        }
-        return false;
-    }
+    return true;
 }
 
 /* A value at s->p; m (when recorded) gets its type and contents. depth bounds the recursion,
@@ -331,10 +319,7 @@ bool hk_jview_scan(const void *body, size_t len, hk_jview *v)
     s.v = v;
     s.keys = 0; /* the key arrays fill as objects open: no need to clear 4 KiB per body */
     ws(&s);
-    if (s.p >= s.end || *s.p != '{')
-        return false;
-    s.p++;
-    if (!object(&s, 0, 1))
+    if (!eat(&s, '{') || !object(&s, 0, 1))
         return false;
     ws(&s);
     return s.p == s.end;

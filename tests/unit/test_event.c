@@ -304,6 +304,57 @@ static void one_pass_or_jansson_read_alike(void **state)
     }
 }
 
+/* An object of n extra members "k0".."k(n-1)" around data; nest more levels of the same inside. */
+static void wide_body(char *out, size_t cap, int n, int nest)
+{
+    size_t at = (size_t)snprintf(out, cap, "{\"data\":{\"id\":\"e1\"},\"meta\":{\"attempt\":123456789012345678}");
+    for (int level = 0; level <= nest; level++) {
+        for (int i = 0; i < n; i++)
+            at += (size_t)snprintf(out + at, cap - at, ",\"k%d\":%d", i, i);
+        if (level < nest)
+            at += (size_t)snprintf(out + at, cap - at, ",\"x\":{\"y\":0");
+    }
+    for (int level = 0; level <= nest; level++)
+        at += (size_t)snprintf(out + at, cap - at, "}");
+}
+
+/* The one pass's own limits (HK_JVIEW_KEYS members per object, four times that open at once, 18
+ * digits) never change a verdict: past them jansson reads the body, to the same fields. */
+static void one_pass_limits_hand_over_to_jansson(void **state)
+{
+    (void)state;
+    static hk_jview v;
+    static char body[64 * 1024];
+    struct {
+        int keys, nest;
+        bool one_pass;
+    } cases[] = {
+        {HK_JVIEW_KEYS - 3, 0, true},  /* with data and meta: 63 members */
+        {HK_JVIEW_KEYS - 2, 0, true},  /* 64 */
+        {HK_JVIEW_KEYS - 1, 0, false}, /* 65: jansson's hash table checks the duplicates */
+        {HK_JVIEW_KEYS - 4, 2, true},  /* three levels of 62-63 open at once: under 4 x 64 */
+        {HK_JVIEW_KEYS - 4, 4, false}, /* five: over */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        wide_body(body, sizeof body, cases[i].keys, cases[i].nest);
+        if (hk_jview_scan(body, strlen(body), &v) != cases[i].one_pass)
+            fail_msg("case %zu: one pass %d, expected %d", i, !cases[i].one_pass, cases[i].one_pass);
+        hookd_event ev;
+        hookd_parse_error pe;
+        assert_int_equal(parse(body, &ev, &pe), HOOKD_OK);
+        assert_string_equal(ev.id, "e1");
+        assert_int_equal(ev.attempt, 123456789012345678LL); /* 18 digits: read by the one pass */
+        hookd_event_free(&ev);
+    }
+    const char *nineteen = "{\"data\":{\"id\":\"e1\"},\"meta\":{\"attempt\":1234567890123456789}}";
+    assert_false(hk_jview_scan(nineteen, strlen(nineteen), &v)); /* 19 digits: jansson's strtoll */
+    hookd_event ev;
+    hookd_parse_error pe;
+    assert_int_equal(parse(nineteen, &ev, &pe), HOOKD_OK);
+    assert_int_equal(ev.attempt, 1234567890123456789LL);
+    hookd_event_free(&ev);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -317,6 +368,7 @@ int main(void)
         cmocka_unit_test(sizes_and_depth_are_bounded),
         cmocka_unit_test(standard_body),
         cmocka_unit_test(one_pass_or_jansson_read_alike),
+        cmocka_unit_test(one_pass_limits_hand_over_to_jansson),
     };
     return cmocka_run_group_tests_name("event", tests, NULL, NULL);
 }
