@@ -52,6 +52,11 @@
                                            * (a bare number: the SQL spells it with HK_STR) */
 #define STORE_WALBUF_BYTES ((size_t)1024 * 1024) /* a transaction's WAL frames gathered for one
                                           * pwrite (walbuf.c); a larger one writes every 1 MiB */
+#define STORE_IDSUM_BLOCK 4096           /* events per id summary (idsum.h): a power of two */
+#define STORE_IDSUM_SLICES 32             /* a summary's Bloom filter in slices; a lookup reads one */
+#define STORE_IDSUM_SLICE_BYTES 512       /* 32 x 512 B = 128 Kbit per block of up to 3 x 4,096
+                                           * ids: 10.7 bits an id, under 1% false yeses */
+#define STORE_IDSUM_PROBES 6              /* bits set per id, all in its slice */
 #define STORE_PRUNE_BATCH 64              /* events removed per transaction: a batch's time is
                                            * what an acknowledgement may wait behind it (500
                                            * took ~80 ms: p50 5 -> 96 ms while pruning) */

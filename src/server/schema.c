@@ -176,6 +176,17 @@ static const char *const migrations[] = {
     "ALTER TABLE events ADD COLUMN leg_tail TEXT GENERATED ALWAYS AS (substr(call_leg_id, -6)) VIRTUAL;"
     "DROP INDEX events_by_received;"
     "CREATE INDEX events_by_received ON events (received_at_us, id_tail, control_tail, leg_tail);",
+    /* 8: id summaries (idsum.h). Schema 7 found an id by scanning the received-time index (95 ms
+     * for `events show` at a million events, 64 ms for `calls show` by a control id half way
+     * back); each block of 4,096 seqs now gets a Bloom filter of its ids, in 32 slices of 512
+     * bytes (one slice per block is read by a lookup: they sit together, keyed by slice first),
+     * and the range of its received times, which bounds the scan of that block. Written once a
+     * block is complete: 4 bytes an event. Existing events are summarised when the store is
+     * next opened for writing (idsum_catch_up). */
+    "CREATE TABLE id_blocks (block INTEGER PRIMARY KEY, lo_us INTEGER NOT NULL,"
+    "  hi_us INTEGER NOT NULL);"
+    "CREATE TABLE id_bloom (slice INTEGER NOT NULL, block INTEGER NOT NULL, bits BLOB NOT NULL,"
+    "  PRIMARY KEY (slice, block)) WITHOUT ROWID;",
 };
 
 int schema_version(void)

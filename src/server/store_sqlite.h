@@ -10,6 +10,7 @@
 
 #include <sqlite3.h>
 
+#include "idsum.h"
 #include "store_backend.h"
 
 typedef struct sqlite_conn {
@@ -18,6 +19,7 @@ typedef struct sqlite_conn {
     sqlite3 *db;       /* the writer's connection: the writer thread's alone once it runs */
     sqlite3_stmt *upsert, *probe_insert, *probe_delete;
     sqlite3_stmt *queue, *claim, *attempt_insert, *attempt_update, *handler_gone, *wake_call, *park;
+    idsum *ids;        /* the writer's id summaries (NULL on readers) */
     metrics *m;
     pthread_t checkpointer;
     bool checkpointer_started;

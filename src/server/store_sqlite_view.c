@@ -19,21 +19,31 @@
 #define TIME(col) "strftime('%Y-%m-%dT%H:%M:%fZ', " col " / 1e6, 'unixepoch')"
 #define RECEIVED TIME("received_at_us")
 
+/* The seqs of the events that may hold id p (schema 8, idsum.h): the blocks whose summary may
+ * hold it, each scanned over its received times on the received-time index (comparing the ids'
+ * last six characters there, reading a row only when they match), and the newest events, not
+ * summarised yet, by seq. MATCH is the test on those rows; TAILS its test on the index. */
+#define IDSUM_SEQS(p, TAILS, MATCH)                                                                \
+    "SELECT e.seq FROM id_blocks AS b JOIN events AS e INDEXED BY events_by_received"             \
+    " ON e.received_at_us BETWEEN b.lo_us AND b.hi_us"                                            \
+    " WHERE b.block IN (SELECT block FROM id_bloom WHERE slice = hookd_idsum_slice(" p ")"        \
+    " AND hookd_idsum_has(bits, " p ")) AND " TAILS " AND " MATCH                                 \
+    " UNION SELECT seq FROM events AS e WHERE seq >= (SELECT (coalesce(max(block), -1) + 1) * "   \
+    HK_STR(STORE_IDSUM_BLOCK) " FROM id_blocks) AND " MATCH
+
+/* Events by id alone. */
+#define SEQS_OF_ID(p) IDSUM_SEQS(p, "e.id_tail = substr(" p ", -6)", "e.id = " p)
+#define BY_ID(p) "seq IN (" SEQS_OF_ID(p) ")"
+#define EVENTS_BY_ID " FROM events WHERE " BY_ID("?1")
+
 /* The call an id names: its call_key (a call_session_id, as a rule) from the unique index, or
- * else the call of the newest event whose control or leg id it is: a walk back over the
- * received-time index comparing the ids' last six characters (schema 7), quick for recent calls
- * and a scan of the index for unknown ids. */
+ * else the call of the newest event whose control or leg id it is. */
 #define CALL_OF(p)                                                                                 \
     "coalesce((SELECT call_key FROM events WHERE call_key = " p " LIMIT 1),"                     \
-    " (SELECT call_key FROM events INDEXED BY events_by_received"                                 \
-    " WHERE (control_tail = substr(" p ", -6) OR leg_tail = substr(" p ", -6))"                   \
-    " AND " p " IN (call_control_id, call_leg_id) ORDER BY received_at_us DESC LIMIT 1))"
-
-/* Events by id alone: a scan of the received-time index on the id's last six characters, which
- * reads only the rows whose tail matches. Used after FROM events INDEXED BY events_by_received,
- * or with ORDER BY received_at_us where a seq may narrow it to one row instead. */
-#define BY_ID(p) "id_tail = substr(" p ", -6) AND id = " p
-#define EVENTS_BY_ID " FROM events INDEXED BY events_by_received WHERE " BY_ID("?1")
+    " (SELECT call_key FROM events WHERE seq IN ("                                                \
+    IDSUM_SEQS(p, "(e.control_tail = substr(" p ", -6) OR e.leg_tail = substr(" p ", -6))",       \
+               p " IN (e.call_control_id, e.call_leg_id)")                                        \
+    ") ORDER BY received_at_us DESC LIMIT 1))"
 
 /* {{N ...}}: kept only when parameter N is given (see expand()), so that SQLite plans each filter
  * on its index; "?N IS NULL OR ..." would be planned as a scan whatever N holds. */
@@ -181,6 +191,11 @@ bool store_sqlite_view_open(const char *url, bool write, store_conn **out, char 
         return false;
     }
     sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
+    if (!idsum_register(s->db)) {
+        snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(s->db));
+        store_sqlite_close(&s->base);
+        return false;
+    }
     *out = &s->base;
     return true;
 }
@@ -244,7 +259,7 @@ bool store_sqlite_report(store_conn *c, store_report which, const char *const *p
 {
     sqlite_conn *s = conn_of(c);
     sqlite3_stmt *st = NULL;
-    char sql[4096];
+    char sql[8192];
     if ((unsigned)which >= sizeof reports / sizeof reports[0]
         || !expand(reports[which], params, n, sql, sizeof sql)
         || sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
@@ -356,7 +371,7 @@ bool store_sqlite_replay(store_conn *c, const store_replay *spec, store_route_fn
     const char *select =
         "SELECT seq, endpoint, event_type, parse_status = 'parsed',"
         " coalesce(call_session_id, call_control_id), occurred_at_us";
-    char sql[800];
+    char sql[2048];
     /* Without a type, a state is required and only the events that have a delivery in it match
      * (the partial index of dead ones finds them without walking every event of the range). With
      * a type, every event of it in the range matches, as hookd replay has always counted. */
@@ -497,6 +512,8 @@ bool store_sqlite_import(store_conn *c, store_next_fn *next, void *ctx, store_im
                   " ?16, ?17, ?18, ?19, ?20, ?21)",
                   -1, &st, NULL) == SQLITE_OK
               && sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+    idsum *ids = calloc(1, sizeof *ids); /* the new events' id summaries (idsum.h) */
+    ok = ok && ids != NULL;
     store_record r;
     int got;
     while (ok && (got = next(ctx, &r)) != 0) {
@@ -531,10 +548,13 @@ bool store_sqlite_import(store_conn *c, store_next_fn *next, void *ctx, store_im
         sqlite3_bind_blob64(st, 21, r.body_len > 0 ? r.body : (const void *)"", r.body_len,
                             SQLITE_TRANSIENT);
         ok = sqlite3_step(st) == SQLITE_DONE;
-        if (ok && sqlite3_changes(s->db) == 1)
+        if (ok && sqlite3_changes(s->db) == 1) {
             out->added++;
-        else if (ok)
+            ok = idsum_row(ids, s->db, sqlite3_last_insert_rowid(s->db), r.received_at_us, r.id,
+                           r.call_control_id, r.call_leg_id);
+        } else if (ok) {
             out->present++;
+        }
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
     }
@@ -543,5 +563,8 @@ bool store_sqlite_import(store_conn *c, store_next_fn *next, void *ctx, store_im
     else if (!sqlite3_get_autocommit(s->db))
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     sqlite3_finalize(st);
+    if (ids != NULL)
+        idsum_release(ids);
+    free(ids);
     return ok && out->bad == 0;
 }

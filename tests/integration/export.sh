@@ -50,11 +50,11 @@ if [ "$STORE" = sqlite ]; then
 M="$TMP/m/hookd.db"
 expect_exit 0 "hookd migrate creates a store" "$HOOKD" migrate --db "$M"
 expect_match "$TMP/out" "^sqlite:$M: schema up to date$" "  and says so"
-expect_eq "$(sqlite3 "$M" 'PRAGMA user_version')" 7 "  at the current schema"
+expect_eq "$(sqlite3 "$M" 'PRAGMA user_version')" 8 "  at the current schema"
 expect_exit 0 "hookd migrate again" "$HOOKD" migrate --db "$M"
 sqlite3 "$M" 'PRAGMA user_version = 99'
 expect_exit 1 "a store newer than this hookd is refused" "$HOOKD" migrate --db "$M"
-expect_match "$TMP/err" 'schema version 99; this hookd knows up to 7' "  with both versions"
+expect_match "$TMP/err" 'schema version 99; this hookd knows up to 8' "  with both versions"
 
 # A store of schema 5 (the events table with UNIQUE (id, endpoint) and the two call indexes, as
 # hookd 0.1 before issue #11 made it), holding events and a delivery, is upgraded in place.
@@ -71,7 +71,7 @@ sqlite3 "$U" "PRAGMA foreign_keys = OFF; BEGIN;
   INSERT INTO events_v5 SELECT seq, id, endpoint, scheme, event_type, occurred_at, occurred_at_us, received_at_us,
     last_received_at_us, call_control_id, call_session_id, call_leg_id, connection_id, failure_cause, hangup_cause,
     attempts, meta_attempt, delivered_to, remote_addr, content_type, parse_status, parse_error, body FROM events;
-  DROP TABLE events; ALTER TABLE events_v5 RENAME TO events;
+  DROP TABLE events; ALTER TABLE events_v5 RENAME TO events; DROP TABLE id_blocks; DROP TABLE id_bloom;
   CREATE INDEX events_by_type ON events (event_type, received_at_us);
   CREATE INDEX events_by_session ON events (call_session_id, occurred_at_us);
   CREATE INDEX events_by_control ON events (call_control_id, occurred_at_us);
@@ -81,8 +81,8 @@ sqlite3 "$U" "PRAGMA foreign_keys = OFF; BEGIN;
   PRAGMA user_version = 5; COMMIT;"
 before=$(sqlite3 "$U" "SELECT seq, $cols FROM events ORDER BY seq" | md5sum)
 expect_exit 0 "a store of schema 5 is upgraded by hookd migrate" "$HOOKD" migrate --db "$U"
-expect_eq "$(sqlite3 "$U" 'PRAGMA user_version')/$(sqlite3 "$U" 'PRAGMA integrity_check')/$(sqlite3 "$U" 'PRAGMA foreign_key_check' | wc -l)" "7/ok/0" \
-  "  to 7, intact, every delivery's event still there"
+expect_eq "$(sqlite3 "$U" 'PRAGMA user_version')/$(sqlite3 "$U" 'PRAGMA integrity_check')/$(sqlite3 "$U" 'PRAGMA foreign_key_check' | wc -l)" "8/ok/0" \
+  "  to 8, intact, every delivery's event still there"
 expect_eq "$(sqlite3 "$U" "SELECT seq, $cols FROM events ORDER BY seq" | md5sum)" "$before" "  every event kept as it was, seq included"
 expect_eq "$(sqlite3 "$U" "SELECT group_concat(name, ' ') FROM (SELECT name FROM pragma_index_list('events') ORDER BY name)")" \
   "events_by_received events_by_type sqlite_autoindex_events_1" "  with one index keyed by call and id instead of three"
@@ -117,6 +117,23 @@ sqlite3 "$U" "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHE
 expect_exit 0 "events list over 10,000 matches" "$HOOKD" events list --type bulk.test --db "$U"
 expect_match "$TMP/err" '^hookd events: \.\.\. more than 9950 more; showing the newest 50 \(use --limit\)$' "  says more than the cap, without counting them all"
 expect_eq "$(grep -c bulk- "$TMP/out")" 50 "  and shows the newest 50"
+# Schema 8: events written by other means than hookd (the bulk above) are summarised when the
+# store is next opened for writing; until then they are found by scanning them.
+expect_exit 0 "an event not summarised yet is found" "$HOOKD" events show bulk-5000 --raw --db "$U"
+expect_eq "$(sqlite3 "$U" 'SELECT count(*) FROM id_blocks')" 0 "  (no summaries yet)"
+expect_exit 0 "hookd migrate summarises the complete blocks of ids" "$HOOKD" migrate --db "$U"
+expect_eq "$(sqlite3 "$U" 'SELECT count(*) || "/" || min(block) || "/" || max(block) FROM id_blocks')/$(sqlite3 "$U" 'SELECT count(*) FROM id_bloom')" \
+  "$(sqlite3 "$U" 'SELECT (max(seq) / 4096) || "/0/" || (max(seq) / 4096 - 1) FROM events')/$(sqlite3 "$U" 'SELECT max(seq) / 4096 * 32 FROM events')" \
+  "  one summary of 32 slices per block of 4,096 seqs, the newest block left open"
+for id in bulk-1 bulk-4000 bulk-8100 bulk-10100 evt-a-same6; do
+  expect_exit 0 "  $id found through the summaries" "$HOOKD" events show "$id" --json --db "$U"
+  expect_eq "$(grep -c "\"$id\"" "$TMP/out")" 1 "    that event"
+done
+expect_exit 1 "  an absent id is not" "$HOOKD" events show bulk-10101 --db "$U"
+for q in v3:one-tail01 leg-one-tail02; do
+  expect_exit 0 "  calls show $q through the summaries" "$HOOKD" calls show "$q" --db "$U" --json
+  expect_eq "$(grep -c evt-a-same6 "$TMP/out")/$(grep -c evt-b-same6 "$TMP/out")" "1/0" "    the call it belongs to"
+done
 sqlite3 "$U" "INSERT INTO deliveries (event_seq, handler, state, next_attempt_us, created_us, updated_us)
   SELECT seq, 'bulk', 'dead', 0, 0, 0 FROM events WHERE event_type = 'bulk.test'"
 expect_exit 0 "deliveries list over 10,000 matches" "$HOOKD" deliveries list --handler bulk --db "$U"

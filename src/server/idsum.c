@@ -1,0 +1,298 @@
+/*
+ * idsum.c - the id summaries of blocks of events (idsum.h): the Bloom filters, the gathering
+ * as events are inserted, and the SQL functions the lookups test them with.
+ *
+ * The hash is FNV-1a finished by splitmix64's mixer: ids are chosen by signed senders, and a
+ * sender who made its ids collide would only make lookups scan more blocks (never miss one).
+ * The slice comes from the hash's top bits, the probes from double hashing of the rest.
+ */
+#include <limits.h>
+#include <string.h>
+
+#include "idsum.h"
+
+#define SLICE_BITS ((uint64_t)STORE_IDSUM_SLICE_BYTES * 8)
+
+static uint64_t mix(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+static uint64_t hash(const unsigned char *s, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= s[i];
+        h *= 0x100000001b3ULL;
+    }
+    return mix(h);
+}
+
+static unsigned slice_of(uint64_t h)
+{
+    return (unsigned)(h >> 59) % STORE_IDSUM_SLICES;
+}
+
+/* The i-th bit of an id within its slice. */
+static unsigned probe(uint64_t h, unsigned i)
+{
+    uint64_t h2 = mix(h ^ 0x9e3779b97f4a7c15ULL) | 1;
+    return (unsigned)((h + i * h2) % SLICE_BITS);
+}
+
+static void add_id(idsum *st, const char *v)
+{
+    if (v == NULL || v[0] == '\0')
+        return;
+    uint64_t h = hash((const unsigned char *)v, strlen(v));
+    uint8_t *bits = st->bits[slice_of(h)];
+    for (unsigned i = 0; i < STORE_IDSUM_PROBES; i++) {
+        unsigned b = probe(h, i);
+        bits[b / 8] |= (uint8_t)(1u << (b % 8));
+    }
+}
+
+/* ---- SQL functions -------------------------------------------------------------------------- */
+
+static void fn_slice(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    const unsigned char *v = sqlite3_value_text(argv[0]);
+    if (v == NULL) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    sqlite3_result_int(ctx, (int)slice_of(hash(v, (size_t)sqlite3_value_bytes(argv[0]))));
+}
+
+static void fn_has(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    const uint8_t *bits = sqlite3_value_blob(argv[0]);
+    int len = sqlite3_value_bytes(argv[0]);
+    const unsigned char *v = sqlite3_value_text(argv[1]);
+    if (bits == NULL || v == NULL || len != STORE_IDSUM_SLICE_BYTES) {
+        /* Not a summary this build wrote: say "may hold", so the block is scanned. */
+        sqlite3_result_int(ctx, v != NULL);
+        return;
+    }
+    uint64_t h = hash(v, (size_t)sqlite3_value_bytes(argv[1]));
+    int yes = 1;
+    for (unsigned i = 0; yes && i < STORE_IDSUM_PROBES; i++) {
+        unsigned b = probe(h, i);
+        yes = (bits[b / 8] >> (b % 8)) & 1;
+    }
+    sqlite3_result_int(ctx, yes);
+}
+
+bool idsum_register(sqlite3 *db)
+{
+    int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS;
+    return sqlite3_create_function(db, "hookd_idsum_slice", 1, flags, NULL, fn_slice, NULL, NULL)
+               == SQLITE_OK
+           && sqlite3_create_function(db, "hookd_idsum_has", 2, flags, NULL, fn_has, NULL, NULL)
+                  == SQLITE_OK;
+}
+
+/* ---- gathering ------------------------------------------------------------------------------ */
+
+static void start(idsum *st, int64_t block)
+{
+    st->valid = true;
+    st->open = block;
+    st->lo_us = INT64_MAX;
+    st->hi_us = INT64_MIN;
+    st->seen_count = 0;
+    memset(st->seen, 0, sizeof st->seen);
+    memset(st->bits, 0, sizeof st->bits);
+}
+
+static void add_row(idsum *st, int64_t seq, int64_t received_us, const char *id,
+                    const char *control_id, const char *leg_id)
+{
+    unsigned k = (unsigned)(seq % STORE_IDSUM_BLOCK);
+    if (!(st->seen[k / 8] & (1u << (k % 8)))) {
+        st->seen[k / 8] |= (uint8_t)(1u << (k % 8));
+        st->seen_count++;
+    }
+    if (received_us < st->lo_us)
+        st->lo_us = received_us;
+    if (received_us > st->hi_us)
+        st->hi_us = received_us;
+    add_id(st, id);
+    add_id(st, control_id);
+    add_id(st, leg_id);
+}
+
+static bool run(sqlite3 *db, const char *sql, int64_t a)
+{
+    sqlite3_stmt *st = NULL;
+    bool ok = sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK
+              && sqlite3_bind_int64(st, 1, a) == SQLITE_OK && sqlite3_step(st) == SQLITE_DONE;
+    sqlite3_finalize(st);
+    return ok;
+}
+
+static bool get_int(sqlite3 *db, const char *sql, int64_t *out)
+{
+    sqlite3_stmt *st = NULL;
+    bool ok = sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK
+              && sqlite3_step(st) == SQLITE_ROW;
+    if (ok)
+        *out = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return ok;
+}
+
+/* Gather block `block` from its rows, as they are in this transaction. */
+static bool read_back(idsum *st, sqlite3 *db, int64_t block)
+{
+    start(st, block);
+    sqlite3_stmt *q = NULL;
+    static const char sql[] = "SELECT seq, received_at_us, id, call_control_id, call_leg_id"
+                              " FROM events WHERE seq BETWEEN ?1 AND ?2";
+    if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
+        return false;
+    sqlite3_bind_int64(q, 1, block * STORE_IDSUM_BLOCK);
+    sqlite3_bind_int64(q, 2, block * STORE_IDSUM_BLOCK + STORE_IDSUM_BLOCK - 1);
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+        add_row(st, sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1),
+                (const char *)sqlite3_column_text(q, 2), (const char *)sqlite3_column_text(q, 3),
+                (const char *)sqlite3_column_text(q, 4));
+    sqlite3_finalize(q);
+    return rc == SQLITE_DONE;
+}
+
+/* Write the gathered block's summary (nothing for a block with no rows). */
+static bool write_summary(const idsum *st, sqlite3 *db)
+{
+    if (st->seen_count == 0)
+        return true;
+    sqlite3_stmt *b = NULL, *f = NULL;
+    bool ok = sqlite3_prepare_v2(db,
+                                 "INSERT OR REPLACE INTO id_blocks (block, lo_us, hi_us)"
+                                 " VALUES (?1, ?2, ?3)",
+                                 -1, &b, NULL) == SQLITE_OK
+              && sqlite3_prepare_v2(db,
+                                    "INSERT OR REPLACE INTO id_bloom (slice, block, bits)"
+                                    " VALUES (?1, ?2, ?3)",
+                                    -1, &f, NULL) == SQLITE_OK;
+    if (ok) {
+        sqlite3_bind_int64(b, 1, st->open);
+        sqlite3_bind_int64(b, 2, st->lo_us);
+        sqlite3_bind_int64(b, 3, st->hi_us);
+        ok = sqlite3_step(b) == SQLITE_DONE;
+    }
+    for (int i = 0; ok && i < STORE_IDSUM_SLICES; i++) {
+        sqlite3_bind_int(f, 1, i);
+        sqlite3_bind_int64(f, 2, st->open);
+        sqlite3_bind_blob(f, 3, st->bits[i], STORE_IDSUM_SLICE_BYTES, SQLITE_STATIC);
+        ok = sqlite3_step(f) == SQLITE_DONE;
+        sqlite3_reset(f);
+    }
+    sqlite3_finalize(b);
+    sqlite3_finalize(f);
+    return ok;
+}
+
+/* Summarise, from their rows, the blocks from the one after the highest summary up to (not
+ * including) `below`. */
+static bool seal_up_to(sqlite3 *db, int64_t below)
+{
+    int64_t from = 0, first_seq = 0;
+    if (!get_int(db, "SELECT coalesce(max(block), -1) + 1 FROM id_blocks", &from)
+        || !get_int(db, "SELECT coalesce(min(seq), 0) FROM events", &first_seq))
+        return false;
+    if (from < first_seq / STORE_IDSUM_BLOCK)
+        from = first_seq / STORE_IDSUM_BLOCK;
+    if (from >= below)
+        return true;
+    idsum *tmp = sqlite3_malloc(sizeof *tmp);
+    bool ok = tmp != NULL;
+    for (int64_t block = from; ok && block < below; block++)
+        ok = read_back(tmp, db, block) && write_summary(tmp, db);
+    sqlite3_free(tmp);
+    return ok;
+}
+
+/* Make `block` the open one: drop the summaries from it up, summarise what lies below it, and
+ * gather it from its rows (which include the row just inserted). */
+static bool reopen(idsum *st, sqlite3 *db, int64_t block)
+{
+    st->valid = false;
+    bool ok = run(db, "DELETE FROM id_blocks WHERE block >= ?1", block)
+              && run(db, "DELETE FROM id_bloom WHERE block >= ?1", block)
+              && seal_up_to(db, block) && read_back(st, db, block);
+    st->valid = ok;
+    return ok;
+}
+
+void idsum_release(idsum *st)
+{
+    sqlite3_finalize(st->top);
+    st->top = NULL;
+}
+
+void idsum_begin(idsum *st)
+{
+    st->checked = false;
+}
+
+void idsum_forget(idsum *st)
+{
+    st->valid = false;
+}
+
+bool idsum_row(idsum *st, sqlite3 *db, int64_t seq, int64_t received_us, const char *id,
+               const char *control_id, const char *leg_id)
+{
+    int64_t block = seq / STORE_IDSUM_BLOCK;
+    if (st->valid && !st->checked) {
+        /* Once per transaction: another writer may have summarised our open block since. */
+        if (st->top == NULL
+            && sqlite3_prepare_v2(db, "SELECT coalesce(max(block), -1) FROM id_blocks", -1,
+                                  &st->top, NULL) != SQLITE_OK)
+            return false;
+        bool row = sqlite3_step(st->top) == SQLITE_ROW;
+        int64_t top = row ? sqlite3_column_int64(st->top, 0) : INT64_MAX;
+        sqlite3_reset(st->top);
+        if (!row)
+            return false;
+        st->valid = top < st->open;
+    }
+    st->checked = true;
+    if (!st->valid || block < st->open)
+        return reopen(st, db, block);
+    if (block > st->open) {
+        /* The open block is complete. Its summary comes from memory only if every one of its
+         * seqs was inserted here; otherwise from its rows. */
+        if (st->seen_count < STORE_IDSUM_BLOCK && !read_back(st, db, st->open))
+            return false;
+        if (!write_summary(st, db) || !seal_up_to(db, block))
+            return false;
+        start(st, block);
+    }
+    add_row(st, seq, received_us, id, control_id, leg_id);
+    return true;
+}
+
+bool idsum_catch_up(sqlite3 *db)
+{
+    int64_t top = 0;
+    return get_int(db, "SELECT coalesce(max(seq), 0) FROM events", &top)
+           && seal_up_to(db, top / STORE_IDSUM_BLOCK);
+}
+
+bool idsum_prune(sqlite3 *db)
+{
+    static const char *const sql[] = {
+        "DELETE FROM id_blocks WHERE block < coalesce((SELECT min(seq) FROM events) / ?1, 1 << 62)",
+        "DELETE FROM id_bloom WHERE block < coalesce((SELECT min(seq) FROM events) / ?1, 1 << 62)",
+    };
+    return run(db, sql[0], STORE_IDSUM_BLOCK) && run(db, sql[1], STORE_IDSUM_BLOCK);
+}

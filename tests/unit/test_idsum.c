@@ -1,0 +1,329 @@
+/*
+ * test_idsum.c - the id summaries (idsum.h) on a real SQLite file, through the same report SQL
+ * the command line and the console run (store_sqlite_report):
+ *   - every event is found by its id and its call by its control and leg ids, in summarised
+ *     blocks and in the open block, and an absent id is not;
+ *   - what the summaries hold: one per complete block, its received-time range, and filters
+ *     that answer "no" for nearly every absent id (a filter that always says yes would find
+ *     everything and be useless);
+ *   - the writer's hard cases: a transaction rolled back across a block boundary, two writers
+ *     taking turns, seqs reused after the newest events are deleted, every event pruned (seqs
+ *     start again from 1), and a store filled without summaries (an upgrade) caught up.
+ */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#include "idsum.h"
+#include "schema.h"
+#include "store_sqlite.h"
+
+#define B STORE_IDSUM_BLOCK
+
+typedef struct fixture {
+    char path[64];
+    sqlite3 *db;
+    idsum ids;
+    store_conn *view;
+} fixture;
+
+static fixture f;
+
+static int setup(void **state)
+{
+    (void)state;
+    memset(&f, 0, sizeof f);
+    snprintf(f.path, sizeof f.path, "/tmp/hookd-idsum-%d.db", (int)getpid());
+    unlink(f.path);
+    char err[256];
+    assert_int_equal(sqlite3_open(f.path, &f.db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(f.db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL), SQLITE_OK);
+    assert_true(schema_migrate(f.db, err, sizeof err));
+    char url[80];
+    snprintf(url, sizeof url, "sqlite:%s", f.path);
+    assert_true(store_sqlite_view_open(url, false, &f.view, err, sizeof err));
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    store_sqlite_close(f.view);
+    idsum_release(&f.ids);
+    sqlite3_close(f.db);
+    char p[80];
+    unlink(f.path);
+    snprintf(p, sizeof p, "%s-wal", f.path);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", f.path);
+    unlink(p);
+    return 0;
+}
+
+static void exec(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("%s: %s", sql, msg);
+}
+
+/* Insert events n of [from, to) as the writer does: a row, then idsum_row with its seq; each
+ * event k has id evt-k, control id ctl-k, leg id leg-k, call sess-k, received at 1e15 + k. With
+ * st NULL, no summary is kept (a store filled by other means). */
+static void insert_range(sqlite3 *db, idsum *st, int from, int to)
+{
+    sqlite3_stmt *ins = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "INSERT INTO events (id, endpoint, scheme, received_at_us,"
+                                        " last_received_at_us, call_session_id, call_control_id,"
+                                        " call_leg_id, parse_status, body)"
+                                        " VALUES (?1, 'telnyx', 'telnyx', ?2, ?2, ?3, ?4, ?5,"
+                                        " 'parsed', '{}')",
+                                        -1, &ins, NULL),
+                     SQLITE_OK);
+    for (int k = from; k < to; k++) {
+        char id[32], sess[32], ctl[32], leg[32];
+        snprintf(id, sizeof id, "evt-%d", k);
+        snprintf(sess, sizeof sess, "sess-%d", k);
+        snprintf(ctl, sizeof ctl, "ctl-%d", k);
+        snprintf(leg, sizeof leg, "leg-%d", k);
+        int64_t at = 1000000000000000LL + k;
+        sqlite3_bind_text(ins, 1, id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(ins, 2, at);
+        sqlite3_bind_text(ins, 3, sess, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(ins, 4, ctl, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(ins, 5, leg, -1, SQLITE_TRANSIENT);
+        assert_int_equal(sqlite3_step(ins), SQLITE_DONE);
+        sqlite3_reset(ins);
+        if (st != NULL)
+            assert_true(idsum_row(st, db, sqlite3_last_insert_rowid(db), at, id, ctl, leg));
+    }
+    sqlite3_finalize(ins);
+}
+
+/* Events [from, to) in transactions of 100, as batches. */
+static void write_events(sqlite3 *db, idsum *st, int from, int to)
+{
+    for (int k = from; k < to; k += 100) {
+        if (st != NULL)
+            idsum_begin(st);
+        exec(db, "BEGIN IMMEDIATE");
+        insert_range(db, st, k, k + 100 < to ? k + 100 : to);
+        exec(db, "COMMIT");
+    }
+}
+
+static bool count_row(void *ctx, size_t ncol, const char *const *names, const store_value *v)
+{
+    (void)ncol;
+    (void)names;
+    (void)v;
+    ++*(int *)ctx;
+    return true;
+}
+
+static int report_rows(store_report which, const char *param)
+{
+    const char *params[] = {param, NULL};
+    int n = 0;
+    assert_true(store_sqlite_report(f.view, which, params, 2, count_row, &n));
+    return n;
+}
+
+/* Rows for kind ("evt", "ctl" or "leg") of event k: the event by id, or its call's timeline. */
+static int found(const char *kind, int k)
+{
+    char v[32];
+    snprintf(v, sizeof v, "%s-%d", kind, k);
+    return report_rows(kind[0] == 'e' ? REPORT_EVENT_BODY : REPORT_CALL_TIMELINE, v);
+}
+
+static int64_t one_int(const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(f.db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* Every event of [from, to) found by id, and its call by control and by leg id (every 61st, and
+ * each block's edges). */
+static void assert_all_found(int from, int to)
+{
+    for (int k = from; k < to; k++) {
+        int s = k + 1; /* seq of event k when seqs started at 1 with event 0 */
+        if (k % 61 != 0 && s % B > 1 && s % B < B - 1 && k != to - 1)
+            continue;
+        if (found("evt", k) != 1 || found("ctl", k) != 1 || found("leg", k) != 1)
+            fail_msg("event %d (seq %d) not found by id, control or leg id", k, s);
+    }
+}
+
+static void found_by_every_id_in_and_out_of_summaries(void **state)
+{
+    (void)state;
+    int n = 3 * B + 123;
+    write_events(f.db, &f.ids, 0, n);
+    /* seqs 1..n: blocks 0..2 are complete, 3 is open. */
+    assert_int_equal(one_int("SELECT count(*) FROM id_blocks"), 3);
+    assert_int_equal(one_int("SELECT count(*) FROM id_bloom"), 3 * STORE_IDSUM_SLICES);
+    int64_t t0 = 1000000000000000LL;
+    assert_int_equal(one_int("SELECT lo_us FROM id_blocks WHERE block = 1"), t0 + B - 1);
+    assert_int_equal(one_int("SELECT hi_us FROM id_blocks WHERE block = 1"), t0 + 2LL * B - 2);
+    assert_all_found(0, n);
+    assert_int_equal(found("evt", n + 5), 0);
+    assert_int_equal(found("ctl", n + 5), 0);
+    assert_int_equal(report_rows(REPORT_EVENT_BODY, "evt-1x"), 0);
+}
+
+/* The filters are worth reading: nearly every absent id is ruled out in nearly every block. */
+static void filters_rule_out_absent_ids(void **state)
+{
+    (void)state;
+    write_events(f.db, &f.ids, 0, 4 * B);
+    assert_true(idsum_register(f.db));
+    int64_t yes = 0, asked = 0, blocks = one_int("SELECT count(*) FROM id_blocks");
+    assert_int_equal(blocks, 4);
+    for (int k = 0; k < 2000; k++) {
+        char sql[200];
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) FROM id_bloom WHERE slice = hookd_idsum_slice('absent-%d')"
+                 " AND hookd_idsum_has(bits, 'absent-%d')", k, k);
+        yes += one_int(sql);
+        asked += blocks;
+    }
+    print_message("false yes: %lld of %lld block tests\n", (long long)yes, (long long)asked);
+    assert_true(yes * 100 < asked * 2); /* under 2% (about 0.7% expected) */
+    /* and every present id says yes in its own block */
+    for (int k = 0; k < 3 * B - 1; k += 97) {
+        char sql[200];
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) FROM id_bloom WHERE block = %d"
+                 " AND slice = hookd_idsum_slice('evt-%d') AND hookd_idsum_has(bits, 'evt-%d')",
+                 (k + 1) / B, k, k);
+        assert_int_equal(one_int(sql), 1);
+    }
+}
+
+static void a_rollback_across_a_block_boundary_forgets(void **state)
+{
+    (void)state;
+    write_events(f.db, &f.ids, 0, B - 50); /* seqs 1..B-50, block 0 open */
+    /* A batch crossing into block 1 (which seals block 0 in memory), rolled back. */
+    idsum_begin(&f.ids);
+    exec(f.db, "BEGIN IMMEDIATE");
+    insert_range(f.db, &f.ids, 900000, 900100);
+    exec(f.db, "ROLLBACK");
+    idsum_forget(&f.ids);
+    assert_int_equal(one_int("SELECT count(*) FROM id_blocks"), 0);
+    /* The same seqs now go to other events. */
+    write_events(f.db, &f.ids, B - 50, 2 * B + 10);
+    assert_int_equal(one_int("SELECT count(*) FROM id_blocks"), 2);
+    assert_all_found(0, 2 * B + 10);
+    assert_int_equal(found("evt", 900010), 0);
+    assert_int_equal(found("evt", 900090), 0);
+}
+
+static void two_writers_taking_turns(void **state)
+{
+    (void)state;
+    sqlite3 *other = NULL;
+    assert_int_equal(sqlite3_open(f.path, &other), SQLITE_OK);
+    sqlite3_busy_timeout(other, 5000);
+    idsum *theirs = calloc(1, sizeof *theirs);
+    assert_non_null(theirs);
+    /* Turns of 700 events: each writer's open block holds the other's rows too. */
+    int k = 0;
+    for (int turn = 0; k < 3 * B; turn++, k += 700)
+        write_events(turn % 2 ? other : f.db, turn % 2 ? theirs : &f.ids, k, k + 700);
+    assert_int_equal(one_int("SELECT count(*) FROM id_blocks"), k / B);
+    assert_all_found(0, k);
+    idsum_release(theirs);
+    free(theirs);
+    sqlite3_close(other);
+}
+
+static void seqs_reused_after_the_newest_are_deleted(void **state)
+{
+    (void)state;
+    write_events(f.db, &f.ids, 0, 3 * B + 20);
+    /* Delete from the middle of block 1 up: max(seq) falls back into a summarised block. */
+    char sql[120];
+    snprintf(sql, sizeof sql, "DELETE FROM events WHERE seq > %d", B + 100);
+    exec(f.db, sql);
+    write_events(f.db, &f.ids, 500000, 500000 + B + 300);
+    assert_int_equal(found("evt", 500000), 1);   /* seq B + 101, in block 1 */
+    assert_int_equal(found("ctl", 500150), 1);
+    assert_int_equal(found("leg", 500000 + B + 299), 1);
+    for (int k = 500000; k < 500000 + B + 300; k += 101)
+        assert_int_equal(found("evt", k), 1);
+    assert_all_found(0, B + 100);
+    assert_int_equal(found("evt", 2 * B), 0); /* deleted */
+}
+
+static void pruning_everything_starts_over(void **state)
+{
+    (void)state;
+    write_events(f.db, &f.ids, 0, 2 * B + 5);
+    exec(f.db, "DELETE FROM events");
+    assert_true(idsum_prune(f.db));
+    assert_int_equal(one_int("SELECT count(*) FROM id_blocks"), 0);
+    assert_int_equal(one_int("SELECT count(*) FROM id_bloom"), 0);
+    write_events(f.db, &f.ids, 700000, 700000 + B + 10); /* seqs from 1 again */
+    assert_int_equal(one_int("SELECT min(seq) FROM events"), 1);
+    assert_int_equal(one_int("SELECT count(*) FROM id_blocks"), 1);
+    for (int k = 700000; k < 700000 + B + 10; k += 101)
+        assert_int_equal(found("evt", k), 1);
+    assert_int_equal(found("evt", 7), 0);
+}
+
+static void pruning_the_oldest_drops_their_summaries(void **state)
+{
+    (void)state;
+    write_events(f.db, &f.ids, 0, 4 * B);
+    char sql[120];
+    snprintf(sql, sizeof sql, "DELETE FROM events WHERE seq < %d", 2 * B + 10);
+    exec(f.db, sql);
+    assert_true(idsum_prune(f.db));
+    assert_int_equal(one_int("SELECT min(block) FROM id_blocks"), 2);
+    assert_int_equal(one_int("SELECT count(*) FROM id_bloom WHERE block < 2"), 0);
+    assert_all_found(2 * B + 10, 4 * B);
+}
+
+static void a_store_filled_without_summaries_is_caught_up(void **state)
+{
+    (void)state;
+    write_events(f.db, NULL, 0, 5 * B + 1);
+    assert_int_equal(one_int("SELECT count(*) FROM id_blocks"), 0);
+    assert_all_found(0, 5 * B + 1); /* found meanwhile: nothing summarised is scanned by seq */
+    exec(f.db, "BEGIN IMMEDIATE");
+    assert_true(idsum_catch_up(f.db));
+    exec(f.db, "COMMIT");
+    assert_int_equal(one_int("SELECT count(*) FROM id_blocks"), 5);
+    assert_all_found(0, 5 * B + 1);
+    /* and the writer carries on from there */
+    write_events(f.db, &f.ids, 5 * B + 1, 6 * B + 50);
+    assert_int_equal(one_int("SELECT count(*) FROM id_blocks"), 6);
+    assert_all_found(0, 6 * B + 50);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(found_by_every_id_in_and_out_of_summaries, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(filters_rule_out_absent_ids, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_rollback_across_a_block_boundary_forgets, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(two_writers_taking_turns, setup, teardown),
+        cmocka_unit_test_setup_teardown(seqs_reused_after_the_newest_are_deleted, setup, teardown),
+        cmocka_unit_test_setup_teardown(pruning_everything_starts_over, setup, teardown),
+        cmocka_unit_test_setup_teardown(pruning_the_oldest_drops_their_summaries, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_store_filled_without_summaries_is_caught_up, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
