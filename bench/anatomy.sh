@@ -10,7 +10,8 @@
 #      one perf record of each hookd: CPU per request by library, and the kernel's by system call.
 #   8. Queries on a store of QUERY_EVENTS events (100,000 calls of 10 events, written with SQL):
 #      events list --type (a rare and a common type), calls show (by session and by control id),
-#      events show, before and after; medians of 5 runs of the command, process start included.
+#      events show, before and after; medians of 5 runs of the command, process start included;
+#      and the same store on PostgreSQL (bench/run's throwaway server, when section 5 ran).
 # Uses from bench/run: HOOKD, TMP, SECS, CONNS, CEILING, K_public_key, K_private_key, cpu_seconds,
 # json, and SERVER (killed on exit).
 
@@ -213,10 +214,36 @@ queries_bench() {
     ms[$who,6]=$(q_ms "$bin" events show "$id" --db "$db")
     rm -f "$db"*
   done
+  if [ -n "${PGDIR:-}" ]; then
+    # The same store on PostgreSQL, with this build's schema.
+    local url; url=$(pg_db queries)
+    "$HOOKD" migrate --db "$url" >/dev/null
+    psql -X -q -h "$PGDIR" -U hookd -d queries -c "INSERT INTO events (id, endpoint, scheme, event_type,
+        occurred_at, occurred_at_us, received_at_us, last_received_at_us, call_session_id, call_control_id,
+        call_leg_id, parse_status, body)
+      SELECT md5(random()::text), 'telnyx', 'telnyx',
+        CASE j WHEN 0 THEN 'call.initiated' WHEN 1 THEN 'call.answered' WHEN 2 THEN 'siprec.started'
+          WHEN 3 THEN CASE WHEN k % 10 = 0 THEN 'siprec.failed' ELSE 'siprec.stopped' END
+          WHEN 9 THEN 'call.hangup' ELSE 'call.dtmf.received' END,
+        to_char(to_timestamp(us / 1e6) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), us, us, us,
+        'sess-' || k, 'v3:ctl-' || k, 'leg-' || k, 'parsed', convert_to(repeat('x', 500), 'UTF8')
+      FROM (SELECT i, (i / 10000) * 1000 + i % 1000 AS k, (i / 1000) % 10 AS j,
+        (extract(epoch FROM now())::bigint - 86400) * 1000000 + i::bigint * 1000 AS us
+        FROM generate_series(0, $QUERY_EVENTS - 1) AS i) AS e" >/dev/null
+    psql -X -q -h "$PGDIR" -U hookd -d queries -c "VACUUM ANALYZE events" >/dev/null
+    id=$(psql -X -A -t -q -h "$PGDIR" -U hookd -d queries -c "SELECT id FROM events WHERE seq = $(( QUERY_EVENTS / 2 ))")
+    ms[pg,1]=$(q_ms "$HOOKD" events list --type siprec.failed --db "$url")
+    ms[pg,2]=$(q_ms "$HOOKD" events list --type call.hangup --db "$url")
+    ms[pg,3]=$(q_ms "$HOOKD" calls show "sess-$(( QUERY_EVENTS / 20 ))" --db "$url")
+    ms[pg,4]=$(q_ms "$HOOKD" calls show "v3:ctl-$last_k" --db "$url")
+    ms[pg,5]=$(q_ms "$HOOKD" calls show "v3:ctl-$(( QUERY_EVENTS / 20 ))" --db "$url")
+    ms[pg,6]=$(q_ms "$HOOKD" events show "$id" --db "$url")
+    psql -X -q -h "$PGDIR" -U hookd -d postgres -c "DROP DATABASE queries" >/dev/null
+  fi
   local what=("" "\`events list --type siprec.failed\` (1 event in 100)" "\`events list --type call.hangup\` (1 in 10)"
     "\`calls show SESSION_ID\`" "\`calls show CONTROL_ID\`, the newest call" "\`calls show CONTROL_ID\`, a call half way back"
     "\`events show ID\`")
   for i in 1 2 3 4 5 6; do
-    QUERY_ROWS+=("| ${what[$i]} | ${ms[before,$i]:--} | ${ms[after,$i]} |")
+    QUERY_ROWS+=("| ${what[$i]} | ${ms[before,$i]:--} | ${ms[after,$i]} | ${ms[pg,$i]:--} |")
   done
 }

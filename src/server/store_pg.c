@@ -41,6 +41,10 @@
 #define PG_MIN_SERVER 130000
 #define PG_MIGRATE_LOCK "7426803925091417"   /* pg_advisory_lock key: "hookd migrate" */
 
+/* A migration that starts with this runs statement by statement outside a transaction (what
+ * CREATE INDEX CONCURRENTLY requires), and its version row is written after it. */
+#define CONCURRENTLY "-- concurrently\n"
+
 static const char *const pg_migrations[] = {
     /* 1: everything SQLite's 1-4 have, plus leases. seq and the deliveries' id are identities. */
     "CREATE FUNCTION hookd_now_us() RETURNS bigint LANGUAGE sql STABLE"
@@ -98,6 +102,13 @@ static const char *const pg_migrations[] = {
     "CREATE TABLE probe (x bytea);",
     /* 2: the console's outcome chart (SQLite's 5); an index only, so 1 stays compatible. */
     "CREATE INDEX attempts_by_finished ON attempts (finished_us);",
+    /* 3: `calls show` and the console's call page look for an id among the session, control and
+     * leg ids; with no index on the leg id that was a scan of the table (200 ms at a million
+     * events), whichever id was given. An index only. Built CONCURRENTLY, so that nodes keep
+     * storing events meanwhile (an index build holds writes for seconds on a large table); an
+     * index an interrupted build left invalid is dropped first. */
+    CONCURRENTLY "DROP INDEX CONCURRENTLY IF EXISTS events_by_leg;"
+    "CREATE INDEX CONCURRENTLY events_by_leg ON events (call_leg_id, occurred_at_us);",
 };
 #define PG_SCHEMA_VERSION ((int)(sizeof pg_migrations / sizeof pg_migrations[0]))
 #define PG_MIN_COMPATIBLE 1
@@ -455,14 +466,50 @@ static int query_int(PGconn *db, const char *sql, int fallback)
     return v;
 }
 
+/* Each ;-terminated statement of sql as a query of its own (no ; inside one). */
+static bool run_each(PGconn *db, const char *sql, char *err, size_t errlen, const char *what)
+{
+    char one[512];
+    for (const char *end; (end = strchr(sql, ';')) != NULL; sql = end + 1) {
+        if ((size_t)(end - sql) >= sizeof one) {
+            snprintf(err, errlen, "%s: a statement over %zu bytes", what, sizeof one);
+            return false;
+        }
+        snprintf(one, sizeof one, "%.*s", (int)(end - sql), sql);
+        if (!run(db, one, err, errlen, what))
+            return false;
+    }
+    return true;
+}
+
+/* The migration lock, tried every 100 ms for up to a minute rather than waited for: a session
+ * waiting inside pg_advisory_lock is a transaction, which CREATE INDEX CONCURRENTLY (run by the
+ * holder) waits for in turn: a deadlock when several nodes start at once. */
+static bool take_migrate_lock(PGconn *db, char *err, size_t errlen)
+{
+    struct timespec pause = {0, 100 * 1000000L};
+    for (int i = 0; i < 600; i++) {
+        PGresult *r = PQexec(db, "SELECT pg_try_advisory_lock(" PG_MIGRATE_LOCK ")");
+        bool failed = PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1;
+        bool got = !failed && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+        if (failed)
+            snprintf(err, errlen, "cannot take the migration lock: %s", PQresultErrorMessage(r));
+        PQclear(r);
+        if (failed || got)
+            return got;
+        nanosleep(&pause, NULL);
+    }
+    snprintf(err, errlen, "cannot take the migration lock: another hookd held it for a minute");
+    return false;
+}
+
 /* Under the migration lock, so nodes starting together migrate once: each migration in its own
  * transaction with its version row. A schema newer than this binary runs only if its oldest
  * compatible version is one this binary knows (an expand-only change during a rolling upgrade). */
 static bool migrate(PGconn *db, char *err, size_t errlen)
 {
     if (!run(db, "SET lock_timeout = '60s'", err, errlen, "cannot set lock_timeout")
-        || !run(db, "SELECT pg_advisory_lock(" PG_MIGRATE_LOCK ")", err, errlen,
-                "cannot take the migration lock"))
+        || !take_migrate_lock(db, err, errlen))
         return false;
     bool ok = run(db, "CREATE TABLE IF NOT EXISTS hookd_schema (version int NOT NULL,"
                       " min_compatible int NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(),"
@@ -486,6 +533,11 @@ static bool migrate(PGconn *db, char *err, size_t errlen)
                  v + 1, PG_MIN_COMPATIBLE, HOOKD_VERSION_STRING);
         char what[64];
         snprintf(what, sizeof what, "migration to schema version %d failed", v + 1);
+        if (strncmp(pg_migrations[v], CONCURRENTLY, strlen(CONCURRENTLY)) == 0) {
+            ok = run_each(db, pg_migrations[v] + strlen(CONCURRENTLY), err, errlen, what)
+                 && run(db, bump, err, errlen, what);
+            continue;
+        }
         ok = run(db, "BEGIN", err, errlen, what) && run(db, pg_migrations[v], err, errlen, what)
              && run(db, bump, err, errlen, what) && run(db, "COMMIT", err, errlen, what);
         if (!ok)

@@ -143,9 +143,16 @@ new_store m
 M=$STORE_URL
 expect_exit 0 "hookd migrate creates the tables" "$HOOKD" migrate --db "$M"
 expect_match "$TMP/out" ": schema up to date$" "  and says so"
-expect_eq "$(sql_in m 'SELECT max(version) FROM hookd_schema')" 2 "  at the current schema"
+expect_eq "$(sql_in m 'SELECT max(version) FROM hookd_schema')" 3 "  at the current schema"
+expect_eq "$(sql_in m "SELECT string_agg(indexrelid::regclass::text || '=' || indisvalid, ' ' ORDER BY indexrelid::regclass::text) FROM pg_index WHERE indrelid = 'events'::regclass AND indexrelid::regclass::text LIKE 'events_by_%'")" \
+  "events_by_control=true events_by_leg=true events_by_received=true events_by_session=true events_by_type=true" \
+  "  every id calls show looks for is indexed (3: the leg id, built concurrently)"
 expect_exit 0 "hookd migrate again" "$HOOKD" migrate --db "$M"
-expect_eq "$(sql_in m 'SELECT count(*) FROM hookd_schema')" 2 "  changes nothing"
+expect_eq "$(sql_in m 'SELECT count(*) FROM hookd_schema')" 3 "  changes nothing"
+# An interrupted concurrent build leaves an invalid index behind; migration 3 builds it again.
+sql_in m "DELETE FROM hookd_schema WHERE version = 3; UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'events_by_leg'::regclass" >/dev/null
+expect_exit 0 "migration 3 after an interrupted index build" "$HOOKD" migrate --db "$M"
+expect_eq "$(sql_in m "SELECT indisvalid FROM pg_index WHERE indexrelid = 'events_by_leg'::regclass")/$(sql_in m 'SELECT count(*) FROM hookd_schema')" "t/3" "  the index is valid again, the version recorded"
 SECRET_URL="postgresql://hookd:pa55word@/$(pg_db m)?host=$PG_HOST"
 expect_exit 0 "a URL with a password (trust auth ignores it)" "$HOOKD" migrate --db "$SECRET_URL"
 expect_match "$TMP/out" '^postgresql://hookd:\*\*\*@/' "  is shown with the password masked"
@@ -153,15 +160,15 @@ expect_no_match "$TMP/out" 'pa55word' "  and never in clear"
 expect_exit 0 "a password given as a URL parameter" "$HOOKD" migrate --db "postgresql:///$(pg_db m)?host=$PG_HOST&user=hookd&password=pa55word"
 expect_match "$TMP/out" '&password=\*\*\*: schema up to date$' "  is masked too"
 expect_no_match "$TMP/out" 'pa55word' "  (not in clear)"
-sql_in m "INSERT INTO hookd_schema (version, min_compatible, by_hookd) VALUES (3, 1, 'a newer hookd')" >/dev/null
+sql_in m "INSERT INTO hookd_schema (version, min_compatible, by_hookd) VALUES (4, 1, 'a newer hookd')" >/dev/null
 expect_exit 0 "a newer schema that this hookd is still compatible with runs (rolling upgrade)" "$HOOKD" migrate --db "$M"
 sql_in m "INSERT INTO hookd_schema (version, min_compatible, by_hookd) VALUES (99, 99, 'a newer hookd')" >/dev/null
 expect_exit 1 "a schema newer than this hookd can run is refused" "$HOOKD" migrate --db "$M"
-expect_match "$TMP/err" 'schema version 99 \(compatible from 99\); this hookd knows up to 2' "  with both versions"
+expect_match "$TMP/err" 'schema version 99 \(compatible from 99\); this hookd knows up to 3' "  with both versions"
 expect_exit 1 "  and events list refuses it too" "$HOOKD" events list --db "$M"
 expect_match "$TMP/err" 'needs a newer hookd' "  saying why"
 new_store race
 expect_exit 0 "four processes migrating one new database at once, each succeeds" sh -c "pids=; for i in 1 2 3 4; do \"$HOOKD\" migrate --db '$STORE_URL' >/dev/null & pids=\"\$pids \$!\"; done; rc=0; for p in \$pids; do wait \$p || rc=1; done; exit \$rc"
-expect_eq "$(sql_in race 'SELECT count(*), max(version) FROM hookd_schema')" "2|2" "  migrate it once (an advisory lock)"
+expect_eq "$(sql_in race 'SELECT count(*), max(version) FROM hookd_schema')" "3|3" "  migrate it once (an advisory lock)"
 fi
 finish
