@@ -194,7 +194,7 @@ int schema_version(void)
     return (int)(sizeof migrations / sizeof migrations[0]);
 }
 
-static int user_version(sqlite3 *db)
+int schema_version_of(sqlite3 *db)
 {
     sqlite3_stmt *st = NULL;
     int v = -1;
@@ -216,7 +216,7 @@ bool schema_migrate(sqlite3 *db, char *err, size_t errlen)
         snprintf(err, errlen, "cannot lock the store to check its schema: %s", sqlite3_errmsg(db));
         return false;
     }
-    int have = user_version(db);
+    int have = schema_version_of(db);
     bool ok = have >= 0 && have <= schema_version();
     if (have < 0)
         snprintf(err, errlen, "cannot read the schema version: %s", sqlite3_errmsg(db));

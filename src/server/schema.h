@@ -17,4 +17,7 @@ bool schema_migrate(sqlite3 *db, char *err, size_t errlen);
 /* The schema version this hookd writes. */
 int schema_version(void);
 
+/* The schema version db is at (PRAGMA user_version), or -1 if it cannot be read. */
+int schema_version_of(sqlite3 *db);
+
 #endif

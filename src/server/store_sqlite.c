@@ -375,7 +375,8 @@ static void sq_rollback(store_conn *c)
 
 const char *store_sqlite_errmsg(store_conn *c)
 {
-    return sqlite3_errmsg(conn_of(c)->db);
+    sqlite_conn *s = conn_of(c);
+    return s->why[0] != '\0' ? s->why : sqlite3_errmsg(s->db);
 }
 
 /* Between two transactions: finish the checkpoint so the next transaction restarts the WAL. If

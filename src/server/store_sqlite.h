@@ -28,6 +28,7 @@ typedef struct sqlite_conn {
     /* a reader (reader_open): read-only, these statements only */
     bool reader;
     sqlite3_stmt *due, *blocked, *gauges, *owed;
+    char why[384];     /* a failed report's reason, when SQLite's own would mislead (errmsg) */
 } sqlite_conn;
 
 static inline sqlite_conn *conn_of(store_conn *c)

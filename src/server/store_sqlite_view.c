@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "schema.h"
 #include "store_sqlite.h"
 
 #define TIME(col) "strftime('%Y-%m-%dT%H:%M:%fZ', " col " / 1e6, 'unixepoch')"
@@ -260,10 +261,26 @@ bool store_sqlite_report(store_conn *c, store_report which, const char *const *p
     sqlite_conn *s = conn_of(c);
     sqlite3_stmt *st = NULL;
     char sql[8192];
+    s->why[0] = '\0';
     if ((unsigned)which >= sizeof reports / sizeof reports[0]
-        || !expand(reports[which], params, n, sql, sizeof sql)
-        || sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        || !expand(reports[which], params, n, sql, sizeof sql))
         return false;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        /* The store was made by an older hookd and not migrated yet (no table or column of the
+         * newer schema): say that, not "no such table". Only hookd serve and hookd migrate
+         * migrate; reads, and a backup before an upgrade, work on the store as it is. */
+        char sqlite_says[128];
+        snprintf(sqlite_says, sizeof sqlite_says, "%s", sqlite3_errmsg(s->db));
+        int have = schema_version_of(s->db);
+        if (have >= 0 && have < schema_version())
+            snprintf(s->why, sizeof s->why,
+                     "the store is at schema version %d and this hookd reads %d: run hookd migrate"
+                     " on it, or restart hookd serve, which migrates it (%s)",
+                     have, schema_version(), sqlite_says);
+        else
+            snprintf(s->why, sizeof s->why, "%s", sqlite_says);
+        return false;
+    }
     for (size_t i = 0; i < n; i++) {
         if (params[i] != NULL)
             sqlite3_bind_text(st, (int)i + 1, params[i], -1, SQLITE_TRANSIENT);

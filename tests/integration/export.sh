@@ -80,6 +80,10 @@ sqlite3 "$U" "PRAGMA foreign_keys = OFF; BEGIN;
     SELECT max(seq), 'h', 'dead', 0, 0, 0 FROM events;
   PRAGMA user_version = 5; COMMIT;"
 before=$(sqlite3 "$U" "SELECT seq, $cols FROM events ORDER BY seq" | md5sum)
+expect_exit 1 "a read that needs the newer schema, before the store is migrated" "$HOOKD" events show some-id --db "$U"
+expect_match "$TMP/err" 'the store is at schema version 5 and this hookd reads 8: run hookd migrate on it, or restart hookd serve' "  says so, not just \"no such table\""
+expect_exit 0 "  a backup still works on it (before an upgrade)" "$HOOKD" backup --to "$TMP/u-before.db" --db "$U"
+expect_eq "$(sqlite3 "$U" 'PRAGMA user_version')" 5 "  and neither migrated it"
 expect_exit 0 "a store of schema 5 is upgraded by hookd migrate" "$HOOKD" migrate --db "$U"
 expect_eq "$(sqlite3 "$U" 'PRAGMA user_version')/$(sqlite3 "$U" 'PRAGMA integrity_check')/$(sqlite3 "$U" 'PRAGMA foreign_key_check' | wc -l)" "8/ok/0" \
   "  to 8, intact, every delivery's event still there"
