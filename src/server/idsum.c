@@ -290,9 +290,24 @@ bool idsum_catch_up(sqlite3 *db)
 
 bool idsum_prune(sqlite3 *db)
 {
-    static const char *const sql[] = {
-        "DELETE FROM id_blocks WHERE block < coalesce((SELECT min(seq) FROM events) / ?1, 1 << 62)",
-        "DELETE FROM id_bloom WHERE block < coalesce((SELECT min(seq) FROM events) / ?1, 1 << 62)",
-    };
-    return run(db, sql[0], STORE_IDSUM_BLOCK) && run(db, sql[1], STORE_IDSUM_BLOCK);
+    /* Runs after every prune batch: two lookups on primary keys unless a block has emptied. */
+    int64_t below = 0, oldest = 0;
+    if (!get_int(db, "SELECT coalesce((SELECT min(seq) FROM events) / " HK_STR(STORE_IDSUM_BLOCK)
+                     ", 1 << 62)", &below)
+        || !get_int(db, "SELECT coalesce(min(block), 1 << 62) FROM id_blocks", &oldest))
+        return false;
+    if (oldest >= below)
+        return true;
+    sqlite3_stmt *st = NULL;
+    bool ok = run(db, "DELETE FROM id_blocks WHERE block < ?1", below)
+              && sqlite3_prepare_v2(db, "DELETE FROM id_bloom WHERE slice = ?1 AND block < ?2", -1,
+                                    &st, NULL) == SQLITE_OK;
+    for (int i = 0; ok && i < STORE_IDSUM_SLICES; i++) {
+        sqlite3_bind_int(st, 1, i);
+        sqlite3_bind_int64(st, 2, below);
+        ok = sqlite3_step(st) == SQLITE_DONE;
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    return ok;
 }
