@@ -220,14 +220,33 @@ static bool seal_up_to(sqlite3 *db, int64_t below)
     return ok;
 }
 
+/* Drop the summaries of the blocks from `block` up (from_up) or below it. id_bloom is keyed
+ * slice first, so it is deleted a slice's range at a time (a delete by block alone scans it). */
+static bool drop_summaries(sqlite3 *db, bool from_up, int64_t block)
+{
+    static const char *const blocks[] = {"DELETE FROM id_blocks WHERE block < ?1",
+                                         "DELETE FROM id_blocks WHERE block >= ?1"};
+    static const char *const blooms[] = {"DELETE FROM id_bloom WHERE slice = ?1 AND block < ?2",
+                                         "DELETE FROM id_bloom WHERE slice = ?1 AND block >= ?2"};
+    sqlite3_stmt *st = NULL;
+    bool ok = run(db, blocks[from_up], block)
+              && sqlite3_prepare_v2(db, blooms[from_up], -1, &st, NULL) == SQLITE_OK;
+    for (int i = 0; ok && i < STORE_IDSUM_SLICES; i++) {
+        sqlite3_bind_int(st, 1, i);
+        sqlite3_bind_int64(st, 2, block);
+        ok = sqlite3_step(st) == SQLITE_DONE;
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    return ok;
+}
+
 /* Make `block` the open one: drop the summaries from it up, summarise what lies below it, and
  * gather it from its rows (which include the row just inserted). */
 static bool reopen(idsum *st, sqlite3 *db, int64_t block)
 {
     st->valid = false;
-    bool ok = run(db, "DELETE FROM id_blocks WHERE block >= ?1", block)
-              && run(db, "DELETE FROM id_bloom WHERE block >= ?1", block)
-              && seal_up_to(db, block) && read_back(st, db, block);
+    bool ok = drop_summaries(db, true, block) && seal_up_to(db, block) && read_back(st, db, block);
     st->valid = ok;
     return ok;
 }
@@ -296,18 +315,5 @@ bool idsum_prune(sqlite3 *db)
                      ", 1 << 62)", &below)
         || !get_int(db, "SELECT coalesce(min(block), 1 << 62) FROM id_blocks", &oldest))
         return false;
-    if (oldest >= below)
-        return true;
-    sqlite3_stmt *st = NULL;
-    bool ok = run(db, "DELETE FROM id_blocks WHERE block < ?1", below)
-              && sqlite3_prepare_v2(db, "DELETE FROM id_bloom WHERE slice = ?1 AND block < ?2", -1,
-                                    &st, NULL) == SQLITE_OK;
-    for (int i = 0; ok && i < STORE_IDSUM_SLICES; i++) {
-        sqlite3_bind_int(st, 1, i);
-        sqlite3_bind_int64(st, 2, below);
-        ok = sqlite3_step(st) == SQLITE_DONE;
-        sqlite3_reset(st);
-    }
-    sqlite3_finalize(st);
-    return ok;
+    return oldest >= below || drop_summaries(db, false, below);
 }
