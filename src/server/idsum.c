@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "idsum.h"
+#include "store_sqlite.h"
 
 #define SLICE_BITS ((uint64_t)STORE_IDSUM_SLICE_BYTES * 8)
 
@@ -128,26 +129,6 @@ static void add_row(idsum *st, int64_t seq, int64_t received_us, const char *id,
     add_id(st, leg_id);
 }
 
-static bool run(sqlite3 *db, const char *sql, int64_t a)
-{
-    sqlite3_stmt *st = NULL;
-    bool ok = sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK
-              && sqlite3_bind_int64(st, 1, a) == SQLITE_OK && sqlite3_step(st) == SQLITE_DONE;
-    sqlite3_finalize(st);
-    return ok;
-}
-
-static bool get_int(sqlite3 *db, const char *sql, int64_t *out)
-{
-    sqlite3_stmt *st = NULL;
-    bool ok = sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK
-              && sqlite3_step(st) == SQLITE_ROW;
-    if (ok)
-        *out = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return ok;
-}
-
 /* Gather block `block` from its rows, as they are in this transaction. */
 static bool read_back(idsum *st, sqlite3 *db, int64_t block)
 {
@@ -205,8 +186,10 @@ static bool write_summary(const idsum *st, sqlite3 *db)
 static bool seal_up_to(sqlite3 *db, int64_t below)
 {
     int64_t from = 0, first_seq = 0;
-    if (!get_int(db, "SELECT coalesce(max(block), -1) + 1 FROM id_blocks", &from)
-        || !get_int(db, "SELECT coalesce(min(seq), 0) FROM events", &first_seq))
+    if (!store_sqlite_run_int(db, "SELECT coalesce(max(block), -1) + 1 FROM id_blocks", 0, 0,
+                              &from)
+        || !store_sqlite_run_int(db, "SELECT coalesce(min(seq), 0) FROM events", 0, 0,
+                                 &first_seq))
         return false;
     if (from < first_seq / STORE_IDSUM_BLOCK)
         from = first_seq / STORE_IDSUM_BLOCK;
@@ -229,7 +212,7 @@ static bool drop_summaries(sqlite3 *db, bool from_up, int64_t block)
     static const char *const blooms[] = {"DELETE FROM id_bloom WHERE slice = ?1 AND block < ?2",
                                          "DELETE FROM id_bloom WHERE slice = ?1 AND block >= ?2"};
     sqlite3_stmt *st = NULL;
-    bool ok = run(db, blocks[from_up], block)
+    bool ok = store_sqlite_run_int(db, blocks[from_up], block, 0, NULL)
               && sqlite3_prepare_v2(db, blooms[from_up], -1, &st, NULL) == SQLITE_OK;
     for (int i = 0; ok && i < STORE_IDSUM_SLICES; i++) {
         sqlite3_bind_int(st, 1, i);
@@ -303,7 +286,7 @@ bool idsum_row(idsum *st, sqlite3 *db, int64_t seq, int64_t received_us, const c
 bool idsum_catch_up(sqlite3 *db)
 {
     int64_t top = 0;
-    return get_int(db, "SELECT coalesce(max(seq), 0) FROM events", &top)
+    return store_sqlite_run_int(db, "SELECT coalesce(max(seq), 0) FROM events", 0, 0, &top)
            && seal_up_to(db, top / STORE_IDSUM_BLOCK);
 }
 
@@ -311,9 +294,11 @@ bool idsum_prune(sqlite3 *db)
 {
     /* Runs after every prune batch: two lookups on primary keys unless a block has emptied. */
     int64_t below = 0, oldest = 0;
-    if (!get_int(db, "SELECT coalesce((SELECT min(seq) FROM events) / " HK_STR(STORE_IDSUM_BLOCK)
-                     ", 1 << 62)", &below)
-        || !get_int(db, "SELECT coalesce(min(block), 1 << 62) FROM id_blocks", &oldest))
+    static const char first[] = "SELECT coalesce((SELECT min(seq) FROM events) / "
+                                HK_STR(STORE_IDSUM_BLOCK) ", 1 << 62)";
+    if (!store_sqlite_run_int(db, first, 0, 0, &below)
+        || !store_sqlite_run_int(db, "SELECT coalesce(min(block), 1 << 62) FROM id_blocks", 0, 0,
+                                 &oldest))
         return false;
     return oldest >= below || drop_summaries(db, false, below);
 }

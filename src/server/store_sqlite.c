@@ -287,7 +287,7 @@ static bool sq_recover(store_conn *c)
     " WHERE d.event_seq = e.seq AND d.state IN ('pending', 'retry', 'waiting', 'in_flight'))"      \
     " ORDER BY received_at_us LIMIT ?2"
 
-static bool run_int(sqlite3 *db, const char *sql, int64_t a, int64_t b, int64_t *out)
+bool store_sqlite_run_int(sqlite3 *db, const char *sql, int64_t a, int64_t b, int64_t *out)
 {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
@@ -307,14 +307,16 @@ static bool sq_prune_batch(store_conn *c, int64_t before_us, int limit, bool dry
     int64_t n = 0;
     *removed = 0;
     if (dry_run) {
-        bool ok = run_int(db, "SELECT count(*) FROM (" PRUNABLE ")", before_us, limit, &n);
+        bool ok = store_sqlite_run_int(db, "SELECT count(*) FROM (" PRUNABLE ")", before_us, limit,
+                                       &n);
         *removed = (long)n;
         return ok;
     }
     bool ok = sqlite3_exec(db, "CREATE TEMP TABLE IF NOT EXISTS prune_seq (seq INTEGER PRIMARY KEY);"
                                "DELETE FROM temp.prune_seq;",
                            NULL, NULL, NULL) == SQLITE_OK
-              && run_int(db, "INSERT INTO temp.prune_seq " PRUNABLE, before_us, limit, NULL);
+              && store_sqlite_run_int(db, "INSERT INTO temp.prune_seq " PRUNABLE, before_us, limit,
+                                      NULL);
     *removed = ok ? (long)sqlite3_changes(db) : 0;
     return ok && (*removed == 0
                   || (sqlite3_exec(db,
@@ -337,18 +339,25 @@ static bool sq_compact(store_conn *c)
     snprintf(sql, sizeof sql, "PRAGMA incremental_vacuum(%d)", STORE_VACUUM_PAGES);
     int64_t left = 0;
     return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK
-           && run_int(db, "SELECT freelist_count FROM pragma_freelist_count()", 0, 0, &left) && left > 0
-           && run_int(db, "SELECT CASE WHEN (SELECT auto_vacuum FROM pragma_auto_vacuum()) = 2 THEN 1 ELSE 0 END",
-                      0, 0, &left) && left > 0;
+           && store_sqlite_run_int(db, "SELECT freelist_count FROM pragma_freelist_count()", 0, 0,
+                                   &left)
+           && left > 0
+           && store_sqlite_run_int(db,
+                                   "SELECT CASE WHEN (SELECT auto_vacuum FROM pragma_auto_vacuum())"
+                                   " = 2 THEN 1 ELSE 0 END",
+                                   0, 0, &left)
+           && left > 0;
 }
 
 static bool sq_measure(store_conn *c, int64_t *bytes, int64_t *oldest_us)
 {
     sqlite3 *db = conn_of(c)->db;
-    return run_int(db, "SELECT (SELECT page_count FROM pragma_page_count())"
-                       " * (SELECT page_size FROM pragma_page_size())", 0, 0, bytes)
-           && run_int(db, "SELECT coalesce((SELECT received_at_us FROM events"
-                          " ORDER BY received_at_us LIMIT 1), 0)", 0, 0, oldest_us);
+    return store_sqlite_run_int(db, "SELECT (SELECT page_count FROM pragma_page_count())"
+                                    " * (SELECT page_size FROM pragma_page_size())",
+                                0, 0, bytes)
+           && store_sqlite_run_int(db, "SELECT coalesce((SELECT received_at_us FROM events"
+                                       " ORDER BY received_at_us LIMIT 1), 0)",
+                                   0, 0, oldest_us);
 }
 
 static bool sq_begin(store_conn *c)

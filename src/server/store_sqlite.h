@@ -1,6 +1,6 @@
 /*
- * store_sqlite.h - private to the SQLite backend (store_sqlite.c, store_sqlite_view.c): its
- * connection, and the command line's ops, which live in a file of their own.
+ * store_sqlite.h - private to the SQLite backend (store_sqlite.c, store_sqlite_view.c, idsum.c):
+ * its connection, and the command line's ops, which live in a file of their own.
  */
 #ifndef HOOKD_STORE_SQLITE_H
 #define HOOKD_STORE_SQLITE_H
@@ -37,6 +37,10 @@ static inline sqlite_conn *conn_of(store_conn *c)
 }
 
 void store_sqlite_close(store_conn *c);
+
+/* Run sql with ?1 = a and ?2 = b (if it has them); *out (if not NULL) gets the first column of
+ * its first row. False on an error (a statement that returns no row is not one). */
+bool store_sqlite_run_int(sqlite3 *db, const char *sql, int64_t a, int64_t b, int64_t *out);
 const char *store_sqlite_errmsg(store_conn *c);
 
 /* store_sqlite_view.c */
