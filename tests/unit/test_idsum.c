@@ -7,7 +7,8 @@
  *     that answer "no" for nearly every absent id (a filter that always says yes would find
  *     everything and be useless);
  *   - the writer's hard cases: a transaction rolled back across a block boundary, two writers
- *     taking turns, seqs reused after the newest events are deleted, every event pruned (seqs
+ *     taking turns, a block another writer summarised, seqs reused after the newest events are
+ *     deleted, every event pruned (seqs
  *     start again from 1), and a store filled without summaries (an upgrade) caught up.
  */
 #include <stdlib.h>
@@ -196,6 +197,11 @@ static void filters_rule_out_absent_ids(void **state)
         asked += blocks;
     }
     print_message("false yes: %lld of %lld block tests\n", (long long)yes, (long long)asked);
+    /* a blob that is not a slice this build wrote says "may hold", so that block is scanned */
+    assert_int_equal(one_int("SELECT hookd_idsum_has(x'00ff', 'evt-1')"), 1);
+    assert_int_equal(one_int("SELECT hookd_idsum_has(NULL, 'evt-1')"), 1);
+    assert_int_equal(one_int("SELECT hookd_idsum_has(zeroblob(512), 'evt-1')"), 0);
+    assert_int_equal(one_int("SELECT hookd_idsum_slice(NULL) IS NULL"), 1);
     assert_true(yes * 100 < asked * 2); /* under 2% (about 0.7% expected) */
     /* and every present id says yes in its own block */
     for (int k = 0; k < 3 * B - 1; k += 97) {
@@ -241,6 +247,32 @@ static void two_writers_taking_turns(void **state)
         write_events(turn % 2 ? other : f.db, turn % 2 ? theirs : &f.ids, k, k + 700);
     assert_int_equal(one_int("SELECT count(*) FROM id_blocks"), k / B);
     assert_all_found(0, k);
+    idsum_release(theirs);
+    free(theirs);
+    sqlite3_close(other);
+}
+
+/* Another writer summarises this one's open block; the newest events are then deleted, so this
+ * writer's next seqs fall in that block again: they must go into its summary, not only into
+ * what this writer gathered in memory (idsum_row looks for others' summaries per transaction). */
+static void a_block_another_writer_summarised(void **state)
+{
+    (void)state;
+    sqlite3 *other = NULL;
+    assert_int_equal(sqlite3_open(f.path, &other), SQLITE_OK);
+    sqlite3_busy_timeout(other, 5000);
+    idsum *theirs = calloc(1, sizeof *theirs);
+    assert_non_null(theirs);
+    write_events(f.db, &f.ids, 0, B - 200);          /* ours: block 0 open */
+    write_events(other, theirs, B - 200, B + 300);   /* theirs: summarises block 0 */
+    assert_int_equal(one_int("SELECT count(*) FROM id_blocks"), 1);
+    char sql[80];
+    snprintf(sql, sizeof sql, "DELETE FROM events WHERE seq >= %d", B - 100);
+    exec(f.db, sql);
+    write_events(f.db, &f.ids, 800000, 800050);       /* ours again, seqs in block 0 */
+    for (int k = 800000; k < 800050; k++)
+        assert_int_equal(found("evt", k), 1);
+    assert_all_found(0, B - 101);
     idsum_release(theirs);
     free(theirs);
     sqlite3_close(other);
@@ -319,6 +351,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_rollback_across_a_block_boundary_forgets, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(two_writers_taking_turns, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_block_another_writer_summarised, setup, teardown),
         cmocka_unit_test_setup_teardown(seqs_reused_after_the_newest_are_deleted, setup, teardown),
         cmocka_unit_test_setup_teardown(pruning_everything_starts_over, setup, teardown),
         cmocka_unit_test_setup_teardown(pruning_the_oldest_drops_their_summaries, setup, teardown),
