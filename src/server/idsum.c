@@ -112,8 +112,7 @@ static void start(idsum *st, int64_t block)
     memset(st->bits, 0, sizeof st->bits);
 }
 
-static void add_row(idsum *st, int64_t seq, int64_t received_us, const char *id,
-                    const char *control_id, const char *leg_id)
+static void add_row(idsum *st, int64_t seq, int64_t received_us, const char *const ids[4])
 {
     unsigned k = (unsigned)(seq % STORE_IDSUM_BLOCK);
     if (!(st->seen[k / 8] & (1u << (k % 8)))) {
@@ -124,9 +123,8 @@ static void add_row(idsum *st, int64_t seq, int64_t received_us, const char *id,
         st->lo_us = received_us;
     if (received_us > st->hi_us)
         st->hi_us = received_us;
-    add_id(st, id);
-    add_id(st, control_id);
-    add_id(st, leg_id);
+    for (int i = 0; i < 4; i++)
+        add_id(st, ids[i]);
 }
 
 /* Gather block `block` from its rows, as they are in this transaction. */
@@ -134,17 +132,19 @@ static bool read_back(idsum *st, sqlite3 *db, int64_t block)
 {
     start(st, block);
     sqlite3_stmt *q = NULL;
-    static const char sql[] = "SELECT seq, received_at_us, id, call_control_id, call_leg_id"
-                              " FROM events WHERE seq BETWEEN ?1 AND ?2";
+    static const char sql[] = "SELECT seq, received_at_us, id, call_control_id, call_leg_id,"
+                              " call_session_id FROM events WHERE seq BETWEEN ?1 AND ?2";
     if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
         return false;
     sqlite3_bind_int64(q, 1, block * STORE_IDSUM_BLOCK);
     sqlite3_bind_int64(q, 2, block * STORE_IDSUM_BLOCK + STORE_IDSUM_BLOCK - 1);
     int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW)
-        add_row(st, sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1),
-                (const char *)sqlite3_column_text(q, 2), (const char *)sqlite3_column_text(q, 3),
-                (const char *)sqlite3_column_text(q, 4));
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *ids[4];
+        for (int i = 0; i < 4; i++)
+            ids[i] = (const char *)sqlite3_column_text(q, 2 + i);
+        add_row(st, sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1), ids);
+    }
     sqlite3_finalize(q);
     return rc == SQLITE_DONE;
 }
@@ -250,8 +250,7 @@ void idsum_forget(idsum *st)
     st->valid = false;
 }
 
-bool idsum_row(idsum *st, sqlite3 *db, int64_t seq, int64_t received_us, const char *id,
-               const char *control_id, const char *leg_id)
+bool idsum_row(idsum *st, sqlite3 *db, int64_t seq, int64_t received_us, const char *const ids[4])
 {
     int64_t block = seq / STORE_IDSUM_BLOCK;
     if (st->valid && !st->checked) {
@@ -279,7 +278,7 @@ bool idsum_row(idsum *st, sqlite3 *db, int64_t seq, int64_t received_us, const c
             return false;
         start(st, block);
     }
-    add_row(st, seq, received_us, id, control_id, leg_id);
+    add_row(st, seq, received_us, ids);
     return true;
 }
 

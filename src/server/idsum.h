@@ -5,7 +5,8 @@
  * Ids are random UUIDs; an index on them costs every event a random 4 KiB page, written to the
  * WAL and again by the checkpoint (issue #11), so the store has none. Instead, each block of
  * STORE_IDSUM_BLOCK consecutive seqs gets, once it is complete, a Bloom filter of its event,
- * control and leg ids (id_bloom, cut in STORE_IDSUM_SLICES slices so that a lookup reads one
+ * control, leg and session ids (schema 9: the session id, a call's key as a rule, since no index
+ * finds a call's events any more) (id_bloom, cut in STORE_IDSUM_SLICES slices so that a lookup reads one
  * slice of each block) and the range of its received times (id_blocks). A lookup tests one
  * slice per block and scans the received-time index over the blocks that may hold the id, and
  * the rows of the newest blocks that have no summary yet, by seq. A filter never says no to an
@@ -59,10 +60,10 @@ void idsum_begin(idsum *st);
 /* The transaction rolled back: what was gathered may include rows that are gone. */
 void idsum_forget(idsum *st);
 
-/* A new event row was inserted with this seq, inside the current write transaction. False on a
- * database error (the caller fails the transaction). */
-bool idsum_row(idsum *st, sqlite3 *db, int64_t seq, int64_t received_us, const char *id,
-               const char *control_id, const char *leg_id);
+/* A new event row was inserted with this seq, inside the current write transaction; ids are its
+ * event id, control, leg and session ids (NULL where it has none). False on a database error
+ * (the caller fails the transaction). */
+bool idsum_row(idsum *st, sqlite3 *db, int64_t seq, int64_t received_us, const char *const ids[4]);
 
 /* Summarise every complete block below the newest event's that has no summary yet (a store
  * upgraded to schema 8, or filled by other means), inside a write transaction. */

@@ -54,9 +54,13 @@
                                           * pwrite (walbuf.c); a larger one writes every 1 MiB */
 #define STORE_IDSUM_BLOCK 4096           /* events per id summary (idsum.h): a power of two */
 #define STORE_IDSUM_SLICES 32             /* a summary's Bloom filter in slices; a lookup reads one */
-#define STORE_IDSUM_SLICE_BYTES 512       /* 32 x 512 B = 128 Kbit per block of up to 3 x 4,096
-                                           * ids: 10.7 bits an id, under 1% false yeses */
+#define STORE_IDSUM_SLICE_BYTES 640       /* 32 x 640 B = 160 Kbit per block of up to 4 x 4,096
+                                           * ids: 10 bits an id, under 1% false yeses */
 #define STORE_IDSUM_PROBES 6              /* bits set per id, all in its slice */
+#define STORE_DEDUPE_PENDING 65536        /* keys of the newest events kept in memory (dedupe.h)
+                                           * before they move into event_keys: 16 B each, and
+                                           * the fewer, the more pages a move dirties per key */
+#define STORE_DEDUPE_STEP 1024            /* keys moved per transaction, between two batches */
 #define STORE_PRUNE_BATCH 64              /* events removed per transaction: a batch's time is
                                            * what an acknowledgement may wait behind it (500
                                            * took ~80 ms: p50 5 -> 96 ms while pruning) */

@@ -187,6 +187,66 @@ static const char *const migrations[] = {
     "  hi_us INTEGER NOT NULL);"
     "CREATE TABLE id_bloom (slice INTEGER NOT NULL, block INTEGER NOT NULL, bits BLOB NOT NULL,"
     "  PRIMARY KEY (slice, block)) WITHOUT ROWID;",
+    /* 9: no index keyed by random ids left (dedupe.h). UNIQUE (call_key, id, endpoint) still
+     * cost every event a random leaf, written to the WAL and again by the checkpoint: 8 KiB of
+     * the 16 a request wrote. Deduplication moves to event_keys, filled in sorted steps (empty
+     * here: the first writer to open the store fills it, hashing in C), and the calls of
+     * `calls show` to the id summaries, which now hold each event's call key too (a session id,
+     * as a rule; the summaries are made again at that first open). Deduplication is on (id,
+     * endpoint) again, as PROTOCOLS.md says: schema 6 had added the call key only to cluster
+     * the index. seq becomes AUTOINCREMENT: never reused, so a writer finds the rows another
+     * added above the highest seq it saw. The table is rebuilt (a UNIQUE cannot be dropped). */
+    "CREATE TABLE events_v9 ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  id TEXT NOT NULL,"
+    "  endpoint TEXT NOT NULL,"
+    "  scheme TEXT NOT NULL,"
+    "  event_type TEXT,"
+    "  occurred_at TEXT,"
+    "  occurred_at_us INTEGER,"
+    "  received_at_us INTEGER NOT NULL,"
+    "  last_received_at_us INTEGER NOT NULL,"
+    "  call_control_id TEXT,"
+    "  call_session_id TEXT,"
+    "  call_leg_id TEXT,"
+    "  connection_id TEXT,"
+    "  failure_cause TEXT,"
+    "  hangup_cause TEXT,"
+    "  attempts INTEGER NOT NULL DEFAULT 1,"
+    "  meta_attempt INTEGER,"
+    "  delivered_to TEXT,"
+    "  remote_addr TEXT,"
+    "  content_type TEXT,"
+    "  parse_status TEXT NOT NULL CHECK (parse_status IN ('parsed', 'unparsed')),"
+    "  parse_error TEXT,"
+    "  body BLOB NOT NULL,"
+    "  call_key TEXT NOT NULL"
+    "    GENERATED ALWAYS AS (coalesce(call_session_id, call_control_id, call_leg_id, '')) VIRTUAL,"
+    "  id_tail TEXT GENERATED ALWAYS AS (substr(id, -6)) VIRTUAL,"
+    "  control_tail TEXT GENERATED ALWAYS AS (substr(call_control_id, -6)) VIRTUAL,"
+    "  leg_tail TEXT GENERATED ALWAYS AS (substr(call_leg_id, -6)) VIRTUAL,"
+    "  key_tail TEXT GENERATED ALWAYS AS"
+    "    (substr(coalesce(call_session_id, call_control_id, call_leg_id, ''), -6)) VIRTUAL"
+    ");"
+    "INSERT INTO events_v9 (seq, id, endpoint, scheme, event_type, occurred_at, occurred_at_us,"
+    "  received_at_us, last_received_at_us, call_control_id, call_session_id, call_leg_id,"
+    "  connection_id, failure_cause, hangup_cause, attempts, meta_attempt, delivered_to,"
+    "  remote_addr, content_type, parse_status, parse_error, body)"
+    "  SELECT seq, id, endpoint, scheme, event_type, occurred_at, occurred_at_us, received_at_us,"
+    "  last_received_at_us, call_control_id, call_session_id, call_leg_id, connection_id,"
+    "  failure_cause, hangup_cause, attempts, meta_attempt, delivered_to, remote_addr,"
+    "  content_type, parse_status, parse_error, body FROM events ORDER BY seq;"
+    "DROP TABLE events;"
+    "ALTER TABLE events_v9 RENAME TO events;"
+    "CREATE INDEX events_by_type ON events (event_type, seq);"
+    "CREATE INDEX events_by_received ON events"
+    "  (received_at_us, id_tail, control_tail, leg_tail, key_tail);"
+    "CREATE TABLE event_keys (h INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (h, seq))"
+    "  WITHOUT ROWID;"
+    "CREATE TABLE dedupe_state (upto INTEGER NOT NULL);"
+    "INSERT INTO dedupe_state (upto) VALUES (0);"
+    "DELETE FROM id_blocks;"
+    "DELETE FROM id_bloom;",
 };
 
 int schema_version(void)

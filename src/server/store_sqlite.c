@@ -5,9 +5,8 @@
  * them with prepared statements on the writer's own connection, and commits with one fsync
  * (durability = full) for the whole batch.
  *
- * Deduplication is the table's UNIQUE (call_key, id, endpoint) (schema 6; README "Duplicates"):
- * an upsert that RETURNs the attempt count says whether the row is new (1) or a redelivery
- * (more), in the same statement.
+ * Deduplication (schema 9; README "Duplicates") is dedupe.c's: a redelivery's row gets its
+ * attempt counted, in place; a new event is inserted and its key remembered.
  *
  * At durability = full the writer's connection goes through the "hookd-wal" VFS (walbuf.c),
  * which gathers a transaction's WAL frames into 124 KiB pwrite()s instead of two per frame.
@@ -31,23 +30,26 @@
 
 #include <sqlite3.h>
 
+#include "dedupe.h"
 #include "schema.h"
 #include "store_sqlite.h"
 #include "walbuf.h"
 
 
-static const char upsert_sql[] =
+static const char insert_sql[] =
     "INSERT INTO events(id, endpoint, scheme, event_type, occurred_at, occurred_at_us,"
     " received_at_us, last_received_at_us, call_control_id, call_session_id, call_leg_id,"
     " connection_id, failure_cause, hangup_cause, meta_attempt, delivered_to, remote_addr,"
     " content_type, parse_status, parse_error, body)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,"
-    " ?19, ?20)"
-    " ON CONFLICT (call_key, id, endpoint) DO UPDATE SET attempts = attempts + 1,"
-    " meta_attempt = max(coalesce(meta_attempt, 0), coalesce(excluded.meta_attempt, 0)),"
-    " delivered_to = coalesce(excluded.delivered_to, delivered_to),"
-    " last_received_at_us = excluded.last_received_at_us"
-    " RETURNING attempts, seq";
+    " ?19, ?20)";
+/* A redelivery of the event at seq ?1, if that row is the event (dedupe.h: a key match is only
+ * a candidate). */
+static const char again_sql[] =
+    "UPDATE events SET attempts = attempts + 1,"
+    " meta_attempt = max(coalesce(meta_attempt, 0), coalesce(?4, 0)),"
+    " delivered_to = coalesce(?5, delivered_to), last_received_at_us = ?6"
+    " WHERE seq = ?1 AND id = ?2 AND endpoint = ?3 RETURNING attempts";
 
 static const char queue_sql[] =
     "INSERT INTO deliveries (event_seq, handler, state, next_attempt_us, created_us, updated_us,"
@@ -139,11 +141,47 @@ static bool queue_deliveries(sqlite_conn *s, const store_record *r, int64_t seq)
     return true;
 }
 
+/* dedupe_find's test of a candidate row: count the redelivery if the row is this event. */
+typedef struct again {
+    sqlite_conn *s;
+    const store_record *r;
+} again;
+
+static bool count_again(void *ctx, int64_t seq, bool *failed)
+{
+    const again *g = ctx;
+    const store_record *r = g->r;
+    sqlite3_stmt *st = g->s->again;
+    sqlite3_bind_int64(st, 1, seq);
+    bind_text(st, 2, r->id);
+    bind_text(st, 3, r->endpoint);
+    bind_int(st, 4, r->meta_attempt, r->meta_attempt > 0);
+    bind_text(st, 5, r->delivered_to);
+    sqlite3_bind_int64(st, 6, r->received_at_us);
+    int rc = sqlite3_step(st);
+    bool row = rc == SQLITE_ROW;
+    if (row)
+        rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    *failed = rc != SQLITE_DONE;
+    return row && !*failed;
+}
+
 /* Write one record; its outcome, or STORE_FAILED. */
 static store_outcome sq_event_upsert(store_conn *c, const store_record *r)
 {
     sqlite_conn *s = conn_of(c);
-    sqlite3_stmt *st = s->upsert;
+    if (r->id == NULL || r->endpoint == NULL)
+        return STORE_FAILED; /* NOT NULL columns: the insert would fail the same way */
+    int64_t key = dedupe_key(r->id, r->endpoint);
+    again g = {s, r};
+    bool found = false;
+    if (!dedupe_find(s->dd, s->db, key, count_again, &g, &found))
+        return STORE_FAILED;
+    if (found)
+        return STORE_DUPLICATE; /* a duplicate creates no deliveries */
+    sqlite3_stmt *st = s->insert;
     bind_text(st, 1, r->id);
     bind_text(st, 2, r->endpoint);
     bind_text(st, 3, r->scheme);
@@ -165,22 +203,13 @@ static store_outcome sq_event_upsert(store_conn *c, const store_record *r)
     bind_text(st, 19, r->parse_error);
     sqlite3_bind_blob64(st, 20, r->body_len > 0 ? r->body : (const void *)"", r->body_len,
                         SQLITE_STATIC);
-    /* The upsert writes on the first step and returns one row; the second step ends it. */
-    int64_t attempts = 0, seq = 0;
     int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        attempts = sqlite3_column_int64(st, 0);
-        seq = sqlite3_column_int64(st, 1);
-        rc = sqlite3_step(st);
-    }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
-    if (rc != SQLITE_DONE || attempts < 1)
-        return STORE_FAILED;
-    if (attempts > 1)
-        return STORE_DUPLICATE; /* a duplicate creates no deliveries */
-    return idsum_row(s->ids, s->db, seq, r->received_at_us, r->id, r->call_control_id,
-                     r->call_leg_id)
+    int64_t seq = sqlite3_last_insert_rowid(s->db);
+    const char *ids[4] = {r->id, r->call_control_id, r->call_leg_id, r->call_session_id};
+    return rc == SQLITE_DONE && dedupe_add(s->dd, key, seq)
+                   && idsum_row(s->ids, s->db, seq, r->received_at_us, ids)
                    && queue_deliveries(s, r, seq)
                ? STORE_NEW
                : STORE_FAILED;
@@ -365,7 +394,8 @@ static bool sq_begin(store_conn *c)
     sqlite_conn *s = conn_of(c);
     if (s->ids != NULL)
         idsum_begin(s->ids);
-    return sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+    return sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK
+           && (s->dd == NULL || dedupe_begin(s->dd, s->db));
 }
 
 static bool sq_commit(store_conn *c)
@@ -378,6 +408,8 @@ static void sq_rollback(store_conn *c)
     sqlite_conn *s = conn_of(c);
     if (s->ids != NULL)
         idsum_forget(s->ids);
+    if (s->dd != NULL)
+        dedupe_forget(s->dd);
     if (!sqlite3_get_autocommit(s->db))
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
@@ -388,12 +420,15 @@ const char *store_sqlite_errmsg(store_conn *c)
     return s->why[0] != '\0' ? s->why : sqlite3_errmsg(s->db);
 }
 
-/* Between two transactions: finish the checkpoint so the next transaction restarts the WAL. If
- * readers kept it from restarting until it passed STORE_WAL_TRUNCATE_PAGES, wait briefly for
- * them and truncate the file. */
+/* Between two transactions: move the next step of keys into event_keys if one is due
+ * (dedupe.h), and finish the checkpoint so the next transaction restarts the WAL. If readers kept
+ * it from restarting until it passed STORE_WAL_TRUNCATE_PAGES, wait briefly for them and truncate
+ * the file. */
 static void sq_idle(store_conn *c)
 {
     sqlite_conn *s = conn_of(c);
+    if (!dedupe_step(s->dd, s->db) && s->m != NULL)
+        atomic_fetch_add(&s->m->store_errors, 1);
     int pages = atomic_load(&s->wal_pages);
     if (pages < STORE_CHECKPOINT_PAGES)
         return;
@@ -514,7 +549,8 @@ static bool prepare(sqlite_conn *s, const config *c, char *err, size_t errlen)
         if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
             goto fail;
     }
-    if (sqlite3_prepare_v2(s->db, upsert_sql, -1, &s->upsert, NULL) != SQLITE_OK
+    if (sqlite3_prepare_v2(s->db, insert_sql, -1, &s->insert, NULL) != SQLITE_OK
+        || sqlite3_prepare_v2(s->db, again_sql, -1, &s->again, NULL) != SQLITE_OK
         || sqlite3_prepare_v2(s->db, "INSERT INTO probe(x) VALUES (randomblob(65536))", -1,
                               &s->probe_insert, NULL) != SQLITE_OK
         || sqlite3_prepare_v2(s->db, "DELETE FROM probe", -1, &s->probe_delete, NULL) != SQLITE_OK
@@ -537,7 +573,7 @@ fail:
 /* Close the database; safe to call twice (store_close, then store_free). */
 static void finalize_all(sqlite_conn *s)
 {
-    sqlite3_stmt **stmts[] = {&s->upsert,         &s->probe_insert, &s->probe_delete,
+    sqlite3_stmt **stmts[] = {&s->insert,         &s->again,        &s->probe_insert, &s->probe_delete,
                               &s->queue,          &s->claim,        &s->attempt_insert,
                               &s->attempt_update, &s->handler_gone, &s->wake_call,
                               &s->park,           &s->due,          &s->blocked,
@@ -549,6 +585,8 @@ static void finalize_all(sqlite_conn *s)
     }
     if (s->ids != NULL)
         idsum_release(s->ids);
+    dedupe_free(s->dd);
+    s->dd = NULL;
     sqlite3_close(s->db);
     s->db = NULL;
 }
@@ -569,7 +607,8 @@ void store_sqlite_close(store_conn *c)
 }
 
 /* Summarise the complete blocks of events that have no id summary yet: all of them in a store
- * just upgraded to schema 8 (0.9 s for a million events here), none otherwise. */
+ * just upgraded to schema 9 (0.9 s for a million events here), none otherwise. Then gather the
+ * deduplication keys (dedupe_open: all of them into event_keys after that upgrade). */
 static bool catch_up(sqlite_conn *s, char *err, size_t errlen)
 {
     bool ok = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK
@@ -580,8 +619,14 @@ static bool catch_up(sqlite_conn *s, char *err, size_t errlen)
                  sqlite3_errmsg(s->db));
         if (!sqlite3_get_autocommit(s->db))
             sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return false;
     }
-    return ok;
+    if (!dedupe_register(s->db) || (s->dd = dedupe_open(s->db)) == NULL) {
+        snprintf(err, errlen, "%s: cannot gather the deduplication keys: %s", s->path,
+                 sqlite3_errmsg(s->db));
+        return false;
+    }
+    return true;
 }
 
 static bool sq_open(const config *c, metrics *m, store_conn **out, char *err, size_t errlen)

@@ -17,9 +17,10 @@ typedef struct sqlite_conn {
     store_conn base;   /* first: the front sees a store_conn */
     char path[512];
     sqlite3 *db;       /* the writer's connection: the writer thread's alone once it runs */
-    sqlite3_stmt *upsert, *probe_insert, *probe_delete;
+    sqlite3_stmt *insert, *again, *probe_insert, *probe_delete;
     sqlite3_stmt *queue, *claim, *attempt_insert, *attempt_update, *handler_gone, *wake_call, *park;
     idsum *ids;        /* the writer's id summaries (NULL on readers) */
+    struct dedupe *dd; /* the writer's deduplication keys (dedupe.h; NULL on readers) */
     metrics *m;
     pthread_t checkpointer;
     bool checkpointer_started;

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dedupe.h"
 #include "schema.h"
 #include "store_sqlite.h"
 
@@ -37,19 +38,27 @@
 #define BY_ID(p) "seq IN (" SEQS_OF_ID(p) ")"
 #define EVENTS_BY_ID " FROM events WHERE " BY_ID("?1")
 
-/* The call an id names: its call_key (a call_session_id, as a rule) from the unique index, or
- * else the call of the newest event whose control or leg id it is. */
+/* The call an id names: its call_key (a call_session_id, as a rule), or else the call of the
+ * newest event whose control or leg id it is. Both found through the summaries (schema 9: no
+ * index on call_key). */
 #define CALL_OF(p)                                                                                 \
-    "coalesce((SELECT call_key FROM events WHERE call_key = " p " LIMIT 1),"                     \
+    "coalesce((SELECT call_key FROM events WHERE seq IN ("                                        \
+    IDSUM_SEQS(p, "e.key_tail = substr(" p ", -6)", "e.call_key = " p) ") LIMIT 1),"              \
     " (SELECT call_key FROM events WHERE seq IN ("                                                \
     IDSUM_SEQS(p, "(e.control_tail = substr(" p ", -6) OR e.leg_tail = substr(" p ", -6))",       \
                p " IN (e.call_control_id, e.call_leg_id)")                                        \
     ") ORDER BY received_at_us DESC LIMIT 1))"
 
+/* The seqs of the events of the call id p names; its key is worked out once. */
+#define THE_CALL "(SELECT key FROM k)"
+#define CALL_SEQS(p)                                                                               \
+    "WITH k(key) AS MATERIALIZED (SELECT " CALL_OF(p) ") "                                        \
+    IDSUM_SEQS(THE_CALL, "e.key_tail = substr(" THE_CALL ", -6)", "e.call_key = " THE_CALL)
+
 /* {{N ...}}: kept only when parameter N is given (see expand()), so that SQLite plans each filter
  * on its index; "?N IS NULL OR ..." would be planned as a scan whatever N holds. */
 #define EVENTS_WHERE                                                                               \
-    " FROM events WHERE {{1 event_type = ?1 AND}} {{2 call_key = " CALL_OF("?2") " AND}}"         \
+    " FROM events WHERE {{1 event_type = ?1 AND}} {{2 seq IN (" CALL_SEQS("?2") ") AND}}"         \
     " received_at_us >= CAST(?3 AS INTEGER) {{4 AND endpoint = ?4}}"
 
 #define CONSOLE_EVENT                                                                              \
@@ -97,7 +106,7 @@ static const char *const reports[] = {
     [REPORT_EVENT_BODY] =
         "SELECT body" EVENTS_BY_ID " AND (?2 IS NULL OR endpoint = ?2) ORDER BY seq LIMIT 2",
     [REPORT_CALL_TIMELINE] =
-        "WITH call AS (SELECT * FROM events WHERE call_key = " CALL_OF("?1") "),"
+        "WITH call AS (SELECT * FROM events WHERE seq IN (" CALL_SEQS("?1") ")),"
         " first AS (SELECT min(coalesce(occurred_at_us, received_at_us)) AS t0 FROM call)"
         " SELECT coalesce(occurred_at, " RECEIVED ") AS occurred_at,"
         " '+' || ((coalesce(occurred_at_us, received_at_us) - t0) / 1000) AS ms,"
@@ -143,7 +152,7 @@ static const char *const reports[] = {
         " ORDER BY seq DESC LIMIT CAST(?5 AS INTEGER)",
     [REPORT_CONSOLE_CALL] =
         "SELECT " CONSOLE_EVENT ", call_leg_id, coalesce(occurred_at_us, received_at_us) AS t_us"
-        " FROM events WHERE call_key = " CALL_OF("?1") " ORDER BY t_us, seq LIMIT 5000",
+        " FROM events WHERE seq IN (" CALL_SEQS("?1") ") ORDER BY t_us, seq LIMIT 5000",
     [REPORT_CONSOLE_EVENT] =
         "SELECT seq, id, endpoint, scheme, event_type, occurred_at, " RECEIVED " AS received_at,"
         " call_control_id, call_session_id, call_leg_id, connection_id, failure_cause,"
@@ -154,7 +163,7 @@ static const char *const reports[] = {
         " ORDER BY received_at_us, seq",
     [REPORT_CALL_DELIVERIES] =
         "SELECT " CONSOLE_DELIVERY
-        " WHERE e.call_key = " CALL_OF("?1") " ORDER BY d.id LIMIT 5000",
+        " WHERE e.seq IN (" CALL_SEQS("?1") ") ORDER BY d.id LIMIT 5000",
     [REPORT_EVENT_DELIVERIES] =
         "SELECT " CONSOLE_DELIVERY " WHERE d.event_seq = CAST(?1 AS INTEGER) ORDER BY d.id",
     [REPORT_STATS_BUCKETS] =
@@ -513,6 +522,24 @@ static void bind_opt_text(sqlite3_stmt *st, int i, const char *v)
         sqlite3_bind_null(st, i);
 }
 
+/* dedupe_find's test: the row at seq is this record's event (same id and endpoint). */
+typedef struct stored {
+    sqlite3_stmt *q;
+    const store_record *r;
+} stored;
+
+static bool is_stored(void *ctx, int64_t seq, bool *failed)
+{
+    const stored *t = ctx;
+    sqlite3_bind_int64(t->q, 1, seq);
+    sqlite3_bind_text(t->q, 2, t->r->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(t->q, 3, t->r->endpoint, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(t->q);
+    sqlite3_reset(t->q);
+    *failed = rc != SQLITE_ROW && rc != SQLITE_DONE;
+    return rc == SQLITE_ROW;
+}
+
 bool store_sqlite_import(store_conn *c, store_next_fn *next, void *ctx, store_import_counts *out)
 {
     sqlite_conn *s = conn_of(c);
@@ -520,7 +547,7 @@ bool store_sqlite_import(store_conn *c, store_next_fn *next, void *ctx, store_im
     sqlite3_stmt *st = NULL;
     bool ok = sqlite3_prepare_v2(
                   s->db,
-                  "INSERT OR IGNORE INTO events(id, endpoint, scheme, event_type, occurred_at,"
+                  "INSERT INTO events(id, endpoint, scheme, event_type, occurred_at,"
                   " occurred_at_us, received_at_us, last_received_at_us, call_control_id,"
                   " call_session_id, call_leg_id, connection_id, failure_cause, hangup_cause,"
                   " attempts, meta_attempt, delivered_to, remote_addr, content_type, parse_status,"
@@ -528,9 +555,17 @@ bool store_sqlite_import(store_conn *c, store_next_fn *next, void *ctx, store_im
                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
                   " ?16, ?17, ?18, ?19, ?20, ?21)",
                   -1, &st, NULL) == SQLITE_OK
-              && sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
-    idsum *ids = calloc(1, sizeof *ids); /* the new events' id summaries (idsum.h) */
-    ok = ok && ids != NULL;
+              && dedupe_register(s->db);
+    stored t = {NULL, NULL};
+    ok = ok
+         && sqlite3_prepare_v2(s->db, "SELECT 1 FROM events WHERE seq = ?1 AND id = ?2 AND endpoint = ?3",
+                               -1, &t.q, NULL) == SQLITE_OK;
+    /* The new events' id summaries (idsum.h), and the keys of what is stored (dedupe.h). */
+    dedupe *dd = ok ? dedupe_open(s->db) : NULL;
+    idsum *ids = calloc(1, sizeof *ids);
+    ok = ok && dd != NULL && ids != NULL
+         && sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK
+         && dedupe_begin(dd, s->db);
     store_record r;
     int got;
     while (ok && (got = next(ctx, &r)) != 0) {
@@ -540,6 +575,14 @@ bool store_sqlite_import(store_conn *c, store_next_fn *next, void *ctx, store_im
         }
         if (out->bad > 0)
             continue; /* nothing will be stored: read on, to report every bad input */
+        bool found = false;
+        int64_t key = r.id != NULL && r.endpoint != NULL ? dedupe_key(r.id, r.endpoint) : 0;
+        t.r = &r;
+        ok = r.id == NULL || r.endpoint == NULL || dedupe_find(dd, s->db, key, is_stored, &t, &found);
+        if (ok && found) {
+            out->present++;
+            continue;
+        }
         const char *strings[] = {r.id, r.endpoint, r.scheme, r.event_type, r.occurred_at};
         for (int i = 0; i < 5; i++)
             bind_opt_text(st, i + 1, strings[i]);
@@ -564,21 +607,23 @@ bool store_sqlite_import(store_conn *c, store_next_fn *next, void *ctx, store_im
         bind_opt_text(st, 20, r.parse_error);
         sqlite3_bind_blob64(st, 21, r.body_len > 0 ? r.body : (const void *)"", r.body_len,
                             SQLITE_TRANSIENT);
-        ok = sqlite3_step(st) == SQLITE_DONE;
-        if (ok && sqlite3_changes(s->db) == 1) {
+        ok = ok && sqlite3_step(st) == SQLITE_DONE;
+        if (ok) {
             out->added++;
-            ok = idsum_row(ids, s->db, sqlite3_last_insert_rowid(s->db), r.received_at_us, r.id,
-                           r.call_control_id, r.call_leg_id);
-        } else if (ok) {
-            out->present++;
+            int64_t seq = sqlite3_last_insert_rowid(s->db);
+            const char *idv[4] = {r.id, r.call_control_id, r.call_leg_id, r.call_session_id};
+            ok = dedupe_add(dd, key, seq) && idsum_row(ids, s->db, seq, r.received_at_us, idv);
         }
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
     }
     if (ok && out->bad == 0)
-        ok = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
-    else if (!sqlite3_get_autocommit(s->db))
+        ok = dedupe_settle(dd, s->db)
+             && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
+    if ((!ok || out->bad > 0) && !sqlite3_get_autocommit(s->db))
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    dedupe_free(dd);
+    sqlite3_finalize(t.q);
     sqlite3_finalize(st);
     if (ids != NULL)
         idsum_release(ids);

@@ -50,11 +50,11 @@ if [ "$STORE" = sqlite ]; then
 M="$TMP/m/hookd.db"
 expect_exit 0 "hookd migrate creates a store" "$HOOKD" migrate --db "$M"
 expect_match "$TMP/out" "^sqlite:$M: schema up to date$" "  and says so"
-expect_eq "$(sqlite3 "$M" 'PRAGMA user_version')" 8 "  at the current schema"
+expect_eq "$(sqlite3 "$M" 'PRAGMA user_version')" 9 "  at the current schema"
 expect_exit 0 "hookd migrate again" "$HOOKD" migrate --db "$M"
 sqlite3 "$M" 'PRAGMA user_version = 99'
 expect_exit 1 "a store newer than this hookd is refused" "$HOOKD" migrate --db "$M"
-expect_match "$TMP/err" 'schema version 99; this hookd knows up to 8' "  with both versions"
+expect_match "$TMP/err" 'schema version 99; this hookd knows up to 9' "  with both versions"
 
 # A store of schema 5 (the events table with UNIQUE (id, endpoint) and the two call indexes, as
 # hookd 0.1 before issue #11 made it), holding events and a delivery, is upgraded in place.
@@ -72,6 +72,7 @@ sqlite3 "$U" "PRAGMA foreign_keys = OFF; BEGIN;
     last_received_at_us, call_control_id, call_session_id, call_leg_id, connection_id, failure_cause, hangup_cause,
     attempts, meta_attempt, delivered_to, remote_addr, content_type, parse_status, parse_error, body FROM events;
   DROP TABLE events; ALTER TABLE events_v5 RENAME TO events; DROP TABLE id_blocks; DROP TABLE id_bloom;
+  DROP TABLE event_keys; DROP TABLE dedupe_state; DELETE FROM sqlite_sequence;
   CREATE INDEX events_by_type ON events (event_type, received_at_us);
   CREATE INDEX events_by_session ON events (call_session_id, occurred_at_us);
   CREATE INDEX events_by_control ON events (call_control_id, occurred_at_us);
@@ -81,15 +82,18 @@ sqlite3 "$U" "PRAGMA foreign_keys = OFF; BEGIN;
   PRAGMA user_version = 5; COMMIT;"
 before=$(sqlite3 "$U" "SELECT seq, $cols FROM events ORDER BY seq" | md5sum)
 expect_exit 1 "a read that needs the newer schema, before the store is migrated" "$HOOKD" events show some-id --db "$U"
-expect_match "$TMP/err" 'the store is at schema version 5 and this hookd reads 8: run hookd migrate on it, or restart hookd serve' "  says so, not just \"no such table\""
+expect_match "$TMP/err" 'the store is at schema version 5 and this hookd reads 9: run hookd migrate on it, or restart hookd serve' "  says so, not just \"no such table\""
 expect_exit 0 "  a backup still works on it (before an upgrade)" "$HOOKD" backup --to "$TMP/u-before.db" --db "$U"
 expect_eq "$(sqlite3 "$U" 'PRAGMA user_version')" 5 "  and neither migrated it"
 expect_exit 0 "a store of schema 5 is upgraded by hookd migrate" "$HOOKD" migrate --db "$U"
-expect_eq "$(sqlite3 "$U" 'PRAGMA user_version')/$(sqlite3 "$U" 'PRAGMA integrity_check')/$(sqlite3 "$U" 'PRAGMA foreign_key_check' | wc -l)" "8/ok/0" \
-  "  to 8, intact, every delivery's event still there"
+expect_eq "$(sqlite3 "$U" 'PRAGMA user_version')/$(sqlite3 "$U" 'PRAGMA integrity_check')/$(sqlite3 "$U" 'PRAGMA foreign_key_check' | wc -l)" "9/ok/0" \
+  "  to 9, intact, every delivery's event still there"
 expect_eq "$(sqlite3 "$U" "SELECT seq, $cols FROM events ORDER BY seq" | md5sum)" "$before" "  every event kept as it was, seq included"
 expect_eq "$(sqlite3 "$U" "SELECT group_concat(name, ' ') FROM (SELECT name FROM pragma_index_list('events') ORDER BY name)")" \
-  "events_by_received events_by_type sqlite_autoindex_events_1" "  with one index keyed by call and id instead of three"
+  "events_by_received events_by_type" "  with no index keyed by a random id (schema 9)"
+"$HOOKD" events export --db "$U" >"$TMP/u-all.jsonl" 2>/dev/null
+expect_exit 0 "  importing every event again" "$HOOKD" events import "$TMP/u-all.jsonl" --db "$U"
+expect_match "$TMP/out" "^imported 0 events \\($(sqlite3 "$U" 'SELECT count(*) FROM events') were stored already\\)$" "  finds every one of them stored (schema 9 deduplicates without an index)"
 call=$(sqlite3 "$U" "SELECT call_session_id FROM events WHERE call_session_id IS NOT NULL LIMIT 1")
 expect_exit 0 "  calls show answers from it" "$HOOKD" calls show "$call" --db "$U" --json
 expect_eq "$(grep -c '"event_type"' "$TMP/out")" "$(sqlite3 "$U" "SELECT count(*) FROM events WHERE call_session_id = '$call'")" "  with every event of the call"
@@ -98,7 +102,7 @@ cp "$TMP/out" "$TMP/by-session"
 expect_exit 0 "  and by the call's control id (found from the newest event back)" "$HOOKD" calls show "$control" --db "$U" --json
 expect_eq "$(md5sum <"$TMP/out")" "$(md5sum <"$TMP/by-session")" "  the same timeline"
 expect_eq "$(sqlite3 "$U" "SELECT group_concat(name, ' ') FROM pragma_index_info('events_by_received')")" \
-  "received_at_us id_tail control_tail leg_tail" "  the received-time index carries the ids' tails (schema 7)"
+  "received_at_us id_tail control_tail leg_tail key_tail" "  the received-time index carries the ids' tails (schema 7, the call's since 9)"
 # Schema 7 finds an id, a control id or a leg id by its last six characters, then compares the
 # whole: ids that share a tail must not be mistaken for one another.
 sqlite3 "$U" "INSERT INTO events (id, endpoint, scheme, event_type, received_at_us, last_received_at_us,
