@@ -140,18 +140,28 @@ static bool prep(sqlite3 *db, sqlite3_stmt **st, const char *sql)
     return *st != NULL || sqlite3_prepare_v2(db, sql, -1, st, NULL) == SQLITE_OK;
 }
 
-/* Gather the rows above hw (another writer's, or all those above upto at open). */
+/* Gather the rows above hw: another writer's, or all those above upto at open. Rows another
+ * writer has moved into event_keys already (hookd events import settles a large import) are not
+ * gathered again: upto covers them. */
 static bool gather(dedupe *d, sqlite3 *db)
 {
-    if (!prep(db, &d->top, "SELECT coalesce(max(seq), 0) FROM events"))
+    if (!prep(db, &d->top,
+              "SELECT coalesce((SELECT max(seq) FROM events), 0),"
+              " coalesce((SELECT max(upto) FROM dedupe_state), 0)"))
         return false;
-    int64_t top = 0;
+    int64_t top = 0, upto = 0;
     int rc = sqlite3_step(d->top);
-    if (rc == SQLITE_ROW)
+    if (rc == SQLITE_ROW) {
         top = sqlite3_column_int64(d->top, 0);
+        upto = sqlite3_column_int64(d->top, 1);
+    }
     sqlite3_reset(d->top);
     if (rc != SQLITE_ROW)
         return false;
+    if (upto > d->upto)
+        d->upto = upto;
+    if (upto > d->hw)
+        d->hw = upto;
     if (top <= d->hw)
         return true;
     if (!prep(db, &d->gap, "SELECT seq, id, endpoint FROM events WHERE seq > ?1 ORDER BY seq"))

@@ -429,6 +429,8 @@ static void sq_idle(store_conn *c)
     sqlite_conn *s = conn_of(c);
     if (!dedupe_step(s->dd, s->db) && s->m != NULL)
         atomic_fetch_add(&s->m->store_errors, 1);
+    if (s->m != NULL)
+        atomic_store(&s->m->dedupe_keys, (int64_t)dedupe_pending(s->dd));
     int pages = atomic_load(&s->wal_pages);
     if (pages < STORE_CHECKPOINT_PAGES)
         return;

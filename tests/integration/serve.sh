@@ -171,6 +171,10 @@ expect_match "$TMP/metrics" '^hookd_duplicates_total 3$' "metrics: duplicates"
 expect_match "$TMP/metrics" '^hookd_commit_batch_size_bucket\{le="\+Inf"\} [1-9]' "metrics: commit batch histogram"
 expect_match "$TMP/metrics" '^hookd_commit_duration_seconds_count [1-9]' "metrics: commit latency histogram"
 expect_match "$TMP/metrics" '^hookd_connections [0-9]' "metrics: connections"
+if [ "$STORE" = sqlite ]; then
+  expect_eq "$(metric hookd_store_dedupe_memory_keys)" "$(sql 'SELECT count(*) FROM events')" \
+    "metrics: every stored event's deduplication key is in memory (fewer than 65,536)"
+fi
 "$NODE" -e "for (const l of require('fs').readFileSync('$TMP/serve.log','utf8').trim().split('\n')) JSON.parse(l)" 2>"$TMP/jsonerr"
 expect_eq "$?" 0 "every log line is JSON"
 expect_logged "$TMP/serve.log" "\"msg\":\"request\",\"endpoint\":\"telnyx\",\"path\":\"/webhooks/telnyx\",\"status\":200,\"event_id\":\"$ID\",\"latency_ms\":" \

@@ -202,8 +202,7 @@ static void two_writers_see_each_other(void **state)
 static void an_upgraded_store_gets_its_keys_at_open(void **state)
 {
     (void)state;
-    store_conn *c = open_writer(); /* creates the schema */
-    be->close(c);
+    store_conn *running = open_writer(); /* creates the schema, and stays open (hookd serve) */
     assert_int_equal(sqlite3_open(f.path, &f.check), SQLITE_OK);
     char sql[400];
     snprintf(sql, sizeof sql,
@@ -213,12 +212,18 @@ static void an_upgraded_store_gets_its_keys_at_open(void **state)
              " FROM n",
              MANY - 1);
     assert_int_equal(sqlite3_exec(f.check, sql, NULL, NULL, NULL), SQLITE_OK);
-    c = open_writer();
+    store_conn *c = open_writer();
     assert_int_equal(one_int("SELECT count(*) FROM event_keys"), MANY);
     assert_int_equal(one_int("SELECT upto FROM dedupe_state"), MANY);
     assert_int_equal(pending(c), 0);
     write_events(c, 0, MANY, 2000, STORE_DUPLICATE);
+    /* the writer that was running finds them in event_keys, without gathering them all */
+    write_events(running, 0, MANY, 2000, STORE_DUPLICATE);
+    assert_int_equal(pending(running), 0);
+    write_events(running, MANY, MANY + 10, 10, STORE_NEW);
+    write_events(c, MANY, MANY + 10, 10, STORE_DUPLICATE);
     be->close(c);
+    be->close(running);
 }
 
 static void keys_of_deleted_events_are_swept(void **state)
