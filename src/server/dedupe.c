@@ -35,23 +35,25 @@ struct dedupe {
  * sender who made two collide would cost itself one more row read, never a wrong answer. */
 static const unsigned char key_of_keys[crypto_shorthash_KEYBYTES] = "hookd dedupe v1";
 
-int64_t dedupe_key(const char *id, const char *endpoint)
+bool dedupe_key(const char *id, const char *endpoint, int64_t *key)
 {
     size_t a = strlen(id), b = strlen(endpoint);
-    unsigned char stack[2 * HOOKD_MAX_FIELD_LEN + 2], *buf = stack;
-    if (a + b + 1 > sizeof stack && (buf = malloc(a + b + 1)) == NULL)
-        return 0; /* a key of 0 matches more rows, never fewer: still correct */
+    unsigned char stack[2 * HOOKD_MAX_FIELD_LEN + 2];
+    unsigned char *buf = a + b + 1 > sizeof stack ? malloc(a + b + 1) : stack;
+    if (buf == NULL)
+        return false;
     memcpy(buf, id, a);
     buf[a] = '\0';
     memcpy(buf + a + 1, endpoint, b);
-    uint64_t out = 0;
     unsigned char h[crypto_shorthash_BYTES];
     crypto_shorthash(h, buf, a + b + 1, key_of_keys);
+    uint64_t out = 0;
     for (int i = 0; i < 8; i++)
         out = out << 8 | h[i];
     if (buf != stack)
         free(buf);
-    return (int64_t)out;
+    *key = (int64_t)out;
+    return true;
 }
 
 static void fn_key(sqlite3_context *ctx, int argc, sqlite3_value **argv)
@@ -59,10 +61,13 @@ static void fn_key(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     (void)argc;
     const char *id = (const char *)sqlite3_value_text(argv[0]);
     const char *endpoint = (const char *)sqlite3_value_text(argv[1]);
+    int64_t key = 0;
     if (id == NULL || endpoint == NULL)
         sqlite3_result_null(ctx);
+    else if (!dedupe_key(id, endpoint, &key))
+        sqlite3_result_error_nomem(ctx);
     else
-        sqlite3_result_int64(ctx, dedupe_key(id, endpoint));
+        sqlite3_result_int64(ctx, key);
 }
 
 bool dedupe_register(sqlite3 *db)
@@ -171,8 +176,9 @@ static bool gather(dedupe *d, sqlite3 *db)
     while (ok && (rc = sqlite3_step(d->gap)) == SQLITE_ROW) {
         const char *id = (const char *)sqlite3_column_text(d->gap, 1);
         const char *endpoint = (const char *)sqlite3_column_text(d->gap, 2);
-        ok = remember(d, dedupe_key(id != NULL ? id : "", endpoint != NULL ? endpoint : ""),
-                      sqlite3_column_int64(d->gap, 0));
+        int64_t key = 0;
+        ok = dedupe_key(id != NULL ? id : "", endpoint != NULL ? endpoint : "", &key)
+             && remember(d, key, sqlite3_column_int64(d->gap, 0));
     }
     sqlite3_reset(d->gap);
     return ok && rc == SQLITE_DONE;

@@ -33,8 +33,9 @@
 
 typedef struct dedupe dedupe;
 
-/* The key of (id, endpoint); both non-NULL. */
-int64_t dedupe_key(const char *id, const char *endpoint);
+/* The key of (id, endpoint), both non-NULL; false only out of memory (an id and endpoint over
+ * 513 bytes together need a buffer). */
+bool dedupe_key(const char *id, const char *endpoint, int64_t *key);
 
 /* Register hookd_dedupe_key(id, endpoint) on db (the writer's connections: catch-up uses it). */
 bool dedupe_register(sqlite3 *db);

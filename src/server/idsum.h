@@ -1,13 +1,13 @@
 /*
  * idsum.h - summaries of the ids in each block of events (SQLite, schema 8): finding an event by
- * its id, or a call by a control or leg id, without an index keyed by random ids.
+ * its id, or a call by its session, control or leg id, without an index keyed by random ids.
  *
  * Ids are random UUIDs; an index on them costs every event a random 4 KiB page, written to the
  * WAL and again by the checkpoint (issue #11), so the store has none. Instead, each block of
  * STORE_IDSUM_BLOCK consecutive seqs gets, once it is complete, a Bloom filter of its event,
- * control, leg and session ids (schema 9: the session id, a call's key as a rule, since no index
- * finds a call's events any more) (id_bloom, cut in STORE_IDSUM_SLICES slices so that a lookup reads one
- * slice of each block) and the range of its received times (id_blocks). A lookup tests one
+ * control, leg and session ids (id_bloom, cut in STORE_IDSUM_SLICES slices so that a lookup reads
+ * one slice of each block) and the range of its received times (id_blocks). The session id (a
+ * call's key, as a rule) is in since schema 9, when the last index that found a call went. A lookup tests one
  * slice per block and scans the received-time index over the blocks that may hold the id, and
  * the rows of the newest blocks that have no summary yet, by seq. A filter never says no to an
  * id it holds; a false yes costs one block's scan.

@@ -281,7 +281,8 @@ char *metrics_render(metrics *m, size_t *len)
     head(f, "hookd_store_wal_frames", "gauge", "Frames (pages) in the SQLite WAL after the last commit.");
     fprintf(f, "hookd_store_wal_frames %lld\n", (long long)atomic_load(&m->wal_frames));
     head(f, "hookd_store_dedupe_memory_keys", "gauge",
-         "SQLite: keys of the newest events held in memory for deduplication, not yet in event_keys.");
+         "SQLite: keys of the newest events held in memory for deduplication,"
+         " not yet in event_keys.");
     fprintf(f, "hookd_store_dedupe_memory_keys %lld\n", (long long)atomic_load(&m->dedupe_keys));
     counter(f, "hookd_connections_total", "Connections accepted.", &m->connections_total);
     head(f, "hookd_connections", "gauge", "Connections open now.");

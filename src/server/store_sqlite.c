@@ -172,12 +172,12 @@ static bool count_again(void *ctx, int64_t seq, bool *failed)
 static store_outcome sq_event_upsert(store_conn *c, const store_record *r)
 {
     sqlite_conn *s = conn_of(c);
-    if (r->id == NULL || r->endpoint == NULL)
-        return STORE_FAILED; /* NOT NULL columns: the insert would fail the same way */
-    int64_t key = dedupe_key(r->id, r->endpoint);
+    /* id and endpoint are NOT NULL columns: without them the insert would fail the same way */
+    int64_t key = 0;
     again g = {s, r};
     bool found = false;
-    if (!dedupe_find(s->dd, s->db, key, count_again, &g, &found))
+    if (r->id == NULL || r->endpoint == NULL || !dedupe_key(r->id, r->endpoint, &key)
+        || !dedupe_find(s->dd, s->db, key, count_again, &g, &found))
         return STORE_FAILED;
     if (found)
         return STORE_DUPLICATE; /* a duplicate creates no deliveries */
@@ -575,7 +575,8 @@ fail:
 /* Close the database; safe to call twice (store_close, then store_free). */
 static void finalize_all(sqlite_conn *s)
 {
-    sqlite3_stmt **stmts[] = {&s->insert,         &s->again,        &s->probe_insert, &s->probe_delete,
+    sqlite3_stmt **stmts[] = {&s->insert,         &s->again,        &s->probe_insert,
+                              &s->probe_delete,
                               &s->queue,          &s->claim,        &s->attempt_insert,
                               &s->attempt_update, &s->handler_gone, &s->wake_call,
                               &s->park,           &s->due,          &s->blocked,

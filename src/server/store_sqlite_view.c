@@ -558,8 +558,10 @@ bool store_sqlite_import(store_conn *c, store_next_fn *next, void *ctx, store_im
               && dedupe_register(s->db);
     stored t = {NULL, NULL};
     ok = ok
-         && sqlite3_prepare_v2(s->db, "SELECT 1 FROM events WHERE seq = ?1 AND id = ?2 AND endpoint = ?3",
-                               -1, &t.q, NULL) == SQLITE_OK;
+         && sqlite3_prepare_v2(s->db,
+                               "SELECT 1 FROM events WHERE seq = ?1 AND id = ?2 AND endpoint = ?3",
+                               -1, &t.q, NULL)
+                == SQLITE_OK;
     /* The new events' id summaries (idsum.h), and the keys of what is stored (dedupe.h). */
     dedupe *dd = ok ? dedupe_open(s->db) : NULL;
     idsum *ids = calloc(1, sizeof *ids);
@@ -576,9 +578,12 @@ bool store_sqlite_import(store_conn *c, store_next_fn *next, void *ctx, store_im
         if (out->bad > 0)
             continue; /* nothing will be stored: read on, to report every bad input */
         bool found = false;
-        int64_t key = r.id != NULL && r.endpoint != NULL ? dedupe_key(r.id, r.endpoint) : 0;
+        int64_t key = 0;
         t.r = &r;
-        ok = r.id == NULL || r.endpoint == NULL || dedupe_find(dd, s->db, key, is_stored, &t, &found);
+        bool keyed = r.id != NULL && r.endpoint != NULL; /* else the insert fails, as before */
+        ok = !keyed
+             || (dedupe_key(r.id, r.endpoint, &key)
+                 && dedupe_find(dd, s->db, key, is_stored, &t, &found));
         if (ok && found) {
             out->present++;
             continue;
