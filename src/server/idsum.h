@@ -7,10 +7,10 @@
  * STORE_IDSUM_BLOCK consecutive seqs gets, once it is complete, a Bloom filter of its event,
  * control, leg and session ids (id_bloom, cut in STORE_IDSUM_SLICES slices so that a lookup reads
  * one slice of each block) and the range of its received times (id_blocks). The session id (a
- * call's key, as a rule) is in since schema 9, when the last index that found a call went. A lookup tests one
- * slice per block and scans the received-time index over the blocks that may hold the id, and
- * the rows of the newest blocks that have no summary yet, by seq. A filter never says no to an
- * id it holds; a false yes costs one block's scan.
+ * call's key, as a rule) is in since schema 9, when the last index that found a call went. A
+ * lookup tests one slice per block and scans the received-time index over the blocks that may
+ * hold the id, and the rows of the newest blocks that have no summary yet, by seq. A filter
+ * never says no to an id it holds; a false yes costs one block's scan.
  *
  * The invariant the lookups rely on: every event whose seq is below the first seq after the
  * highest summarised block belongs to a block whose summary holds its ids and received time.
