@@ -386,6 +386,9 @@ bool store_open_backend(const store_backend *be, const config *c, metrics *m, st
         free(s);
         return false;
     }
+    /* Free pages left by an earlier run (a prune cut short, a migration that rebuilt a table:
+     * schema 9 frees the old events table, as large as the new) go back a step at a time too. */
+    atomic_store(&s->compact_due, true);
     s->hk.started = pthread_create(&s->hk.thread, NULL, housekeeper_main, s) == 0;
     *out = s;
     return true;
