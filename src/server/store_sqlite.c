@@ -360,7 +360,10 @@ static bool sq_prune_batch(store_conn *c, int64_t before_us, int limit, bool dry
 
 /* Stores created since schema 4 are auto_vacuum = INCREMENTAL: the freed pages go back to the
  * file system here, STORE_VACUUM_PAGES at a time (all of a million-event prune at once held the
- * writer for over a second). An older store keeps its size and reuses its free pages. */
+ * writer for over a second), until fewer than that are left: inserts reuse those. The step is
+ * due at every start too (store.c), where a handful of free pages is no reason to move the
+ * file's last pages, the newest and busiest. An older store keeps its size and reuses its free
+ * pages. */
 static bool sq_compact(store_conn *c)
 {
     sqlite3 *db = conn_of(c)->db;
@@ -370,7 +373,7 @@ static bool sq_compact(store_conn *c)
     return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK
            && store_sqlite_run_int(db, "SELECT freelist_count FROM pragma_freelist_count()", 0, 0,
                                    &left)
-           && left > 0
+           && left >= STORE_VACUUM_PAGES
            && store_sqlite_run_int(db,
                                    "SELECT CASE WHEN (SELECT auto_vacuum FROM pragma_auto_vacuum())"
                                    " = 2 THEN 1 ELSE 0 END",
