@@ -146,6 +146,30 @@ sqlite3 "$U" "INSERT INTO deliveries (event_seq, handler, state, next_attempt_us
   SELECT seq, 'bulk', 'dead', 0, 0, 0 FROM events WHERE event_type = 'bulk.test'"
 expect_exit 0 "deliveries list over 10,000 matches" "$HOOKD" deliveries list --handler bulk --db "$U"
 expect_match "$TMP/err" '^hookd deliveries: \.\.\. more than 9950 more; showing the newest 50 \(use --limit\)$' "  says more than the cap too"
+# Schema 9 deduplicates without an index: the keys of the newest 65,536 events in memory, older
+# ones in event_keys. A store of 80,000 events written by SQL (no keys yet: an upgrade, another
+# program) gets them all at hookd serve's start; an old event delivered again is a duplicate.
+D="$TMP/dedupe.db"
+"$HOOKD" migrate --db "$D" >/dev/null
+sqlite3 "$D" "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 80000)
+  INSERT INTO events (id, endpoint, scheme, event_type, received_at_us, last_received_at_us, parse_status, body)
+  SELECT 'seed-' || i, 'telnyx', 'telnyx', 'call.hangup', 1700000000000000 + i, 1700000000000000 + i, 'parsed', '{}' FROM c"
+eval "$("$HOOKD" keygen | sed 's/^/D_/')"
+start_server "$TMP/dedupe.log" --listen 127.0.0.1:0 --db "$D" --telnyx-public-key "$D_public_key" || exit 1
+expect_eq "$(sqlite3 "$D" 'SELECT count(*) || "/" || (SELECT upto FROM dedupe_state) FROM event_keys')" "80000/80000" \
+  "hookd serve moves the keys of 80,000 events written without them into event_keys at start"
+for id in seed-1 seed-40000 seed-80000; do
+  printf '{"data":{"record_type":"event","event_type":"call.hangup","id":"%s","occurred_at":"2026-01-01T00:00:00.000000Z","payload":{}},"meta":{"attempt":2}}' "$id" >"$TMP/again.json"
+  post_telnyx /webhooks/telnyx "$TMP/again.json" "$D_private_key"
+  expect_eq "$(cat "$TMP/status") $(grep -o '"status":"[a-z]*"' "$TMP/resp")" '200 "status":"duplicate"' "  $id delivered again: a duplicate"
+done
+printf '{"data":{"record_type":"event","event_type":"call.hangup","id":"seed-80001","payload":{}}}' >"$TMP/new.json"
+post_telnyx /webhooks/telnyx "$TMP/new.json" "$D_private_key"
+expect_eq "$(cat "$TMP/status") $(grep -o '"status":"[a-z]*"' "$TMP/resp")" '200 "status":"accepted"' "  a new id is accepted"
+expect_eq "$(sqlite3 "$D" "SELECT count(*) || '/' || sum(attempts) FROM events")" "80001/80004" "  one row each, the redeliveries counted on theirs"
+expect_eq "$(curl -s "http://127.0.0.1:$PORT/metrics" | sed -n 's/^hookd_store_dedupe_memory_keys //p')" 1 \
+  "  only the new event's key waits in memory"
+stop_server
 else
 new_store m
 M=$STORE_URL
