@@ -96,9 +96,10 @@ static void insert_range(sqlite3 *db, idsum *st, int from, int to)
         sqlite3_bind_text(ins, 5, leg, -1, SQLITE_TRANSIENT);
         assert_int_equal(sqlite3_step(ins), SQLITE_DONE);
         sqlite3_reset(ins);
-        const char *ids[4] = {id, ctl, leg, sess};
-        if (st != NULL)
+        if (st != NULL) {
+            const char *ids[4] = {id, ctl, leg, sess};
             assert_true(idsum_row(st, db, sqlite3_last_insert_rowid(db), at, ids));
+        }
     }
     sqlite3_finalize(ins);
 }
