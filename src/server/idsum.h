@@ -19,7 +19,9 @@
  *     the next block arrives; from memory only if this idsum saw every seq of the block inserted,
  *     and otherwise read back from the rows (another process inserted some: hookd import);
  *   - an event landing in a block below the open one (a seq reused after the newest events were
- *     deleted) drops the summaries from its block up and gathers that block again from its rows.
+ *     deleted: hookd never does since schema 9's AUTOINCREMENT, but the sequence can be set back
+ *     by other means) drops the summaries from its block up and gathers that block again from
+ *     its rows; so does this idsum's open block found summarised by another writer.
  * A rolled-back transaction forgets what was gathered (idsum_forget); the next row reads its
  * block back. Deleted events leave their ids in a filter (a false yes, never a miss).
  *

@@ -8,7 +8,8 @@
  *     everything and be useless);
  *   - the writer's hard cases: a transaction rolled back across a block boundary, two writers
  *     taking turns, a block another writer summarised, seqs reused after the newest events are
- *     deleted (stores before schema 9), every event pruned, and a store filled without summaries (an upgrade) caught up.
+ *     deleted (hookd never reuses one since schema 9; the sequence set back by other means),
+ *     every event pruned, and a store filled without summaries (an upgrade) caught up.
  */
 #include <stdlib.h>
 #include <unistd.h>
@@ -255,9 +256,23 @@ static void two_writers_taking_turns(void **state)
     sqlite3_close(other);
 }
 
-/* Another writer summarises this one's open block; the newest events are then deleted, so this
- * writer's next seqs fall in that block again: they must go into its summary, not only into
- * what this writer gathered in memory (idsum_row looks for others' summaries per transaction). */
+/* Seqs are never reused by hookd (AUTOINCREMENT, schema 9), but a store's sequence can be set
+ * back by other means (sqlite3, a restore of part of a file): reuse() deletes the newest events
+ * from seq `from` up and sets the sequence back so that the next insert takes `from` again. */
+static void reuse(int from)
+{
+    char sql[160];
+    snprintf(sql, sizeof sql,
+             "DELETE FROM events WHERE seq >= %d;"
+             " UPDATE sqlite_sequence SET seq = %d WHERE name = 'events'",
+             from, from - 1);
+    exec(f.db, sql);
+}
+
+/* Another writer summarises this one's open block; the newest events are then deleted and the
+ * sequence set back, so this writer's next seqs fall in that block again: they must go into its
+ * summary, not only into what this writer gathered in memory (idsum_row looks for others'
+ * summaries per transaction). */
 static void a_block_another_writer_summarised(void **state)
 {
     (void)state;
@@ -269,10 +284,9 @@ static void a_block_another_writer_summarised(void **state)
     write_events(f.db, &f.ids, 0, B - 200);          /* ours: block 0 open */
     write_events(other, theirs, B - 200, B + 300);   /* theirs: summarises block 0 */
     assert_int_equal(one_int("SELECT count(*) FROM id_blocks"), 1);
-    char sql[80];
-    snprintf(sql, sizeof sql, "DELETE FROM events WHERE seq >= %d", B - 100);
-    exec(f.db, sql);
+    reuse(B - 100);
     write_events(f.db, &f.ids, 800000, 800050);       /* ours again, seqs in block 0 */
+    assert_int_equal(one_int("SELECT max(seq) FROM events"), B - 51);
     for (int k = 800000; k < 800050; k++)
         assert_int_equal(found("evt", k), 1);
     assert_all_found(0, B - 101);
@@ -285,10 +299,8 @@ static void seqs_reused_after_the_newest_are_deleted(void **state)
 {
     (void)state;
     write_events(f.db, &f.ids, 0, 3 * B + 20);
-    /* Delete from the middle of block 1 up: max(seq) falls back into a summarised block. */
-    char sql[120];
-    snprintf(sql, sizeof sql, "DELETE FROM events WHERE seq > %d", B + 100);
-    exec(f.db, sql);
+    /* From the middle of block 1 up: the next seq falls back into a summarised block. */
+    reuse(B + 101);
     write_events(f.db, &f.ids, 500000, 500000 + B + 300);
     assert_int_equal(found("evt", 500000), 1);   /* seq B + 101, in block 1 */
     assert_int_equal(found("ctl", 500150), 1);
