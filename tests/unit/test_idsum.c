@@ -237,23 +237,35 @@ static void a_rollback_across_a_block_boundary_forgets(void **state)
     assert_int_equal(found("evt", 900090), 0);
 }
 
+/* A second writer on the file (hookd events import beside hookd serve), with its own idsum. */
+static idsum *open_other(sqlite3 **other)
+{
+    assert_int_equal(sqlite3_open(f.path, other), SQLITE_OK);
+    sqlite3_busy_timeout(*other, 5000);
+    idsum *theirs = calloc(1, sizeof *theirs);
+    assert_non_null(theirs);
+    return theirs;
+}
+
+static void close_other(sqlite3 *other, idsum *theirs)
+{
+    idsum_release(theirs);
+    free(theirs);
+    sqlite3_close(other);
+}
+
 static void two_writers_taking_turns(void **state)
 {
     (void)state;
     sqlite3 *other = NULL;
-    assert_int_equal(sqlite3_open(f.path, &other), SQLITE_OK);
-    sqlite3_busy_timeout(other, 5000);
-    idsum *theirs = calloc(1, sizeof *theirs);
-    assert_non_null(theirs);
+    idsum *theirs = open_other(&other);
     /* Turns of 700 events: each writer's open block holds the other's rows too. */
     int k = 0;
     for (int turn = 0; k < 3 * B; turn++, k += 700)
         write_events(turn % 2 ? other : f.db, turn % 2 ? theirs : &f.ids, k, k + 700);
     assert_int_equal(one_int("SELECT count(*) FROM id_blocks"), k / B);
     assert_all_found(0, k);
-    idsum_release(theirs);
-    free(theirs);
-    sqlite3_close(other);
+    close_other(other, theirs);
 }
 
 /* Seqs are never reused by hookd (AUTOINCREMENT, schema 9), but a store's sequence can be set
@@ -277,10 +289,7 @@ static void a_block_another_writer_summarised(void **state)
 {
     (void)state;
     sqlite3 *other = NULL;
-    assert_int_equal(sqlite3_open(f.path, &other), SQLITE_OK);
-    sqlite3_busy_timeout(other, 5000);
-    idsum *theirs = calloc(1, sizeof *theirs);
-    assert_non_null(theirs);
+    idsum *theirs = open_other(&other);
     write_events(f.db, &f.ids, 0, B - 200);          /* ours: block 0 open */
     write_events(other, theirs, B - 200, B + 300);   /* theirs: summarises block 0 */
     assert_int_equal(one_int("SELECT count(*) FROM id_blocks"), 1);
@@ -290,9 +299,7 @@ static void a_block_another_writer_summarised(void **state)
     for (int k = 800000; k < 800050; k++)
         assert_int_equal(found("evt", k), 1);
     assert_all_found(0, B - 101);
-    idsum_release(theirs);
-    free(theirs);
-    sqlite3_close(other);
+    close_other(other, theirs);
 }
 
 static void seqs_reused_after_the_newest_are_deleted(void **state)
