@@ -6,7 +6,8 @@
  *     moved into event_keys, and across a restart; the redelivery is counted on its row;
  *   - the same id at another endpoint is another event;
  *   - a rolled-back transaction leaves no key behind that would call a new event a duplicate;
- *   - two writers on one file (hookd serve and hookd events import) see each other's events;
+ *   - two writers on one file (hookd serve and hookd events import) see each other's events,
+ *     and an import too large for memory moves its keys into event_keys before it commits;
  *   - a store whose rows have no keys yet (just upgraded) gets them all at open;
  *   - keys of deleted events are swept from event_keys when their range is merged again.
  */
@@ -249,6 +250,59 @@ static void keys_of_deleted_events_are_swept(void **state)
     be->close(c);
 }
 
+/* hookd events import, with hookd serve running: an import larger than the memory's share
+ * moves its keys into event_keys before it commits (dedupe_settle), and an import of the same
+ * events again finds every one stored. */
+typedef struct feed {
+    int next, end;
+    char id[32];
+} feed;
+
+static int next_event(void *ctx, store_record *r)
+{
+    feed *fd = ctx;
+    if (fd->next >= fd->end)
+        return 0;
+    snprintf(fd->id, sizeof fd->id, "imp-%d", fd->next);
+    *r = (store_record){.id = fd->id, .endpoint = "telnyx", .scheme = "telnyx", .parsed = true,
+                        .received_at_us = 1000000000000000LL + fd->next,
+                        .body = (const uint8_t *)"{}", .body_len = 2};
+    fd->next++;
+    return 1;
+}
+
+static void a_large_import_settles_its_keys(void **state)
+{
+    (void)state;
+    store_conn *running = open_writer();
+    write_events(running, 0, 100, 100, STORE_NEW);
+    char url[200], err[256];
+    snprintf(url, sizeof url, "sqlite:%s", f.path);
+    for (int round = 0; round < 2; round++) {
+        store_conn *v = NULL;
+        assert_true(store_sqlite_view_open(url, true, &v, err, sizeof err));
+        feed fd = {.next = 0, .end = MANY};
+        store_import_counts n;
+        assert_true(store_sqlite_import(v, next_event, &fd, &n));
+        assert_int_equal(n.added, round == 0 ? MANY : 0);
+        assert_int_equal(n.present, round == 0 ? 0 : MANY);
+        store_sqlite_close(v);
+        if (round == 0) /* settled: every key up to the newest event is in event_keys */
+            assert_int_equal(one_int("SELECT upto FROM dedupe_state"), MANY + 100);
+    }
+    assert_int_equal(one_int("SELECT count(*) FROM event_keys"), MANY + 100);
+    /* hookd serve goes on: the imported events are duplicates, without gathering them */
+    assert_true(be->begin(running));
+    char id[32];
+    snprintf(id, sizeof id, "imp-%d", MANY / 2);
+    store_record r = {.id = id, .endpoint = "telnyx", .scheme = "telnyx", .parsed = true,
+                      .received_at_us = 1, .body = (const uint8_t *)"{}", .body_len = 2};
+    assert_int_equal(be->event_upsert(running, &r), STORE_DUPLICATE);
+    assert_true(be->commit(running));
+    assert_true(pending(running) <= 100);
+    be->close(running);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -259,6 +313,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(two_writers_see_each_other, setup, teardown),
         cmocka_unit_test_setup_teardown(an_upgraded_store_gets_its_keys_at_open, setup, teardown),
         cmocka_unit_test_setup_teardown(keys_of_deleted_events_are_swept, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_large_import_settles_its_keys, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
