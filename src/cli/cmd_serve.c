@@ -181,8 +181,9 @@ int cmd_check_config(int argc, char **argv)
     if (ok) {
         char shown[sizeof cfg->store_url];
         store_url_shown(cfg->store_url, shown, sizeof shown);
-        printf("%s: valid; store %s (durability %s); listen", a.file, shown,
-               cfg->durability == DURABILITY_FULL ? "full" : "process");
+        printf("%s: valid; store %s (durability %s, commit_wait %lldus); listen", a.file, shown,
+               cfg->durability == DURABILITY_FULL ? "full" : "process",
+               (long long)cfg->commit_wait_us);
         for (size_t i = 0; i < cfg->nlisten; i++)
             printf(" %s", cfg->listen[i]);
         printf("\n");

@@ -104,6 +104,7 @@ void config_defaults(config *c)
     snprintf(c->store_url, sizeof c->store_url, "%s", STORE_DEFAULT_URL);
     c->durability = DURABILITY_FULL;
     c->lease_grace = STORE_LEASE_GRACE_S;
+    c->commit_wait_us = STORE_COMMIT_WAIT_US;
 }
 
 void config_free(config *c)
@@ -166,6 +167,24 @@ bool config_parse_duration(const char *s, int64_t *seconds)
     if (errno != 0 || unit == 0 || v > (unsigned long long)INT64_MAX / unit)
         return false;
     *seconds = (int64_t)(v * unit);
+    return true;
+}
+
+/* "0", "500us", "2ms": a short wait, in microseconds. */
+static bool parse_micros(const char *s, int64_t *us)
+{
+    if (s == NULL || !isdigit((unsigned char)*s))
+        return false;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    unsigned long long unit = strcmp(end, "us") == 0                      ? 1
+                              : strcmp(end, "ms") == 0                    ? 1000
+                              : *end == '\0' && v == 0 ? 1
+                                                                          : 0;
+    if (errno != 0 || unit == 0 || v > (unsigned long long)STORE_COMMIT_WAIT_MAX_US / unit)
+        return false;
+    *us = (int64_t)(v * unit);
     return true;
 }
 
@@ -366,6 +385,10 @@ static bool store_key(parse_ctx *p, const char *name, const char *value)
             c->durability = DURABILITY_PROCESS;
         else
             return failf(p, name, "expected full or process");
+    } else if (strcmp(name, "commit_wait") == 0) {
+        if (!parse_micros(value, &c->commit_wait_us))
+            return failf(p, name, "expected 0 or a wait up to %dms in us or ms (e.g. 500us, 1ms)",
+                         STORE_COMMIT_WAIT_MAX_US / 1000);
     } else if (strcmp(name, "retain") == 0) {
         if (!config_parse_duration(value, &c->store_retain_s) || c->store_retain_s < 3600
             || c->store_retain_s > 100LL * 365 * 86400)
@@ -374,7 +397,8 @@ static bool store_key(parse_ctx *p, const char *name, const char *value)
         if (!config_parse_size(value, &c->store_max_size) || c->store_max_size < 65536)
             return failf(p, name, "expected a size of at least 64k (e.g. 10G)");
     } else {
-        return failf(p, name, "unknown key (url, durability, max_size, retain, lease_grace)");
+        return failf(p, name, "unknown key (url, durability, commit_wait, max_size, retain, "
+                                 "lease_grace)");
     }
     return true;
 }

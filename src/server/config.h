@@ -72,6 +72,7 @@ typedef struct config {
     char tls_cert[512], tls_key[512]; /* for listen entries written tls:HOST:PORT ("" when none) */
     char store_url[512];
     durability durability;
+    int64_t commit_wait_us;          /* [store] commit_wait: 0 never waits for company */
     int64_t store_max_size;          /* bytes, 0 for no cap */
     int64_t store_retain_s;          /* [store] retain: seconds, 0 keeps every event */
     unsigned lease_grace;            /* [store] lease_grace: seconds a claim outlives its handler's

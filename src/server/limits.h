@@ -40,6 +40,12 @@
 
 #define STORE_DEFAULT_URL "sqlite:./var/hookd.db"
 #define STORE_MAX_BATCH 1024              /* requests sharing one transaction */
+#define STORE_COMMIT_WAIT_US 1000         /* [store] commit_wait's default: the longest a queued
+                                           * request waits for others to share its commit */
+#define STORE_COMMIT_WAIT_MAX_US 100000   /* commit_wait's ceiling (100 ms) */
+#define STORE_COMMIT_TARGET 64            /* queued jobs that end the wait at once */
+#define STORE_COMMIT_COMPANY 2.0          /* jobs the recent arrival rate must predict within the
+                                           * wait for the writer to wait at all */
 #define STORE_BUSY_TIMEOUT_MS 5000
 #define STORE_CHECKPOINT_PAGES 1000       /* WAL pages (4 KiB, 4 MiB) at which the writer
                                            * finishes a checkpoint (the thread starts at 1/8) */

@@ -259,6 +259,9 @@ char *metrics_render(metrics *m, size_t *len)
     counter(f, "hookd_store_errors_total", "Transactions the store could not commit.",
             &m->store_errors);
     counter(f, "hookd_store_checkpoints_total", "WAL checkpoints attempted.", &m->checkpoints);
+    counter(f, "hookd_commit_waits_total",
+            "Commits held up to [store] commit_wait for more requests to share them.",
+            &m->commit_waits);
     counter(f, "hookd_store_reconnects_total",
             "Connections to a database server (PostgreSQL) made again after one was lost.",
             &m->store_reconnects);

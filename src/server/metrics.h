@@ -41,6 +41,7 @@ typedef struct metrics {
     atomic_uint_least64_t requests[SRV_MAX_ENDPOINTS + 1][METRICS_STATUSES];
     atomic_uint_least64_t rejections[METRICS_REASONS];
     atomic_uint_least64_t duplicates, unparsed, store_errors, connections_total, checkpoints;
+    atomic_uint_least64_t commit_waits; /* batches held for company ([store] commit_wait) */
     atomic_int_least64_t connections, wal_frames;
     atomic_int_least64_t dedupe_keys; /* SQLite: deduplication keys held in memory (dedupe.h) */
     atomic_int_least64_t store_bytes, oldest_event_us; /* JOB_MEASURE */

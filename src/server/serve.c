@@ -118,6 +118,12 @@ static json_t *needs_restart(const config *old, const config *fresh, bool *endpo
         note(list, "store", "durability");
     if (old->store_max_size != fresh->store_max_size)
         note(list, "store", "max_size");
+    if (old->store_retain_s != fresh->store_retain_s)
+        note(list, "store", "retain");
+    if (old->lease_grace != fresh->lease_grace)
+        note(list, "store", "lease_grace");
+    if (old->commit_wait_us != fresh->commit_wait_us)
+        note(list, "store", "commit_wait");
     if (strcmp(old->tls_cert, fresh->tls_cert) != 0 || strcmp(old->tls_key, fresh->tls_key) != 0)
         note(list, "server", "tls_cert"); /* other paths: the files at the old ones are re-read */
     if (strcmp(old->node, fresh->node) != 0)

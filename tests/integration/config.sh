@@ -73,6 +73,18 @@ lease_grace = 90
 scheme = telnyx
 public_key = $PUB
 CONF
+bad "commit_wait is a short wait in us or ms" '2: \[store\] commit_wait: expected 0 or a wait up to 100ms in us or ms' <<CONF
+[store]
+commit_wait = 1s
+CONF
+bad "commit_wait over 100 ms" '2: \[store\] commit_wait: expected 0 or a wait' <<CONF
+[store]
+commit_wait = 101ms
+CONF
+bad "commit_wait without a unit (a bare 0 is the only one)" '2: \[store\] commit_wait: expected 0 or a wait' <<CONF
+[store]
+commit_wait = 500
+CONF
 bad "no scheme" '1: \[endpoint t\] scheme: missing' <<CONF
 [endpoint t]
 public_key = $PUB
@@ -173,6 +185,12 @@ scheme = none
 CONF
 expect_exit 0 "env: and file: secrets, and scheme = none, are valid" "$HOOKD" check-config -c "$TMP/good.conf"
 expect_match "$TMP/out" 'scheme=standard keys=2' "  both secrets are read"
+expect_match "$TMP/out" 'durability full, commit_wait 1000us' "  commit_wait defaults to 1 ms"
+for w in 0:0 250us:250 2ms:2000 100ms:100000; do
+  printf '[store]\ncommit_wait = %s\n[endpoint open]\nscheme = none\n' "${w%%:*}" >"$TMP/wait.conf"
+  expect_exit 0 "commit_wait = ${w%%:*} is valid" "$HOOKD" check-config -c "$TMP/wait.conf"
+  expect_match "$TMP/out" "commit_wait ${w#*:}us" "  and read as ${w#*:} us"
+done
 expect_exit 0 "the shipped example config is valid" env TELNYX_PUBLIC_KEY="$PUB" STD_SECRET=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw \
   "$HOOKD" check-config -c "$(dirname "$0")/../../examples/hookd.conf"
 # --- no inline comments: a ';' after a blank is refused, never cut (issue #7, item 21) ----------

@@ -155,7 +155,8 @@ typedef struct fixture {
     store *s;
 } fixture;
 
-static fixture *open_fixture(const store_backend *be)
+/* A store in a new directory, with [store] commit_wait and durability as given. */
+static fixture *open_fixture_with(const store_backend *be, int64_t commit_wait_us, durability d)
 {
     fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
@@ -163,6 +164,8 @@ static fixture *open_fixture(const store_backend *be)
     assert_non_null(mkdtemp(f->dir));
     snprintf(f->path, sizeof f->path, "%s/hookd.db", f->dir);
     config_defaults(&f->cfg);
+    f->cfg.commit_wait_us = commit_wait_us;
+    f->cfg.durability = d;
     snprintf(f->cfg.store_url, sizeof f->cfg.store_url, "sqlite:%s", f->path);
     metrics_init(&f->m);
     char err[512];
@@ -170,6 +173,11 @@ static fixture *open_fixture(const store_backend *be)
     if (!store_open_backend(be, &f->cfg, &f->m, &f->s, err, sizeof err))
         fail_msg("store_open: %s", err);
     return f;
+}
+
+static fixture *open_fixture(const store_backend *be)
+{
+    return open_fixture_with(be, STORE_COMMIT_WAIT_US, DURABILITY_FULL);
 }
 
 /* A fresh database on the test server (HOOKD_TEST_PG); false to skip. */
@@ -589,6 +597,59 @@ static void a_closed_store_refuses(void **state)
     close_fixture(f);
 }
 
+/* ---- group commit's wait for company ([store] commit_wait) ---------------------------------- */
+
+/* n jobs named PREFIX-i, one submitted every gap_us, then every one waited for: all NEW. */
+static void stream(fixture *f, job *jobs, size_t n, const char *prefix, useconds_t gap_us)
+{
+    for (size_t i = 0; i < n; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "%s-%zu", prefix, i);
+        event_job(&jobs[i], id);
+        assert_true(store_submit(f->s, &jobs[i].job));
+        usleep(gap_us);
+    }
+    for (size_t i = 0; i < n; i++) {
+        wait_for(&jobs[i]);
+        assert_int_equal(jobs[i].outcome, STORE_NEW);
+    }
+}
+
+/* A job every 0.5 ms, with commits that take a fraction of that (durability = process: no
+ * fsync): committed at once, nearly every job would have a commit of its own. With commit_wait
+ * = 50ms the writer sees the rate and holds each batch for company, so 200 jobs share a few. */
+static void a_steady_stream_shares_commits(void **state)
+{
+    (void)state;
+    fixture *f = open_fixture_with(faulty(), 50000, DURABILITY_PROCESS);
+    static job jobs[200];
+    stream(f, jobs, 200, "steady", 500);
+    int commits = atomic_load(&faults.commits);
+    if (commits > 20)
+        fail_msg("200 jobs took %d commits", commits);
+    assert_true(atomic_load(&f->m.commit_waits) >= 1);
+    close_fixture(f);
+}
+
+/* At a rate that predicts no company within the wait (one job every 150 ms against a wait of
+ * 100 ms) nothing waits, and neither does the first job after a quiet spell that followed a busy
+ * stream (the smoothed rate is still high then; the rate since the last batch is not). */
+static void a_lone_job_does_not_wait(void **state)
+{
+    (void)state;
+    fixture *f = open_fixture_with(faulty(), 100000, DURABILITY_PROCESS);
+    static job jobs[100];
+    stream(f, jobs, 5, "lone", 150000);
+    assert_int_equal(atomic_load(&f->m.commit_waits), 0);
+    stream(f, jobs, 100, "busy", 500);
+    uint64_t waits = atomic_load(&f->m.commit_waits);
+    assert_true(waits >= 1); /* the stream did wait: the rate was known */
+    usleep(300000);
+    stream(f, jobs, 1, "after", 0);
+    assert_int_equal(atomic_load(&f->m.commit_waits), waits);
+    close_fixture(f);
+}
+
 /* ---- the hookd-wal VFS (walbuf.c) ------------------------------------------------------------ */
 
 static long long count_of(sqlite3 *db, const char *sql)
@@ -671,6 +732,8 @@ int main(void)
         cmocka_unit_test(a_write_failing_mid_batch_leaves_nothing),
         cmocka_unit_test(callbacks_wait_for_a_slow_commit),
         cmocka_unit_test(a_closed_store_refuses),
+        cmocka_unit_test(a_steady_stream_shares_commits),
+        cmocka_unit_test(a_lone_job_does_not_wait),
         cmocka_unit_test(walbuf_commits_are_on_file),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
