@@ -1,12 +1,14 @@
 # bench/anatomy.sh - sourced by bench/run: sections 3 and 8 of bench/RESULTS.md (issue #11).
 #   3. One request, before and after: hookd at BENCH_BASELINE (the commit before the performance
-#      work; built from git into build-bench/), hookd as it is (also with the deliveries grouped
-#      into calls of 10 events, as telephony sends them), and the Node receiver on the
-#      official Telnyx SDK (bench/node, npm "telnyx", stores nothing). Rounds interleave the three
-#      (medians of ANAT_ROUNDS); each gives requests per CPU-second of the server process, bytes
-#      written to storage per request (/proc/PID/io write_bytes, checkpoints included), system
-#      calls per request (perf stat on the raw_syscalls:sys_enter tracepoint: exact counts, and
-#      unlike strace it does not slow the process down and so change its batching), RSS; then
+#      work; built from git into build-bench/), hookd as it is (also with [store] commit_wait = 0,
+#      and with the deliveries grouped into calls of 10 events, as telephony sends them), and the
+#      Node receiver on the official Telnyx SDK (bench/node, npm "telnyx", stores nothing). Rounds
+#      interleave them all (medians of ANAT_ROUNDS); each gives requests per CPU-second of the
+#      server process, bytes written to storage per request (/proc/PID/io write_bytes,
+#      checkpoints included; and what the disk holding the store was sent over the same span,
+#      /sys/class/block/DEV/stat, journal included), system calls per request (perf stat on the
+#      raw_syscalls:sys_enter tracepoint: exact counts, and unlike strace it does not slow the
+#      process down and so change its batching), RSS; then
 #      one perf record of each hookd: CPU per request by library, and the kernel's by system call.
 #   8. Queries on a store of QUERY_EVENTS events (100,000 calls of 10 events, written with SQL):
 #      events list --type (a rare and a common type), calls show (by session and by control id),
@@ -40,13 +42,27 @@ node_ready() {
 
 syscalls_countable() { perf stat -e raw_syscalls:sys_enter -o /dev/null -- true >/dev/null 2>&1; }
 
+# disk_sectors: sectors written so far to the block device that holds $TMP (the stores), or
+# nothing when it is not one (tmpfs, overlay).
+disk_sectors() {
+  local dev
+  dev=$(df --output=source "$TMP" 2>/dev/null | tail -1)
+  [ -r "/sys/class/block/${dev##*/}/stat" ] && awk '{print $7}' "/sys/class/block/${dev##*/}/stat"
+}
+
 # anat_start NAME: start it on a loopback port; sets SERVER and PORT.
 anat_start() {
   local log="$TMP/anat-$1.log" db="$TMP/anat-$1.db"
   rm -f "$db"*
+  if [ "$1" = nowait ]; then
+    { printf '[server]\nlisten = 127.0.0.1:0\n[store]\nurl = sqlite:%s\ncommit_wait = 0\n' "$db"
+      printf '[endpoint telnyx]\npath = /webhooks/telnyx\nscheme = telnyx\npublic_key = %s\n' "$K_public_key"
+    } >"$TMP/anat-nowait.conf"
+  fi
   case $1 in
     node) node bench/node/receiver.js "$K_public_key" >"$log" 2>&1 & ;;
     before) "$BASE_HOOKD" serve --listen 127.0.0.1:0 --db "$db" --telnyx-public-key "$K_public_key" --log-level warn 2>"$log" & ;;
+    nowait) "$HOOKD" serve -c "$TMP/anat-nowait.conf" --log-level warn 2>"$log" & ;;
     after|calls) "$HOOKD" serve --listen 127.0.0.1:0 --db "$db" --telnyx-public-key "$K_public_key" --log-level warn 2>"$log" & ;;
   esac
   SERVER=$!
@@ -56,11 +72,12 @@ anat_start() {
 
 anat_stop() { kill -TERM "$SERVER" 2>/dev/null; wait "$SERVER" 2>/dev/null || true; SERVER=; }
 
-# anat_round NAME: one peak run; appends "rps p99 per_cpu bytes_per_req syscalls_per_req rss_mib"
-# to $TMP/anat-NAME.
+# anat_round NAME: one peak run; appends "rps p99 per_cpu bytes_per_req syscalls_per_req rss_mib
+# disk_bytes_per_req" to $TMP/anat-NAME.
 anat_round() {
   anat_start "$1"
-  local w0 c0 out c1 w1 sc=- stat_pid=
+  local w0 c0 out c1 w1 d0 d1 disk=- sc=- stat_pid=
+  d0=$(disk_sectors)
   w0=$(awk '/^write_bytes/ {print $2}' "/proc/$SERVER/io"); c0=$(cpu_seconds "$SERVER")
   if [ -n "$COUNT_SYSCALLS" ]; then
     perf stat -e raw_syscalls:sys_enter -p "$SERVER" -o "$TMP/anat-sc.txt" & stat_pid=$!
@@ -73,14 +90,16 @@ anat_round() {
   if [ -n "$stat_pid" ]; then kill -INT "$stat_pid"; wait "$stat_pid" 2>/dev/null || true; fi
   sleep 1 # the last commits' checkpoint
   w1=$(awk '/^write_bytes/ {print $2}' "/proc/$SERVER/io")
+  d1=$(disk_sectors)
   local rss reqs secs
   rss=$(awk '/^VmHWM/ {printf "%.1f", $2/1024}' "/proc/$SERVER/status")
   anat_stop
   reqs=$(json "$out" requests); secs=$(json "$out" seconds)
+  [ -n "$d0" ] && [ -n "$d1" ] && disk=$(awk -v r="$reqs" -v a="$d0" -v b="$d1" 'BEGIN{printf "%.0f", 512*(b-a)/r}')
   [ -n "$stat_pid" ] && sc=$(awk -v r="$reqs" '/raw_syscalls:sys_enter/ {gsub(",", "", $1); printf "%.2f", $1 / r}' "$TMP/anat-sc.txt")
   echo "$(awk -v r="$reqs" -v s="$secs" 'BEGIN{printf "%.0f", r/s}') $(json "$out" p99_ms)" \
     "$(awk -v r="$reqs" -v a="$c0" -v b="$c1" 'BEGIN{printf "%.0f", r/(b-a)}')" \
-    "$(awk -v r="$reqs" -v a="$w0" -v b="$w1" 'BEGIN{printf "%.0f", (b-a)/r}') $sc $rss" >>"$TMP/anat-$1"
+    "$(awk -v r="$reqs" -v a="$w0" -v b="$w1" 'BEGIN{printf "%.0f", (b-a)/r}') $sc $rss $disk" >>"$TMP/anat-$1"
   [ "$(json "$out" non2xx)" = 0 ] || echo "anatomy $1: $(json "$out" non2xx) answers were not 2xx" >&2
 }
 
@@ -121,7 +140,7 @@ anatomy_bench() {
   COUNT_SYSCALLS=; syscalls_countable && COUNT_SYSCALLS=1
   local names=()
   [ -n "$BASE_HOOKD" ] && names+=(before)
-  names+=(after calls)
+  names+=(after nowait calls)
   [ -n "$NODE_OK" ] && names+=(node)
   ./build-bench/bench/presign "$K_private_key" $((SECS * 20000)) >"$TMP/anat-events.tsv"
   ./build-bench/bench/presign "$K_private_key" $((SECS * 20000)) 10 >"$TMP/anat-calls.tsv"
@@ -134,11 +153,12 @@ anatomy_bench() {
     case $n in
       before) label="hookd before ($BASELINE), durability = full" ;;
       after) label="**hookd now ($(git rev-parse --short HEAD 2>/dev/null || echo this tree)), durability = full**" ;;
+      nowait) label="hookd now, \`[store] commit_wait = 0\` (every commit at once, as before this wait)" ;;
       calls) label="hookd now, the same deliveries as calls of 10 events, 500 calls at a time" ;;
       node) label="Node $(node --version) + telnyx $(node -p 'require("./bench/node/node_modules/telnyx/package.json").version'), stores nothing" ;;
     esac
     local per; per=$(anat_med "$n" 3)
-    ANAT_ROWS+=("| $label | $(anat_med "$n" 1) | $(anat_med "$n" 2) | $per | $(awk -v p="$per" -v c="$CEILING" 'BEGIN{printf "%.2f", p/c}') | $(anat_med "$n" 4) | $(anat_med "$n" 5) | $(anat_med "$n" 6) |")
+    ANAT_ROWS+=("| $label | $(anat_med "$n" 1) | $(anat_med "$n" 2) | $per | $(awk -v p="$per" -v c="$CEILING" 'BEGIN{printf "%.2f", p/c}') | $(anat_med "$n" 4) | $(anat_med "$n" 7) | $(anat_med "$n" 5) | $(anat_med "$n" 6) |")
   done
   ANAT_VS_NODE=
   [ -n "$NODE_OK" ] && ANAT_VS_NODE=$(awk -v a="$(anat_med after 3)" -v b="$(anat_med node 3)" 'BEGIN{printf "%.2f", a/b}')
