@@ -39,6 +39,10 @@
 #define HK_STR(x) HK_STR_(x)
 
 #define STORE_DEFAULT_URL "sqlite:./var/hookd.db"
+#define STORE_PAGE_BYTES 2048             /* SQLite page of a new store: each commit rewrites a
+                                           * dozen partly changed pages (index ends, header, pointer
+                                           * map) whatever its size; at 2 KiB they cost half, and
+                                           * rows of 1.7-2 KB no longer take a 4 KiB page alone */
 #define STORE_MAX_BATCH 1024              /* requests sharing one transaction */
 #define STORE_COMMIT_WAIT_US 1000         /* [store] commit_wait's default: the longest a queued
                                            * request waits for others to share its commit */
@@ -47,9 +51,10 @@
 #define STORE_COMMIT_COMPANY 2.0          /* jobs the recent arrival rate must predict within the
                                            * wait for the writer to wait at all */
 #define STORE_BUSY_TIMEOUT_MS 5000
-#define STORE_CHECKPOINT_PAGES 1000       /* WAL pages (4 KiB, 4 MiB) at which the writer
-                                           * finishes a checkpoint (the thread starts at 1/8) */
-#define STORE_WAL_TRUNCATE_PAGES 16384    /* past this (64 MiB), a checkpoint also truncates */
+#define STORE_CHECKPOINT_PAGES 1000       /* WAL pages (2 MiB; 4 MiB in a 4 KiB store) at which
+                                           * the writer finishes a checkpoint (the thread starts
+                                           * at 1/8) */
+#define STORE_WAL_TRUNCATE_PAGES 16384    /* past this (32-64 MiB), a checkpoint also truncates */
 #define STORE_WAL_KEEP_BYTES (64 * 1024 * 1024) /* journal_size_limit: the WAL file is cut back to
                                           * this on reset; below it, it is reused in place */
 #define STORE_CHECKPOINT_INTERVAL_MS 100

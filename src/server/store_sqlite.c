@@ -513,13 +513,16 @@ static bool mkdir_parent(const char *path, char *err, size_t errlen)
     return true;
 }
 
+/* page_size and auto_vacuum take effect only on a new, empty file (before WAL mode is set): a
+ * store keeps the page size it was created with. New stores get STORE_PAGE_BYTES (limits.h). */
 static bool prepare(sqlite_conn *s, const config *c, char *err, size_t errlen)
 {
-    char pragmas[256];
+    char pragmas[320];
     snprintf(pragmas, sizeof pragmas,
-             "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; PRAGMA synchronous = %s;"
-             " PRAGMA journal_size_limit = %lld;",
-             c->durability == DURABILITY_FULL ? "FULL" : "NORMAL", (long long)STORE_WAL_KEEP_BYTES);
+             "PRAGMA page_size = %d; PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL;"
+             " PRAGMA synchronous = %s; PRAGMA journal_size_limit = %lld;",
+             STORE_PAGE_BYTES, c->durability == DURABILITY_FULL ? "FULL" : "NORMAL",
+             (long long)STORE_WAL_KEEP_BYTES);
     /* Switching a new file to WAL takes an exclusive lock without waiting on the busy handler, so
      * processes opening one new store at once retry it (and the migration) for a while. */
     bool ready = false;

@@ -51,6 +51,12 @@ M="$TMP/m/hookd.db"
 expect_exit 0 "hookd migrate creates a store" "$HOOKD" migrate --db "$M"
 expect_match "$TMP/out" "^sqlite:$M: schema up to date$" "  and says so"
 expect_eq "$(sqlite3 "$M" 'PRAGMA user_version')" 9 "  at the current schema"
+expect_eq "$(sqlite3 "$M" 'PRAGMA page_size')" 2048 "  with 2 KiB pages (a new store)"
+sqlite3 "$TMP/k4.db" 'PRAGMA page_size = 4096; PRAGMA journal_mode = WAL' >/dev/null
+expect_exit 0 "a file already in 4 KiB pages is made a store" "$HOOKD" migrate --db "$TMP/k4.db"
+expect_exit 0 "  and takes events" "$HOOKD" events import "$TMP/all.jsonl" --db "$TMP/k4.db"
+expect_eq "$(sqlite3 "$TMP/k4.db" 'PRAGMA page_size')/$(sqlite3 "$TMP/k4.db" 'SELECT count(*) > 0 FROM events')" "4096/1" \
+  "  in the pages it was made with (a store keeps its page size)"
 expect_exit 0 "hookd migrate again" "$HOOKD" migrate --db "$M"
 sqlite3 "$M" 'PRAGMA user_version = 99'
 expect_exit 1 "a store newer than this hookd is refused" "$HOOKD" migrate --db "$M"
