@@ -41,7 +41,8 @@ struct store {
     metrics *m;
     int64_t retain_s;        /* [store] retain, 0: keep everything */
     housekeeping hk;
-    atomic_bool compact_due; /* a prune run ended: give the space back between two batches */
+    atomic_bool compact_due; /* free pages to give back: a step between two batches, or now if
+                              * nothing is queued (set at open and when a prune run ends) */
     void (*on_deliveries)(void *ctx);
     void *on_deliveries_ctx;
     store_event_fn *on_event; /* under event_lock: store_on_event(NULL) returns only once no */
@@ -258,16 +259,33 @@ static void count_arrivals(store *s, size_t n)
     s->last_take = now;
 }
 
+/* Between two transactions: a step of giving free pages back, if one is due (it stays due while
+ * the step says more is left), then the backend's own between-batches work. */
+static void between_batches(store *s)
+{
+    if (atomic_exchange(&s->compact_due, false) && s->be->compact != NULL
+        && s->be->compact(s->conn))
+        atomic_store(&s->compact_due, true);
+    if (s->be->idle != NULL)
+        s->be->idle(s->conn);
+}
+
 static void *writer_main(void *arg)
 {
     store *s = arg;
     for (;;) {
         pthread_mutex_lock(&s->lock);
-        while (s->head == NULL && !s->closing)
+        /* compact_due is only ever set on this thread (or before it starts): no wake-up needed */
+        while (s->head == NULL && !s->closing && !atomic_load(&s->compact_due))
             pthread_cond_wait(&s->wake, &s->lock);
-        if (s->head == NULL) { /* closing, and everything is written */
+        if (s->head == NULL && s->closing) { /* everything is written */
             pthread_mutex_unlock(&s->lock);
             return NULL;
+        }
+        if (s->head == NULL) { /* idle, and space to give back: a step now, not after a batch */
+            pthread_mutex_unlock(&s->lock);
+            between_batches(s);
+            continue;
         }
         gather(s);
         /* Housekeeping (prune, measure) gets a transaction of its own: its failure must never
@@ -287,11 +305,7 @@ static void *writer_main(void *arg)
         count_arrivals(s, n);
         pthread_mutex_unlock(&s->lock);
         run_batch(s, batch, n);
-        if (atomic_exchange(&s->compact_due, false) && s->be->compact != NULL
-            && s->be->compact(s->conn))
-            atomic_store(&s->compact_due, true);
-        if (s->be->idle != NULL)
-            s->be->idle(s->conn);
+        between_batches(s);
     }
 }
 
@@ -426,6 +440,9 @@ bool store_open_backend(const store_backend *be, const config *c, metrics *m, st
         be->close(s->conn);
         ok = false;
     }
+    /* Free pages left by an earlier run (a prune cut short, a migration that rebuilt a table:
+     * schema 9 frees the old events table, as large as the new) go back a step at a time too. */
+    atomic_store(&s->compact_due, true);
     if (ok && pthread_create(&s->writer, NULL, writer_main, s) != 0) {
         snprintf(err, errlen, "cannot start the writer thread");
         be->close(s->conn);
@@ -440,9 +457,6 @@ bool store_open_backend(const store_backend *be, const config *c, metrics *m, st
         free(s);
         return false;
     }
-    /* Free pages left by an earlier run (a prune cut short, a migration that rebuilt a table:
-     * schema 9 frees the old events table, as large as the new) go back a step at a time too. */
-    atomic_store(&s->compact_due, true);
     s->hk.started = pthread_create(&s->hk.thread, NULL, housekeeper_main, s) == 0;
     *out = s;
     return true;
