@@ -56,7 +56,7 @@ expect_eq "$(sql "SELECT count(*) FROM events WHERE id LIKE 'new-%'")" 50 "  the
 expect_eq "$(sql "SELECT count(*) FROM deliveries WHERE state = 'succeeded'")/$(sql 'SELECT count(*) FROM attempts')" "0/0" \
   "  their deliveries and attempts went with them"
 expect_exit 0 "and the daemon still receives" "$HOOKD" send "http://127.0.0.1:$PORT/webhooks/telnyx" --private-key "$K_private_key" --retry-delay 0
-# The space goes back a step (STORE_VACUUM_PAGES) at a time, between two batches: wait for all of it.
+# The space goes back a step (STORE_VACUUM_PAGES) at a time: wait for all of it.
 [ "$STORE" = sqlite ] && for _ in $(seq 300); do [ "$(metric hookd_store_bytes)" -gt 0 ] 2>/dev/null && [ "$(metric hookd_store_bytes)" -lt $((before / 2)) ] && break; sleep 0.1; done
 after=$(metric hookd_store_bytes)
 echo "# store: $((before / 1024)) KiB before, $((after / 1024)) KiB after pruning"

@@ -662,6 +662,36 @@ static long long count_of(sqlite3 *db, const char *sql)
     return n;
 }
 
+/* Free pages a store holds at its start (here a dropped table of 8 MiB: four steps of
+ * STORE_VACUUM_PAGES) go back while nothing is queued: the writer takes the steps back to back
+ * instead of one after each batch (only the housekeeper's measure, every 10 s, would come). */
+static void an_idle_store_gives_free_pages_back(void **state)
+{
+    (void)state;
+    fixture *f = open_fixture(&store_sqlite_backend);
+    store_free(f->s);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    static const char junk[] = "CREATE TABLE junk(b); INSERT INTO junk WITH RECURSIVE c(i) AS"
+                               " (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 8192)"
+                               " SELECT randomblob(1000) FROM c; DROP TABLE junk";
+    assert_int_equal(sqlite3_exec(db, junk, NULL, NULL, NULL), SQLITE_OK);
+    long long freed = count_of(db, "SELECT freelist_count FROM pragma_freelist_count()");
+    assert_true(freed >= 4LL * STORE_VACUUM_PAGES);
+    char err[512];
+    if (!store_open_backend(&store_sqlite_backend, &f->cfg, &f->m, &f->s, err, sizeof err))
+        fail_msg("store_open: %s", err);
+    long long left = freed;
+    for (int i = 0; i < 500 && left >= STORE_VACUUM_PAGES; i++) {
+        usleep(10000);
+        left = count_of(db, "SELECT freelist_count FROM pragma_freelist_count()");
+    }
+    sqlite3_close(db);
+    if (left >= STORE_VACUUM_PAGES)
+        fail_msg("%lld free pages of %lld still there after 5 s idle", left, freed);
+    close_fixture(f);
+}
+
 /* Transactions from one row to over the buffer (1 MiB) and over one pwrite (124 KiB), and a
  * rollback after a spill: after each commit another connection, on the default VFS, reads
  * exactly what was committed (a frame left in the buffer would show as a missing or torn row),
@@ -734,6 +764,7 @@ int main(void)
         cmocka_unit_test(a_closed_store_refuses),
         cmocka_unit_test(a_steady_stream_shares_commits),
         cmocka_unit_test(a_lone_job_does_not_wait),
+        cmocka_unit_test(an_idle_store_gives_free_pages_back),
         cmocka_unit_test(walbuf_commits_are_on_file),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
