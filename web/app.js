@@ -110,6 +110,21 @@ function setMain(...nodes) {
   main.replaceChildren(...nodes.flat(Infinity).filter((n) => n !== null && n !== undefined && n !== false));
 }
 
+let renders = 0;        /* render() calls so far: only the newest may change the page */
+let liveHandler = null; /* the page's listener for new events, or null */
+
+/* What one render() may do to the page. A page waits for the API; when the user moves on
+ * meanwhile (or the hash changes twice), a newer render() starts, and the older one's answer,
+ * however late it comes, must not replace the newer page. */
+function viewFor(gen) {
+  const current = () => gen === renders;
+  return {
+    current,
+    show: (...nodes) => { if (current()) setMain(...nodes); },
+    live: (fn) => { if (current()) liveHandler = fn; },
+  };
+}
+
 function shortTime(iso) {
   return iso ? String(iso).replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '';
 }
@@ -206,7 +221,7 @@ function lines(title, points) {
 
 /* ---- pages ----------------------------------------------------------------------------------- */
 
-async function overview() {
+async function overview(view) {
   const range = params().get('range') === 'day' ? 'day' : 'hour';
   const s = await api(range === 'day' ? '/stats?since=24h&bucket=1800' : '/stats?since=1h&bucket=60');
   const perType = s.events.names.length;
@@ -218,7 +233,7 @@ async function overview() {
     link('#/?range=hour', range === 'hour' ? h('strong', {}, 'last hour') : 'last hour'),
     link('#/?range=day', range === 'day' ? h('strong', {}, 'last day') : 'last day'));
   const per = range === 'day' ? 'half hour' : 'minute';
-  setMain(h('h1', {}, 'Overview'), pick, cards,
+  view.show(h('h1', {}, 'Overview'), pick, cards,
     h('div', {class: 'charts'},
       stackedBars(`Events per ${per} by type`, s.events),
       hbars('siprec.failed by failure cause', s.failure_causes.map((c) => ({label: text(c.failure_cause), value: c.events}))),
@@ -257,9 +272,7 @@ function matches(e, p) {
   return true;
 }
 
-let liveHandler = null; /* the page's listener for new events, or null */
-
-async function events() {
+async function events(view) {
   const p = params();
   const q = new URLSearchParams();
   for (const k of FILTERS) if (p.get(k)) q.set(k, p.get(k));
@@ -283,29 +296,35 @@ async function events() {
   const tbody = h('tbody', {id: 'events-body'});
   const more = h('button', {type: 'button', hidden: true}, 'Older events');
   const status = h('p', {class: 'muted', role: 'status'}, '');
-  setMain(h('h1', {}, 'Events'), form, status,
+  view.show(h('h1', {}, 'Events'), form, status,
     h('div', {class: 'scroll'}, h('table', {id: 'events-table'},
       h('thead', {}, h('tr', {}, ['received', 'type', 'id', 'call', 'cause', 'endpoint', 'copies', 'parse'].map((x) =>
         h('th', {scope: 'col', class: (x === 'call' || x === 'endpoint' || x === 'parse' || x === 'cause') ? 'hide-narrow' : (x === 'copies' ? 'num' : null)}, x)))),
       tbody)),
     h('div', {class: 'actions'}, more));
+  const shown = (e) => tbody.querySelector(`tr[data-id="${CSS.escape(text(e.id))}"]`) !== null;
+  const count = () => {
+    status.textContent = tbody.children.length ? `${tbody.children.length} shown, newest first; new events appear as they arrive.` : 'No events match.';
+  };
+  /* Listen before the first page is asked for: an event stored while that answer is on its way
+   * comes by the stream, and must not be missed (nor shown twice when the answer has it too). */
+  view.live((e) => {
+    if (!matches(e, p) || shown(e)) return;
+    tbody.insertBefore(eventRow(e, true), tbody.firstChild);
+    count();
+  });
   let next = null;
   async function page() {
     const qq = new URLSearchParams(q);
     if (next) qq.set('before', next);
     const r = await api('/events?' + qq);
-    for (const e of r.events) tbody.appendChild(eventRow(e, false));
+    for (const e of r.events) if (!shown(e)) tbody.appendChild(eventRow(e, false));
     next = r.next;
     more.hidden = !next;
-    status.textContent = tbody.children.length ? `${tbody.children.length} shown, newest first; new events appear as they arrive.` : 'No events match.';
+    count();
   }
   more.addEventListener('click', () => page().catch((e) => showError(e.message)));
   await page();
-  liveHandler = (e) => {
-    if (!matches(e, p) || tbody.querySelector(`tr[data-id="${CSS.escape(text(e.id))}"]`)) return;
-    tbody.insertBefore(eventRow(e, true), tbody.firstChild);
-    status.textContent = `${tbody.children.length} shown, newest first; new events appear as they arrive.`;
-  };
 }
 
 function replayButton(body, label) {
@@ -338,7 +357,7 @@ function attemptsTable(list) {
     cell(a.output ? h('pre', {}, text(a.output)) : ''))), {num: ['#', 'ms']});
 }
 
-async function eventPage(id) {
+async function eventPage(view, id) {
   const p = params();
   const q = eventQuery(p.get('endpoint'), p.get('seq'));
   const e = await api('/events/' + encodeURIComponent(id) + q);
@@ -352,7 +371,7 @@ async function eventPage(id) {
   const nice = raw !== null ? pretty(raw) : null;
   const rawHref = API + '/events/' + encodeURIComponent(id) + '/raw' + q;
   const call = e.call_session_id || e.call_control_id;
-  setMain(h('h1', {}, text(e.event_type || 'Unparsed event')),
+  view.show(h('h1', {}, text(e.event_type || 'Unparsed event')),
     h('div', {class: 'actions'}, replayButton({event: e.id}, 'Replay'),
       call ? link('#/call/' + encodeURIComponent(call), 'Call timeline') : null,
       h('a', {href: rawHref}, 'Raw bytes')),
@@ -371,14 +390,14 @@ async function eventPage(id) {
       : h('p', {class: 'muted'}, 'No handler owes this event.'));
 }
 
-async function callPage(id) {
+async function callPage(view, id) {
   const c = await api('/calls/' + encodeURIComponent(id));
   const items = c.events.map((e) => h('li', {},
     h('div', {class: 'when'}, `+${(e.t_ms / 1000).toFixed(3)} s`, e.gap_ms ? ` (${(e.gap_ms / 1000).toFixed(3)} s after the previous)` : '', ' \u00b7 ', shortTime(e.occurred_at || e.received_at)),
     h('div', {}, h('strong', {}, text(e.event_type || '(unparsed)')), ' ', eventLink(e.id, e.endpoint, e.seq),
       e.failure_cause || e.hangup_cause ? ' \u2014 ' + text(e.failure_cause || e.hangup_cause) : '',
       e.call_leg_id ? h('span', {class: 'muted'}, ' leg ', h('code', {}, text(e.call_leg_id))) : '')));
-  setMain(h('h1', {}, 'Call ', h('code', {}, text(c.call))),
+  view.show(h('h1', {}, 'Call ', h('code', {}, text(c.call))),
     h('p', {class: 'muted'}, `${c.events.length} events over ${((c.events[c.events.length - 1].t_ms) / 1000).toFixed(3)} s`),
     h('ol', {class: 'timeline'}, items),
     h('h2', {}, 'Deliveries'),
@@ -389,10 +408,10 @@ async function callPage(id) {
       : h('p', {class: 'muted'}, 'No deliveries.'));
 }
 
-async function deadPage() {
+async function deadPage(view) {
   const [s, d] = await Promise.all([api('/stats?since=1h&bucket=3600'), api('/deliveries?state=dead&limit=200')]);
   const handlers = [...new Set(s.dead_letters.map((g) => g.handler))];
-  setMain(h('h1', {}, 'Dead letters'),
+  view.show(h('h1', {}, 'Dead letters'),
     s.dead_letters.length ? table(['handler', 'cause', 'deliveries', 'first', 'last'], s.dead_letters.map((g) => h('tr', {},
       cell(text(g.handler)), cell(badge(g.cause)), cell(String(g.deliveries), 'num'), cell(shortTime(g.first_at)), cell(shortTime(g.last_at)))), {num: ['deliveries']})
       : h('p', {class: 'muted'}, 'No dead letters.'),
@@ -407,6 +426,7 @@ async function deadPage() {
 /* ---- the router and the live stream ------------------------------------------------------------ */
 
 async function render() {
+  const view = viewFor(++renders);
   liveHandler = null;
   showError('');
   const hash = window.location.hash || '#/';
@@ -417,16 +437,16 @@ async function render() {
     else a.removeAttribute('aria-current');
   }
   try {
-    if (path === '/' || path === '') await overview();
-    else if (path === '/events') await events();
-    else if (path.startsWith('/event/')) await eventPage(decodeURIComponent(path.slice(7)));
-    else if (path.startsWith('/call/')) await callPage(decodeURIComponent(path.slice(6)));
-    else if (path === '/dead') await deadPage();
-    else setMain(h('h1', {}, 'Not found'), h('p', {}, link('#/', 'Overview')));
-    document.title = (document.querySelector('main h1') || {}).textContent + ' - hookd console';
+    if (path === '/' || path === '') await overview(view);
+    else if (path === '/events') await events(view);
+    else if (path.startsWith('/event/')) await eventPage(view, decodeURIComponent(path.slice(7)));
+    else if (path.startsWith('/call/')) await callPage(view, decodeURIComponent(path.slice(6)));
+    else if (path === '/dead') await deadPage(view);
+    else view.show(h('h1', {}, 'Not found'), h('p', {}, link('#/', 'Overview')));
+    if (view.current()) document.title = (document.querySelector('main h1') || {}).textContent + ' - hookd console';
   } catch (e) {
     if (e.message !== 'signed out') {
-      setMain(h('h1', {}, e.status === 404 ? 'Not found' : 'Could not load'), h('p', {}, text(e.message)));
+      view.show(h('h1', {}, e.status === 404 ? 'Not found' : 'Could not load'), h('p', {}, text(e.message)));
     }
   }
 }

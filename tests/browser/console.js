@@ -150,6 +150,42 @@ async function main() {
   check(await page.eval(`window.__sameDocument === true && document.querySelector('#events-body tr').getAttribute('data-id') === 'evt-browser-live'`),
     'the new event appears at the top of the events page without a reload');
 
+  // --- late answers (the Fetch domain holds a page's answer, already made, in the browser) -------
+  const finished = new Set();
+  page.on((method, p) => {
+    if (method === 'Network.loadingFinished' || method === 'Network.loadingFailed') finished.add(p.requestId);
+  });
+  const holdAnswer = async (urlPattern, hash) => {
+    await page.send('Fetch.enable', { patterns: [{ urlPattern, requestStage: 'Response' }] });
+    const paused = page.waitFor('Fetch.requestPaused');
+    await page.eval(`location.hash = ${JSON.stringify(hash)}`);
+    const held = await paused;
+    return async () => { // let it through; back when the page has had it
+      await page.send('Fetch.continueResponse', { requestId: held.requestId });
+      await page.send('Fetch.disable');
+      for (let i = 0; i < 200 && !finished.has(held.networkId); i++) await new Promise((r) => setTimeout(r, 50));
+      await page.eval(`new Promise((r) => setTimeout(r, 300))`);
+    };
+  };
+  // The user leaves the overview before its answer comes: the page they went to stays.
+  let release = await holdAnswer('*/api/v1/stats?*', '#/?range=day');
+  await page.eval(`location.hash = '#/events'`);
+  await page.until(`document.querySelectorAll('#events-body tr').length > 0`, 'the events page');
+  await release();
+  check(await h1() === 'Events' && await page.eval(`document.querySelectorAll('#events-body tr').length > 0`),
+    'a late answer for a page left behind does not replace the page shown', await h1());
+  // An event stored after the events page's answer was made, before it arrived: shown, once.
+  release = await holdAnswer('*/api/v1/events?*', '#/events?parse=parsed');
+  check(await deliver(JSON.stringify({ data: { record_type: 'event', event_type: 'call.answered', id: 'evt-browser-meanwhile',
+    occurred_at: new Date().toISOString(), payload: { call_session_id: 'sess-live', call_control_id: 'v3:live' } } })) === 200,
+    'an event is delivered while the events page waits for its answer');
+  await page.until(`document.querySelector('#events-body tr[data-id="evt-browser-meanwhile"]')`, 'the event from the stream');
+  await release();
+  check(await page.eval(`document.querySelectorAll('#events-body tr[data-id="evt-browser-meanwhile"]').length === 1
+    && document.querySelector('#events-body tr').getAttribute('data-id') === 'evt-browser-meanwhile'
+    && document.querySelectorAll('#events-body tr[data-id="evt-browser-live"]').length === 1`),
+    'an event stored while the answer was on its way is shown once, at the top, above the answer\'s rows');
+
   // --- keyboard ------------------------------------------------------------------------------------
   await page.send('Emulation.setFocusEmulationEnabled', { enabled: true });
   await page.eval(`location.hash = '#/'`);

@@ -20,6 +20,10 @@ expect_exit() {
   local got=$?
   if [ "$got" -eq "$want" ]; then pass "$desc"; else
     fail "$desc" "exit $got, wanted $want" "stdout: $(head -c 400 "$TMP/out")" "stderr: $(head -c 400 "$TMP/err")"
+    # A command that runs checks of its own (console.js): its failures first, not its first lines.
+    if grep -q '^not ok' "$TMP/out"; then
+      echo "#   its failures: $(grep -A4 '^not ok' "$TMP/out" | head -c 2000)"
+    fi
   fi
 }
 
