@@ -51,6 +51,9 @@ expect_exit 0 "the console passes its checks in Chromium" env CONSOLE_URL="http:
   "$NODE" "$BROWSER_DIR/console.js"
 cat "$TMP/out"
 [ -s "$TMP/err" ] && sed 's/^/# /' "$TMP/err"
+if grep -q '^not ok' "$TMP/out"; then # what the daemon said meanwhile, above info (2xx requests)
+  grep -v '"level":"info"' "$TMP/serve.log" | tail -40 | sed 's/^/# serve: /'
+fi
 expect_match "$TMP/out" '^browser: [0-9]+ passed, 0 failed' "  every browser check passed"
 for p in overview events event call dead; do
   [ -s "$SHOT_DIR/console-$p.png" ] && pass "screenshot of the $p page in $SHOT_DIR" || fail "screenshot of the $p page"
