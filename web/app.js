@@ -250,7 +250,7 @@ async function overview(view) {
 const FILTERS = ['type', 'endpoint', 'call', 'since', 'until', 'parse'];
 
 function eventRow(e, fresh) {
-  return h('tr', {class: fresh ? 'new' : null, 'data-id': text(e.id)},
+  return h('tr', {class: fresh ? 'new' : null, 'data-id': text(e.id), 'data-endpoint': text(e.endpoint)},
     cell(shortTime(e.received_at)),
     cell(text(e.event_type || '(unparsed)')),
     cell(eventLink(e.id, e.endpoint, e.seq), 'id'),
@@ -302,7 +302,8 @@ async function events(view) {
         h('th', {scope: 'col', class: (x === 'call' || x === 'endpoint' || x === 'parse' || x === 'cause') ? 'hide-narrow' : (x === 'copies' ? 'num' : null)}, x)))),
       tbody)),
     h('div', {class: 'actions'}, more));
-  const shown = (e) => tbody.querySelector(`tr[data-id="${CSS.escape(text(e.id))}"]`) !== null;
+  /* An event is its id at its endpoint: the same id at another endpoint is another event. */
+  const shown = (e) => tbody.querySelector(`tr[data-id="${CSS.escape(text(e.id))}"][data-endpoint="${CSS.escape(text(e.endpoint))}"]`) !== null;
   const count = () => {
     status.textContent = tbody.children.length ? `${tbody.children.length} shown, newest first; new events appear as they arrive.` : 'No events match.';
   };

@@ -98,6 +98,8 @@ async function main() {
   await page.eval(`location.hash = '#/events'`);
   await page.until(`document.querySelectorAll('#events-body tr').length > 0`, 'the events table');
   check(await h1() === 'Events', 'events page');
+  check(await page.eval(`document.querySelectorAll('#events-body tr[data-id="evt-twice"]').length`) === 2,
+    'events page: one id stored at two endpoints shows as two events');
   await page.screenshot(path.join(SHOT_DIR, 'console-events.png'));
 
   // markup in stored fields: shown as text, nothing runs
@@ -150,7 +152,8 @@ async function main() {
   check(await page.eval(`window.__sameDocument === true && document.querySelector('#events-body tr').getAttribute('data-id') === 'evt-browser-live'`),
     'the new event appears at the top of the events page without a reload');
 
-  // --- late answers (the Fetch domain holds a page's answer, already made, in the browser) -------
+  // --- late answers (the Fetch domain holds a page's answer, already made, in the browser; in its
+  // URL patterns * is any run of characters, ? any one character, \? a question mark) -------------
   const finished = new Set();
   page.on((method, p) => {
     if (method === 'Network.loadingFinished' || method === 'Network.loadingFailed') finished.add(p.requestId);
@@ -168,14 +171,14 @@ async function main() {
     };
   };
   // The user leaves the overview before its answer comes: the page they went to stays.
-  let release = await holdAnswer('*/api/v1/stats?*', '#/?range=day');
+  let release = await holdAnswer('*/api/v1/stats\\?*', '#/?range=day');
   await page.eval(`location.hash = '#/events'`);
   await page.until(`document.querySelectorAll('#events-body tr').length > 0`, 'the events page');
   await release();
   check(await h1() === 'Events' && await page.eval(`document.querySelectorAll('#events-body tr').length > 0`),
     'a late answer for a page left behind does not replace the page shown', await h1());
   // An event stored after the events page's answer was made, before it arrived: shown, once.
-  release = await holdAnswer('*/api/v1/events?*', '#/events?parse=parsed');
+  release = await holdAnswer('*/api/v1/events\\?*', '#/events?parse=parsed');
   check(await deliver(JSON.stringify({ data: { record_type: 'event', event_type: 'call.answered', id: 'evt-browser-meanwhile',
     occurred_at: new Date().toISOString(), payload: { call_session_id: 'sess-live', call_control_id: 'v3:live' } } })) === 200,
     'an event is delivered while the events page waits for its answer');

@@ -12,6 +12,9 @@ eval "$("$HOOKD" keygen | sed 's/^/K_/')"
 TOKEN=browser-token-$RANDOM-$RANDOM-$RANDOM
 new_store b
 { console_conf "$TOKEN"; cat <<CONF
+[endpoint second]
+scheme = telnyx
+public_key = $K_public_key
 [handler ok]
 on = *
 exec = /bin/cat
@@ -40,6 +43,10 @@ evt evt-xss-start call.initiated "$(at 0 000)" '{}'
 evt evt-xss call.hangup "$(at 0 500)" '{"hangup_cause": "<img src=x onerror=window.__xss=1>",
   "connection_id": "<script>window.__xss=2</script>", "call_leg_id": "\"'"'"'><svg onload=window.__xss=3>"}'
 evt evt-xss-quote siprec.failed "$(at 2 000)" '{"failure_cause": "\"'"'"'><svg onload=window.__xss=3>"}'
+# one id at two endpoints: two events
+evt evt-twice call.initiated "$(at 3 000)" '{"call_session_id": "sess-twice"}'
+post_telnyx /webhooks/second "$TMP/evt-twice.json" "$K_private_key"
+expect_eq "$(cat "$TMP/status")" 200 "stored evt-twice at a second endpoint"
 for _ in $(seq 100); do
   [ "$(sql "SELECT count(*) FROM deliveries WHERE state IN ('pending', 'retry', 'in_flight')")" -eq 0 ] && break
   sleep 0.1
