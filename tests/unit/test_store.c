@@ -650,6 +650,67 @@ static void a_lone_job_does_not_wait(void **state)
     close_fixture(f);
 }
 
+/* wait_for with a limit: false when the job is still not done after `seconds`. */
+static bool wait_for_at_most(job *j, int seconds)
+{
+    struct timespec ts; /* cond's clock: the realtime one */
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)seconds;
+    pthread_mutex_lock(&lock);
+    while (!j->done && pthread_cond_timedwait(&cond, &lock, &ts) == 0) {
+    }
+    bool done = j->done;
+    pthread_mutex_unlock(&lock);
+    return done;
+}
+
+static bool is_done(job *j)
+{
+    pthread_mutex_lock(&lock);
+    bool done = j->done;
+    pthread_mutex_unlock(&lock);
+    return done;
+}
+
+/* A wait for company ends as soon as STORE_COMMIT_TARGET jobs are queued, not at the end of
+ * commit_wait: here a minute, so only that end lets the jobs finish within the test. Jobs go in
+ * a millisecond apart until the writer, having seen the rate, holds one for company (the waits
+ * metric says when); the rest of a target's worth then follows, and is committed at once. */
+static void a_wait_ends_at_the_target(void **state)
+{
+    (void)state;
+    fixture *f = open_fixture_with(faulty(), 60LL * 1000000, DURABILITY_PROCESS);
+    static job jobs[16 + STORE_COMMIT_TARGET];
+    char id[32];
+    size_t n = 0;
+    bool held = false;
+    while (!held) {
+        assert_true(n < 16);
+        snprintf(id, sizeof id, "target-%zu", n);
+        event_job(&jobs[n], id);
+        uint64_t waits = atomic_load(&f->m.commit_waits);
+        assert_true(store_submit(f->s, &jobs[n].job));
+        for (int t = 0; t < 5000 && !held && !is_done(&jobs[n]); t++) {
+            held = atomic_load(&f->m.commit_waits) > waits; /* the wait is a minute long */
+            usleep(1000);
+        }
+        held = held && !is_done(&jobs[n]);
+        n++;
+    }
+    size_t first = n - 1; /* the one held; every earlier job is done */
+    for (; n < first + STORE_COMMIT_TARGET; n++) {
+        snprintf(id, sizeof id, "target-%zu", n);
+        event_job(&jobs[n], id);
+        assert_true(store_submit(f->s, &jobs[n].job));
+    }
+    for (size_t i = first; i < n; i++) {
+        if (!wait_for_at_most(&jobs[i], 20))
+            fail_msg("job %zu of a full batch still waited after 20 s (commit_wait is 60 s)", i);
+        assert_int_equal(jobs[i].outcome, STORE_NEW);
+    }
+    close_fixture(f);
+}
+
 /* ---- the hookd-wal VFS (walbuf.c) ------------------------------------------------------------ */
 
 static long long count_of(sqlite3 *db, const char *sql)
@@ -764,6 +825,7 @@ int main(void)
         cmocka_unit_test(a_closed_store_refuses),
         cmocka_unit_test(a_steady_stream_shares_commits),
         cmocka_unit_test(a_lone_job_does_not_wait),
+        cmocka_unit_test(a_wait_ends_at_the_target),
         cmocka_unit_test(an_idle_store_gives_free_pages_back),
         cmocka_unit_test(walbuf_commits_are_on_file),
     };
