@@ -207,11 +207,11 @@ sed -i "0,/^public_key = .*/s||public_key = $N_public_key|" "$TMP/hookd.conf"
 post_telnyx /webhooks/private "$TMP/e1.json" "$K_private_key"
 expect_eq "$(cat "$TMP/status")" 403 "before SIGHUP, 127.0.0.1 may not deliver to the private endpoint"
 sed -i 's|^allow = 10.0.0.0/8, telnyx|allow = 127.0.0.1/32|; s|^max_body = 64k|max_body = 32k|' "$TMP/hookd.conf"
-sed -i 's|^durability = full|&\ncommit_wait = 2ms\nretain = 30d|' "$TMP/hookd.conf"
+sed -i 's|^durability = full|&\ncommit_wait = 2ms\nretain = 30d\nlease_grace = 20|' "$TMP/hookd.conf"
 kill -HUP "$SERVER_PID"
 for _ in $(seq 100); do grep -q '"msg":"reloaded"' "$TMP/serve.log" && break; sleep 0.05; done
 expect_logged "$TMP/serve.log" '"msg":"reloaded","endpoints":true' "SIGHUP reloads the keys"
-expect_logged "$TMP/serve.log" '"msg":"reload: these settings changed and need a restart","settings":\["\[server\] max_body","\[store\] retain","\[store\] commit_wait"\]' \
+expect_logged "$TMP/serve.log" '"msg":"reload: these settings changed and need a restart","settings":\["\[server\] max_body","\[store\] retain","\[store\] lease_grace","\[store\] commit_wait"\]' \
   "what cannot change while running is named, not silently ignored"
 ID_P=$(cat /proc/sys/kernel/random/uuid)
 sed "s/$ID/$ID_P/" "$TMP/e1.json" >"$TMP/e_p.json"
