@@ -7,6 +7,7 @@
  * The slice comes from the hash's top bits, the probes from double hashing of the rest.
  */
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "idsum.h"
@@ -31,6 +32,13 @@ static uint64_t hash(const unsigned char *s, size_t n)
         h *= 0x100000001b3ULL;
     }
     return mix(h);
+}
+
+/* The 32-bit digest of an id that event_ids keeps (schema 10), signed so that SQLite stores it
+ * in 4 bytes. */
+static int32_t digest_of(const unsigned char *v, size_t n)
+{
+    return (int32_t)((int64_t)(hash(v, n) & 0xffffffffu) - 0x80000000LL);
 }
 
 static unsigned slice_of(uint64_t h)
@@ -70,6 +78,16 @@ static void fn_slice(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     sqlite3_result_int(ctx, (int)slice_of(hash(v, (size_t)sqlite3_value_bytes(argv[0]))));
 }
 
+static void fn_digest(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    const unsigned char *v = sqlite3_value_text(argv[0]);
+    if (v == NULL)
+        sqlite3_result_null(ctx);
+    else
+        sqlite3_result_int(ctx, digest_of(v, (size_t)sqlite3_value_bytes(argv[0])));
+}
+
 static void fn_has(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
     (void)argc;
@@ -95,6 +113,9 @@ bool idsum_register(sqlite3 *db)
     int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS;
     return sqlite3_create_function(db, "hookd_idsum_slice", 1, flags, NULL, fn_slice, NULL, NULL)
                == SQLITE_OK
+           && sqlite3_create_function(db, "hookd_idsum_digest", 1, flags, NULL, fn_digest, NULL,
+                                      NULL)
+                  == SQLITE_OK
            && sqlite3_create_function(db, "hookd_idsum_has", 2, flags, NULL, fn_has, NULL, NULL)
                   == SQLITE_OK;
 }
@@ -110,11 +131,52 @@ static void start(idsum *st, int64_t block)
     st->seen_count = 0;
     memset(st->seen, 0, sizeof st->seen);
     memset(st->bits, 0, sizeof st->bits);
+    memset(st->present, 0, sizeof st->present);
+    memset(st->type_of, 0, sizeof st->type_of);
+    st->types_used = 0;
+    st->ntypes = 0;
+    st->types_spilled = false;
 }
 
-static void add_row(idsum *st, int64_t seq, int64_t received_us, const char *const ids[4])
+/* The index + 1 of type in the open block's list, added if new; 0 when it does not fit (the
+ * block's types are then read back from its rows). */
+static uint8_t intern_type(idsum *st, const char *type)
+{
+    size_t at = 0;
+    for (unsigned i = 0; i < st->ntypes; i++) {
+        if (strcmp(st->types + at, type) == 0)
+            return (uint8_t)(i + 1);
+        at += strlen(st->types + at) + 1;
+    }
+    size_t len = strlen(type) + 1;
+    if (st->ntypes >= UINT8_MAX || len > sizeof st->types - st->types_used) {
+        st->types_spilled = true;
+        return 0;
+    }
+    memcpy(st->types + st->types_used, type, len);
+    st->types_used += len;
+    return (uint8_t)++st->ntypes;
+}
+
+static void add_row(idsum *st, int64_t seq, int64_t received_us, const char *const ids[4],
+                    const char *type)
 {
     unsigned k = (unsigned)(seq % STORE_IDSUM_BLOCK);
+    /* event_ids' columns: the id, control and leg ids, and the call key, which is the events
+     * table's coalesce(call_session_id, call_control_id, call_leg_id, ''). */
+    const char *key = ids[3] != NULL   ? ids[3]
+                      : ids[1] != NULL ? ids[1]
+                      : ids[2] != NULL ? ids[2]
+                                       : "";
+    const char *const cols[4] = {ids[0], ids[1], ids[2], key};
+    st->present[k] = 0;
+    for (int i = 0; i < 4; i++) {
+        if (cols[i] != NULL) {
+            st->digest[k][i] = digest_of((const unsigned char *)cols[i], strlen(cols[i]));
+            st->present[k] |= (uint8_t)(1u << i);
+        }
+    }
+    st->type_of[k] = type != NULL && !st->types_spilled ? intern_type(st, type) : 0;
     if (!(st->seen[k / 8] & (1u << (k % 8)))) {
         st->seen[k / 8] |= (uint8_t)(1u << (k % 8));
         st->seen_count++;
@@ -133,7 +195,8 @@ static bool read_back(idsum *st, sqlite3 *db, int64_t block)
     start(st, block);
     sqlite3_stmt *q = NULL;
     static const char sql[] = "SELECT seq, received_at_us, id, call_control_id, call_leg_id,"
-                              " call_session_id FROM events WHERE seq BETWEEN ?1 AND ?2";
+                              " call_session_id, event_type FROM events"
+                              " WHERE seq BETWEEN ?1 AND ?2";
     if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
         return false;
     sqlite3_bind_int64(q, 1, block * STORE_IDSUM_BLOCK);
@@ -143,13 +206,84 @@ static bool read_back(idsum *st, sqlite3 *db, int64_t block)
         const char *ids[4];
         for (int i = 0; i < 4; i++)
             ids[i] = (const char *)sqlite3_column_text(q, 2 + i);
-        add_row(st, sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1), ids);
+        add_row(st, sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1), ids,
+                (const char *)sqlite3_column_text(q, 6));
     }
     sqlite3_finalize(q);
     return rc == SQLITE_DONE;
 }
 
-/* Write the gathered block's summary (nothing for a block with no rows). */
+typedef struct type_name {
+    const char *name;
+    uint8_t index; /* in type_of */
+} type_name;
+
+/* Order of two names in the open block's list, as SQLite's BINARY collation orders them. */
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(((const type_name *)a)->name, ((const type_name *)b)->name);
+}
+
+/* The gathered block's entries in event_ids and event_types (schema 10). SQLite's own indexes
+ * on the events table rewrote their last leaves and parents in every commit (8 of the 28 pages a
+ * commit wrote, issue #11); these are written once a block, in key order. */
+static bool write_entries(const idsum *st, sqlite3 *db)
+{
+    int64_t first = st->open * STORE_IDSUM_BLOCK;
+    sqlite3_stmt *ids = NULL, *types = NULL;
+    bool ok = sqlite3_prepare_v2(db,
+                                 "INSERT OR REPLACE INTO event_ids (seq, id_d, control_d, leg_d,"
+                                 " key_d) VALUES (?1, ?2, ?3, ?4, ?5)",
+                                 -1, &ids, NULL) == SQLITE_OK
+              && sqlite3_prepare_v2(db,
+                                    "INSERT OR IGNORE INTO event_types (event_type, seq)"
+                                    " VALUES (?1, ?2)",
+                                    -1, &types, NULL) == SQLITE_OK;
+    for (unsigned k = 0; ok && k < STORE_IDSUM_BLOCK; k++) {
+        if (!(st->seen[k / 8] & (1u << (k % 8))))
+            continue;
+        sqlite3_bind_int64(ids, 1, first + k);
+        for (int i = 0; i < 4; i++) {
+            if (st->present[k] & (1u << i))
+                sqlite3_bind_int(ids, 2 + i, st->digest[k][i]);
+            else
+                sqlite3_bind_null(ids, 2 + i);
+        }
+        ok = sqlite3_step(ids) == SQLITE_DONE;
+        sqlite3_reset(ids);
+    }
+    /* Each type's events together, types in name order: appended where each type's run ends.
+     * A block whose types did not all fit in memory takes them from its rows. */
+    if (ok && st->types_spilled)
+        ok = store_sqlite_run_int(db,
+                                  "INSERT OR IGNORE INTO event_types (event_type, seq)"
+                                  " SELECT event_type, seq FROM events WHERE seq BETWEEN ?1 AND ?2"
+                                  " AND event_type IS NOT NULL ORDER BY 1, 2",
+                                  first, first + STORE_IDSUM_BLOCK - 1, NULL);
+    type_name order[UINT8_MAX];
+    size_t at = 0;
+    for (unsigned i = 0; i < st->ntypes; i++) {
+        order[i] = (type_name){.name = st->types + at, .index = (uint8_t)(i + 1)};
+        at += strlen(order[i].name) + 1;
+    }
+    if (!st->types_spilled && st->ntypes > 0)
+        qsort(order, st->ntypes, sizeof order[0], by_name);
+    for (unsigned n = 0; ok && !st->types_spilled && n < st->ntypes; n++) {
+        sqlite3_bind_text(types, 1, order[n].name, -1, SQLITE_STATIC);
+        for (unsigned k = 0; ok && k < STORE_IDSUM_BLOCK; k++) {
+            if (st->type_of[k] != order[n].index || !(st->seen[k / 8] & (1u << (k % 8))))
+                continue;
+            sqlite3_bind_int64(types, 2, first + k);
+            ok = sqlite3_step(types) == SQLITE_DONE;
+            sqlite3_reset(types);
+        }
+    }
+    sqlite3_finalize(ids);
+    sqlite3_finalize(types);
+    return ok;
+}
+
+/* Write the gathered block's summary and entries (nothing for a block with no rows). */
 static bool write_summary(const idsum *st, sqlite3 *db)
 {
     if (st->seen_count == 0)
@@ -178,7 +312,7 @@ static bool write_summary(const idsum *st, sqlite3 *db)
     }
     sqlite3_finalize(b);
     sqlite3_finalize(f);
-    return ok;
+    return ok && write_entries(st, db);
 }
 
 /* Summarise, from their rows, the blocks from the one after the highest summary up to (not
@@ -211,8 +345,15 @@ static bool drop_summaries(sqlite3 *db, bool from_up, int64_t block)
                                          "DELETE FROM id_blocks WHERE block >= ?1"};
     static const char *const blooms[] = {"DELETE FROM id_bloom WHERE slice = ?1 AND block < ?2",
                                          "DELETE FROM id_bloom WHERE slice = ?1 AND block >= ?2"};
+    /* The entries go with the summaries from a block up (reopen: a seq reused may name an event
+     * of another type now); below, prune has deleted those of the events it deleted. */
+    int64_t first = block * STORE_IDSUM_BLOCK;
     sqlite3_stmt *st = NULL;
-    bool ok = store_sqlite_run_int(db, blocks[from_up], block, 0, NULL)
+    bool ok = (!from_up
+               || (store_sqlite_run_int(db, "DELETE FROM event_ids WHERE seq >= ?1", first, 0, NULL)
+                   && store_sqlite_run_int(db, "DELETE FROM event_types WHERE seq >= ?1", first, 0,
+                                           NULL)))
+              && store_sqlite_run_int(db, blocks[from_up], block, 0, NULL)
               && sqlite3_prepare_v2(db, blooms[from_up], -1, &st, NULL) == SQLITE_OK;
     for (int i = 0; ok && i < STORE_IDSUM_SLICES; i++) {
         sqlite3_bind_int(st, 1, i);
@@ -250,7 +391,8 @@ void idsum_forget(idsum *st)
     st->valid = false;
 }
 
-bool idsum_row(idsum *st, sqlite3 *db, int64_t seq, int64_t received_us, const char *const ids[4])
+bool idsum_row(idsum *st, sqlite3 *db, int64_t seq, int64_t received_us, const char *const ids[4],
+               const char *type)
 {
     int64_t block = seq / STORE_IDSUM_BLOCK;
     if (st->valid && !st->checked) {
@@ -278,7 +420,7 @@ bool idsum_row(idsum *st, sqlite3 *db, int64_t seq, int64_t received_us, const c
             return false;
         start(st, block);
     }
-    add_row(st, seq, received_us, ids);
+    add_row(st, seq, received_us, ids, type);
     return true;
 }
 

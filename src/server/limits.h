@@ -68,6 +68,9 @@
 #define STORE_IDSUM_SLICE_BYTES 640       /* 32 x 640 B = 160 Kbit per block of up to 4 x 4,096
                                            * ids: 10 bits an id, under 1% false yeses */
 #define STORE_IDSUM_PROBES 6              /* bits set per id, all in its slice */
+#define STORE_IDSUM_TYPE_BYTES 4096       /* the open block's event types, each once, kept for its
+                                           * event_types entries; more (types of 4 KiB in all, or
+                                           * over 255 of them) and they are read back from rows */
 #define STORE_DEDUPE_PENDING 65536        /* keys of the newest events kept in memory (dedupe.h)
                                            * before they move into event_keys: 16 B each, and
                                            * the fewer, the more pages a move dirties per key */

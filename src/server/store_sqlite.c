@@ -209,7 +209,7 @@ static store_outcome sq_event_upsert(store_conn *c, const store_record *r)
     int64_t seq = sqlite3_last_insert_rowid(s->db);
     const char *ids[4] = {r->id, r->call_control_id, r->call_leg_id, r->call_session_id};
     return rc == SQLITE_DONE && dedupe_add(s->dd, key, seq)
-                   && idsum_row(s->ids, s->db, seq, r->received_at_us, ids)
+                   && idsum_row(s->ids, s->db, seq, r->received_at_us, ids, r->event_type)
                    && queue_deliveries(s, r, seq)
                ? STORE_NEW
                : STORE_FAILED;
@@ -349,6 +349,11 @@ static bool sq_prune_batch(store_conn *c, int64_t before_us, int limit, bool dry
     *removed = ok ? (long)sqlite3_changes(db) : 0;
     return ok && (*removed == 0
                   || (sqlite3_exec(db,
+                                   "DELETE FROM event_ids WHERE seq IN"
+                                   " (SELECT seq FROM temp.prune_seq);"
+                                   "DELETE FROM event_types WHERE (event_type, seq) IN (SELECT"
+                                   " event_type, seq FROM events WHERE seq IN (SELECT seq FROM"
+                                   " temp.prune_seq) AND event_type IS NOT NULL);"
                                    "DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM"
                                    " deliveries WHERE event_seq IN (SELECT seq FROM temp.prune_seq));"
                                    "DELETE FROM deliveries WHERE event_seq IN"
@@ -620,7 +625,8 @@ void store_sqlite_close(store_conn *c)
  * deduplication keys (dedupe_open: all of them into event_keys after that upgrade). */
 static bool catch_up(sqlite_conn *s, char *err, size_t errlen)
 {
-    bool ok = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK
+    bool ok = idsum_register(s->db)
+              && sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK
               && idsum_catch_up(s->db)
               && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
     if (!ok) {

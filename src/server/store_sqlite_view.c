@@ -21,20 +21,26 @@
 #define TIME(col) "strftime('%Y-%m-%dT%H:%M:%fZ', " col " / 1e6, 'unixepoch')"
 #define RECEIVED TIME("received_at_us")
 
+/* The first seq not in a summarised block: events from it up have no summary, digests or type
+ * entries yet (idsum.h), and are read from their rows. */
+#define OPEN_SEQS                                                                                  \
+    "(SELECT (coalesce(max(block), -1) + 1) * " HK_STR(STORE_IDSUM_BLOCK) " FROM id_blocks)"
+
 /* The seqs of the events that may hold id p (schema 8, idsum.h): the blocks whose summary may
- * hold it, each scanned over its received times on the received-time index (comparing the ids'
- * last six characters there, reading a row only when they match), and the newest events, not
- * summarised yet, by seq. MATCH is the test on those rows; TAILS its test on the index. */
-#define IDSUM_SEQS(p, TAILS, MATCH)                                                                \
-    "SELECT e.seq FROM id_blocks AS b JOIN events AS e INDEXED BY events_by_received"             \
-    " ON e.received_at_us BETWEEN b.lo_us AND b.hi_us"                                            \
+ * hold it, each scanned in event_ids (comparing the ids' digests there, reading a row only when
+ * one matches; schema 10), and the newest events, not summarised yet, by seq. MATCH is the test
+ * on those rows; DIGESTS its test on event_ids (t). */
+#define IDSUM_SEQS(p, DIGESTS, MATCH)                                                              \
+    "SELECT e.seq FROM id_blocks AS b JOIN event_ids AS t ON t.seq BETWEEN b.block * "            \
+    HK_STR(STORE_IDSUM_BLOCK) " AND b.block * " HK_STR(STORE_IDSUM_BLOCK) " + "                   \
+    HK_STR(STORE_IDSUM_BLOCK) " - 1 JOIN events AS e ON e.seq = t.seq"                            \
     " WHERE b.block IN (SELECT block FROM id_bloom WHERE slice = hookd_idsum_slice(" p ")"        \
-    " AND hookd_idsum_has(bits, " p ")) AND " TAILS " AND " MATCH                                 \
-    " UNION SELECT seq FROM events AS e WHERE seq >= (SELECT (coalesce(max(block), -1) + 1) * "   \
-    HK_STR(STORE_IDSUM_BLOCK) " FROM id_blocks) AND " MATCH
+    " AND hookd_idsum_has(bits, " p ")) AND " DIGESTS " AND " MATCH                               \
+    " UNION SELECT seq FROM events AS e WHERE seq >= " OPEN_SEQS " AND " MATCH
+#define DIGEST(p) "hookd_idsum_digest(" p ")"
 
 /* Events by id alone. */
-#define SEQS_OF_ID(p) IDSUM_SEQS(p, "e.id_tail = substr(" p ", -6)", "e.id = " p)
+#define SEQS_OF_ID(p) IDSUM_SEQS(p, "t.id_d = " DIGEST(p), "e.id = " p)
 #define BY_ID(p) "seq IN (" SEQS_OF_ID(p) ")"
 #define EVENTS_BY_ID " FROM events WHERE " BY_ID("?1")
 
@@ -43,9 +49,9 @@
  * index on call_key). */
 #define CALL_OF(p)                                                                                 \
     "coalesce((SELECT call_key FROM events WHERE seq IN ("                                        \
-    IDSUM_SEQS(p, "e.key_tail = substr(" p ", -6)", "e.call_key = " p) ") LIMIT 1),"              \
+    IDSUM_SEQS(p, "t.key_d = " DIGEST(p), "e.call_key = " p) ") LIMIT 1),"                        \
     " (SELECT call_key FROM events WHERE seq IN ("                                                \
-    IDSUM_SEQS(p, "(e.control_tail = substr(" p ", -6) OR e.leg_tail = substr(" p ", -6))",       \
+    IDSUM_SEQS(p, DIGEST(p) " IN (t.control_d, t.leg_d)",                                       \
                p " IN (e.call_control_id, e.call_leg_id)")                                        \
     ") ORDER BY received_at_us DESC LIMIT 1))"
 
@@ -53,13 +59,31 @@
 #define THE_CALL "(SELECT key FROM k)"
 #define CALL_SEQS(p)                                                                               \
     "WITH k(key) AS MATERIALIZED (SELECT " CALL_OF(p) ") "                                        \
-    IDSUM_SEQS(THE_CALL, "e.key_tail = substr(" THE_CALL ", -6)", "e.call_key = " THE_CALL)
+    IDSUM_SEQS(THE_CALL, "t.key_d = " DIGEST(THE_CALL), "e.call_key = " THE_CALL)
 
 /* {{N ...}}: kept only when parameter N is given (see expand()), so that SQLite plans each filter
  * on its index; "?N IS NULL OR ..." would be planned as a scan whatever N holds. */
-#define EVENTS_WHERE                                                                               \
-    " FROM events WHERE {{1 event_type = ?1 AND}} {{2 seq IN (" CALL_SEQS("?2") ") AND}}"         \
-    " received_at_us >= CAST(?3 AS INTEGER) {{4 AND endpoint = ?4}}"
+#define EVENTS_FILTERS                                                                             \
+    " {{2 e.seq IN call_seqs AND}} e.received_at_us >= CAST(?3 AS INTEGER)"                       \
+    " {{4 AND e.endpoint = ?4}}"
+
+/* The seqs of the events that pass FILTERS and are of type ?1 if it is given, as "s", then TAIL
+ * (an ORDER BY s DESC and a LIMIT, or a LIMIT): of a type, the events of the summarised blocks
+ * through event_types and the newest ones from their rows (schema 10; a compound whose two arms
+ * SQLite merges in seq order, so that the newest N cost N lookups, however common the type);
+ * without one, every event from its row (the second arm finds nothing). The call's seqs (?2)
+ * are found once for both arms. */
+#define MATCHING(FILTERS, TAIL)                                                                    \
+    "{{2 WITH call_seqs AS MATERIALIZED (" CALL_SEQS("?2") ") }}"                                 \
+    "SELECT e.seq AS s FROM events AS e WHERE {{1 e.seq >= " OPEN_SEQS                            \
+    " AND e.event_type = ?1 AND}} " FILTERS                                                        \
+    " UNION ALL SELECT t.seq FROM event_types AS t JOIN events AS e ON e.seq = t.seq"             \
+    " WHERE t.event_type = ?1 AND t.seq < " OPEN_SEQS " AND " FILTERS TAIL
+
+/* The events of one type, old and new alike (schema 10, as MATCHING). */
+#define OF_TYPE(T)                                                                                 \
+    "seq IN (SELECT seq FROM event_types WHERE event_type = " T " UNION ALL SELECT seq FROM"      \
+    " events WHERE seq >= " OPEN_SEQS " AND event_type = " T ")"
 
 #define CONSOLE_EVENT                                                                              \
     "seq, id, endpoint, event_type, occurred_at, " RECEIVED " AS received_at, call_control_id,"   \
@@ -81,9 +105,12 @@ static const char *const reports[] = {
         "SELECT " RECEIVED " AS received_at, coalesce(event_type, '-') AS event_type, id,"
         " coalesce(call_session_id, call_control_id) AS call,"
         " coalesce(failure_cause, hangup_cause) AS cause, attempts, parse_status AS parse"
-        EVENTS_WHERE " ORDER BY seq DESC LIMIT CAST(?5 AS INTEGER)",
+        " FROM events WHERE seq IN (SELECT s FROM ("
+        MATCHING(EVENTS_FILTERS, " ORDER BY s DESC LIMIT CAST(?5 AS INTEGER)")
+        ")) ORDER BY seq DESC",
     [REPORT_EVENTS_COUNT] =
-        "SELECT count(*) AS count FROM (SELECT 1" EVENTS_WHERE " LIMIT " HK_STR(STORE_COUNT_CAP) " + 1) AS c",
+        "SELECT count(*) AS count FROM ("
+        MATCHING(EVENTS_FILTERS, " LIMIT " HK_STR(STORE_COUNT_CAP) " + 1") ") AS c",
     [REPORT_EVENT_FIELDS] =
         "SELECT key AS field, value FROM (SELECT seq, json_object("
         "'id', id, 'endpoint', endpoint, 'scheme', scheme, 'event_type', event_type,"
@@ -119,7 +146,7 @@ static const char *const reports[] = {
         " GROUP BY 1 ORDER BY 2 DESC, 1",
     [REPORT_STATS_BY_CAUSE] =
         "SELECT coalesce(failure_cause, '-') AS failure_cause, count(*) AS events FROM events"
-        " WHERE event_type = 'siprec.failed' AND received_at_us >= CAST(?1 AS INTEGER)"
+        " WHERE " OF_TYPE("'siprec.failed'") " AND received_at_us >= CAST(?1 AS INTEGER)"
         " GROUP BY 1 ORDER BY 2 DESC, 1",
     [REPORT_STATS_PER_HOUR] =
         "SELECT strftime('%Y-%m-%dT%H:00Z', received_at_us / 1000000, 'unixepoch') AS hour,"
@@ -146,10 +173,10 @@ static const char *const reports[] = {
         " AND received_at_us >= CAST(coalesce(?2, 0) AS INTEGER)"
         " AND (?3 IS NULL OR received_at_us < CAST(?3 AS INTEGER)) ORDER BY seq",
     [REPORT_CONSOLE_EVENTS] =
-        "SELECT " CONSOLE_EVENT EVENTS_WHERE
-        " {{6 AND received_at_us < CAST(?6 AS INTEGER)}}"
-        " {{7 AND parse_status = ?7}} {{8 AND seq < CAST(?8 AS INTEGER)}}"
-        " ORDER BY seq DESC LIMIT CAST(?5 AS INTEGER)",
+        "SELECT " CONSOLE_EVENT " FROM events WHERE seq IN (SELECT s FROM ("
+        MATCHING(EVENTS_FILTERS " {{6 AND e.received_at_us < CAST(?6 AS INTEGER)}}"
+                 " {{7 AND e.parse_status = ?7}} {{8 AND e.seq < CAST(?8 AS INTEGER)}}",
+                 " ORDER BY s DESC LIMIT CAST(?5 AS INTEGER)") ")) ORDER BY seq DESC",
     [REPORT_CONSOLE_CALL] =
         "SELECT " CONSOLE_EVENT ", call_leg_id, coalesce(occurred_at_us, received_at_us) AS t_us"
         " FROM events WHERE seq IN (" CALL_SEQS("?1") ") ORDER BY t_us, seq LIMIT 5000",
@@ -617,7 +644,8 @@ bool store_sqlite_import(store_conn *c, store_next_fn *next, void *ctx, store_im
             out->added++;
             int64_t seq = sqlite3_last_insert_rowid(s->db);
             const char *idv[4] = {r.id, r.call_control_id, r.call_leg_id, r.call_session_id};
-            ok = dedupe_add(dd, key, seq) && idsum_row(ids, s->db, seq, r.received_at_us, idv);
+            ok = dedupe_add(dd, key, seq)
+                 && idsum_row(ids, s->db, seq, r.received_at_us, idv, r.event_type);
         }
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);

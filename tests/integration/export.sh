@@ -50,7 +50,7 @@ if [ "$STORE" = sqlite ]; then
 M="$TMP/m/hookd.db"
 expect_exit 0 "hookd migrate creates a store" "$HOOKD" migrate --db "$M"
 expect_match "$TMP/out" "^sqlite:$M: schema up to date$" "  and says so"
-expect_eq "$(sqlite3 "$M" 'PRAGMA user_version')" 9 "  at the current schema"
+expect_eq "$(sqlite3 "$M" 'PRAGMA user_version')" 10 "  at the current schema"
 expect_eq "$(sqlite3 "$M" 'PRAGMA page_size')" 2048 "  with 2 KiB pages (a new store)"
 sqlite3 "$TMP/k4.db" 'PRAGMA page_size = 4096; PRAGMA journal_mode = WAL' >/dev/null
 expect_exit 0 "a file already in 4 KiB pages is made a store" "$HOOKD" migrate --db "$TMP/k4.db"
@@ -60,7 +60,7 @@ expect_eq "$(sqlite3 "$TMP/k4.db" 'PRAGMA page_size')/$(sqlite3 "$TMP/k4.db" 'SE
 expect_exit 0 "hookd migrate again" "$HOOKD" migrate --db "$M"
 sqlite3 "$M" 'PRAGMA user_version = 99'
 expect_exit 1 "a store newer than this hookd is refused" "$HOOKD" migrate --db "$M"
-expect_match "$TMP/err" 'schema version 99; this hookd knows up to 9' "  with both versions"
+expect_match "$TMP/err" 'schema version 99; this hookd knows up to 10' "  with both versions"
 
 # A store of schema 5 (the events table with UNIQUE (id, endpoint) and the two call indexes, as
 # hookd 0.1 before issue #11 made it), holding events and a delivery, is upgraded in place.
@@ -78,7 +78,8 @@ sqlite3 "$U" "PRAGMA foreign_keys = OFF; BEGIN;
     last_received_at_us, call_control_id, call_session_id, call_leg_id, connection_id, failure_cause, hangup_cause,
     attempts, meta_attempt, delivered_to, remote_addr, content_type, parse_status, parse_error, body FROM events;
   DROP TABLE events; ALTER TABLE events_v5 RENAME TO events; DROP TABLE id_blocks; DROP TABLE id_bloom;
-  DROP TABLE event_keys; DROP TABLE dedupe_state; DELETE FROM sqlite_sequence;
+  DROP TABLE event_keys; DROP TABLE dedupe_state; DROP TABLE event_types; DROP TABLE event_ids;
+  DELETE FROM sqlite_sequence;
   CREATE INDEX events_by_type ON events (event_type, received_at_us);
   CREATE INDEX events_by_session ON events (call_session_id, occurred_at_us);
   CREATE INDEX events_by_control ON events (call_control_id, occurred_at_us);
@@ -88,15 +89,15 @@ sqlite3 "$U" "PRAGMA foreign_keys = OFF; BEGIN;
   PRAGMA user_version = 5; COMMIT;"
 before=$(sqlite3 "$U" "SELECT seq, $cols FROM events ORDER BY seq" | md5sum)
 expect_exit 1 "a read that needs the newer schema, before the store is migrated" "$HOOKD" events show some-id --db "$U"
-expect_match "$TMP/err" 'the store is at schema version 5 and this hookd reads 9: run hookd migrate on it, or restart hookd serve' "  says so, not just \"no such table\""
+expect_match "$TMP/err" 'the store is at schema version 5 and this hookd reads 10: run hookd migrate on it, or restart hookd serve' "  says so, not just \"no such table\""
 expect_exit 0 "  a backup still works on it (before an upgrade)" "$HOOKD" backup --to "$TMP/u-before.db" --db "$U"
 expect_eq "$(sqlite3 "$U" 'PRAGMA user_version')" 5 "  and neither migrated it"
 expect_exit 0 "a store of schema 5 is upgraded by hookd migrate" "$HOOKD" migrate --db "$U"
-expect_eq "$(sqlite3 "$U" 'PRAGMA user_version')/$(sqlite3 "$U" 'PRAGMA integrity_check')/$(sqlite3 "$U" 'PRAGMA foreign_key_check' | wc -l)" "9/ok/0" \
-  "  to 9, intact, every delivery's event still there"
+expect_eq "$(sqlite3 "$U" 'PRAGMA user_version')/$(sqlite3 "$U" 'PRAGMA integrity_check')/$(sqlite3 "$U" 'PRAGMA foreign_key_check' | wc -l)" "10/ok/0" \
+  "  to 10, intact, every delivery's event still there"
 expect_eq "$(sqlite3 "$U" "SELECT seq, $cols FROM events ORDER BY seq" | md5sum)" "$before" "  every event kept as it was, seq included"
 expect_eq "$(sqlite3 "$U" "SELECT group_concat(name, ' ') FROM (SELECT name FROM pragma_index_list('events') ORDER BY name)")" \
-  "events_by_received events_by_type" "  with no index keyed by a random id (schema 9)"
+  "events_by_received" "  with no index but the received time's (schema 10; none keyed by a random id since 9)"
 "$HOOKD" events export --db "$U" >"$TMP/u-all.jsonl" 2>/dev/null
 expect_exit 0 "  importing every event again" "$HOOKD" events import "$TMP/u-all.jsonl" --db "$U"
 expect_match "$TMP/out" "^imported 0 events \\($(sqlite3 "$U" 'SELECT count(*) FROM events') were stored already\\)$" "  finds every one of them stored (schema 9 deduplicates without an index)"
@@ -108,9 +109,9 @@ cp "$TMP/out" "$TMP/by-session"
 expect_exit 0 "  and by the call's control id (found from the newest event back)" "$HOOKD" calls show "$control" --db "$U" --json
 expect_eq "$(md5sum <"$TMP/out")" "$(md5sum <"$TMP/by-session")" "  the same timeline"
 expect_eq "$(sqlite3 "$U" "SELECT group_concat(name, ' ') FROM pragma_index_info('events_by_received')")" \
-  "received_at_us id_tail control_tail leg_tail key_tail" "  the received-time index carries the ids' tails (schema 7, the call's since 9)"
-# Schema 7 finds an id, a control id or a leg id by its last six characters, then compares the
-# whole: ids that share a tail must not be mistaken for one another.
+  "received_at_us" "  the received-time index holds the time alone (schema 10: the ids' digests are in event_ids)"
+# Schema 7 found an id, a control id or a leg id by its last six characters, schema 10 by its
+# digest, then compares the whole: ids that share a tail must not be mistaken for one another.
 sqlite3 "$U" "INSERT INTO events (id, endpoint, scheme, event_type, received_at_us, last_received_at_us,
     call_session_id, call_control_id, call_leg_id, parse_status, body) VALUES
   ('evt-a-same6', 'telnyx', 'telnyx', 'call.initiated', 1700000000000001, 1700000000000001, 'sess-one', 'v3:one-tail01', 'leg-one-tail02', 'parsed', '{\"n\":1}'),
@@ -144,6 +145,14 @@ for id in bulk-1 bulk-4000 bulk-8100 bulk-10100 evt-a-same6; do
   expect_eq "$(grep -c "\"$id\"" "$TMP/out")" 1 "    that event"
 done
 expect_exit 1 "  an absent id is not" "$HOOKD" events show bulk-10101 --db "$U"
+# Schema 10: events of a type come from event_types in the summarised blocks and from their rows
+# in the newest; one list crosses both, newest first.
+expect_eq "$(sqlite3 "$U" 'SELECT count(*) FROM event_types WHERE event_type = "bulk.test"')" \
+  "$(sqlite3 "$U" 'SELECT count(*) FROM events WHERE event_type = "bulk.test" AND seq < (SELECT (max(block) + 1) * 4096 FROM id_blocks)')" \
+  "  event_types holds the type of every summarised event"
+expect_exit 0 "events list --type over summarised and newer events" "$HOOKD" events list --type bulk.test --limit 20000 --json --db "$U"
+expect_eq "$(grep -o '"id": "bulk-[0-9]*"' "$TMP/out" | sed -n '1p;$p' | tr '\n' ' ')$(grep -c '"id": "bulk-' "$TMP/out")" \
+  '"id": "bulk-10100" "id": "bulk-1" 10100' "  every one of them, newest first"
 for q in v3:one-tail01 leg-one-tail02; do
   expect_exit 0 "  calls show $q through the summaries" "$HOOKD" calls show "$q" --db "$U" --json
   expect_eq "$(grep -c evt-a-same6 "$TMP/out")/$(grep -c evt-b-same6 "$TMP/out")" "1/0" "    the call it belongs to"

@@ -30,7 +30,7 @@ kill -TERM "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null
 expect_eq "$started" 6 "six processes opening one new store at once all start"
 expect_no_match <(cat "$TMP"/race.*.log) 'cannot open the store' "none of them found the store locked"
 expect_no_match <(cat "$TMP"/race.*.log) 'migration|already exists' "none of them failed a migration"
-expect_eq "$(sqlite3 "$TMP/race/hookd.db" 'PRAGMA user_version')" 9 "the store is at schema version 9"
+expect_eq "$(sqlite3 "$TMP/race/hookd.db" 'PRAGMA user_version')" 10 "the store is at schema version 10"
 
 # --- 6 + 7. a long load with dispatch, sampling the WAL ---------------------------------------
 cat >"$TMP/ordered.sh" <<SH

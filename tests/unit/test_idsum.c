@@ -41,6 +41,7 @@ static int setup(void **state)
     assert_int_equal(sqlite3_open(f.path, &f.db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(f.db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL), SQLITE_OK);
     assert_true(schema_migrate(f.db, err, sizeof err));
+    assert_true(idsum_register(f.db));
     char url[80];
     snprintf(url, sizeof url, "sqlite:%s", f.path);
     assert_true(store_sqlite_view_open(url, false, &f.view, err, sizeof err));
@@ -69,37 +70,53 @@ static void exec(sqlite3 *db, const char *sql)
         fail_msg("%s: %s", sql, msg);
 }
 
+/* The type of event k: one of TYPES names, or none (an unparsed event) for every 13th; with
+ * distinct_types, a type of its own. */
+#define TYPES 5
+static bool distinct_types;
+static const char *type_of(int k, char *buf, size_t len)
+{
+    if (k % 13 == 0)
+        return NULL;
+    snprintf(buf, len, distinct_types ? "many-%d" : "type-%d", distinct_types ? k : k % TYPES);
+    return buf;
+}
+
 /* Insert events n of [from, to) as the writer does: a row, then idsum_row with its seq; each
- * event k has id evt-k, control id ctl-k, leg id leg-k, call sess-k, received at 1e15 + k. With
- * st NULL, no summary is kept (a store filled by other means). */
+ * event k has id evt-k, control id ctl-k, leg id leg-k, call sess-k (none for every 17th, so
+ * its call key is its control id), type type_of(k), received at 1e15 + k. With st NULL, no
+ * summary is kept (a store filled by other means). */
 static void insert_range(sqlite3 *db, idsum *st, int from, int to)
 {
     sqlite3_stmt *ins = NULL;
     assert_int_equal(sqlite3_prepare_v2(db,
                                         "INSERT INTO events (id, endpoint, scheme, received_at_us,"
                                         " last_received_at_us, call_session_id, call_control_id,"
-                                        " call_leg_id, parse_status, body)"
-                                        " VALUES (?1, 'telnyx', 'telnyx', ?2, ?2, ?3, ?4, ?5,"
+                                        " call_leg_id, event_type, parse_status, body)"
+                                        " VALUES (?1, 'telnyx', 'telnyx', ?2, ?2, ?3, ?4, ?5, ?6,"
                                         " 'parsed', '{}')",
                                         -1, &ins, NULL),
                      SQLITE_OK);
     for (int k = from; k < to; k++) {
-        char id[32], sess[32], ctl[32], leg[32];
+        char id[32], sess[32], ctl[32], leg[32], tbuf[32];
         snprintf(id, sizeof id, "evt-%d", k);
         snprintf(sess, sizeof sess, "sess-%d", k);
         snprintf(ctl, sizeof ctl, "ctl-%d", k);
         snprintf(leg, sizeof leg, "leg-%d", k);
+        const char *type = type_of(k, tbuf, sizeof tbuf);
+        const char *session = k % 17 == 0 ? NULL : sess;
         int64_t at = 1000000000000000LL + k;
         sqlite3_bind_text(ins, 1, id, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(ins, 2, at);
-        sqlite3_bind_text(ins, 3, sess, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(ins, 3, session, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(ins, 4, ctl, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(ins, 5, leg, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(ins, 6, type, -1, SQLITE_TRANSIENT);
         assert_int_equal(sqlite3_step(ins), SQLITE_DONE);
         sqlite3_reset(ins);
         if (st != NULL) {
-            const char *ids[4] = {id, ctl, leg, sess};
-            assert_true(idsum_row(st, db, sqlite3_last_insert_rowid(db), at, ids));
+            const char *ids[4] = {id, ctl, leg, session};
+            assert_true(idsum_row(st, db, sqlite3_last_insert_rowid(db), at, ids, type));
         }
     }
     sqlite3_finalize(ins);
@@ -152,10 +169,69 @@ static int64_t one_int(const char *sql)
     return v;
 }
 
+/* Rows of a report with all its parameters. */
+static int report_rows_n(store_report which, const char *const *params, size_t n)
+{
+    int rows = 0;
+    assert_true(store_sqlite_report(f.view, which, params, n, count_row, &rows));
+    return rows;
+}
+
+static bool keep_count(void *ctx, size_t ncol, const char *const *names, const store_value *v)
+{
+    (void)ncol;
+    (void)names;
+    *(int64_t *)ctx = v[0].type == STORE_INT ? v[0].i : -1;
+    return true;
+}
+
+/* Schema 10's entries say what the rows say: every event of a summarised block has its digests
+ * in event_ids and, if it has a type, its entry in event_types; no entry names a row of another
+ * type; and events list (and its count) by each type, and by none, finds exactly the events of
+ * that type, summarised or not (the two arms of MATCHING). */
+static void assert_entries_match(void)
+{
+    static const char *const checks[] = {
+        ("SELECT count(*) FROM events AS e WHERE seq < (SELECT (coalesce(max(block), -1) + 1) * "
+         HK_STR(STORE_IDSUM_BLOCK) " FROM id_blocks) AND NOT EXISTS (SELECT 1 FROM event_ids AS i"
+         " WHERE i.seq = e.seq AND i.id_d IS hookd_idsum_digest(e.id)"
+         " AND i.control_d IS hookd_idsum_digest(e.call_control_id)"
+         " AND i.leg_d IS hookd_idsum_digest(e.call_leg_id)"
+         " AND i.key_d IS hookd_idsum_digest(e.call_key))"),
+        ("SELECT count(*) FROM events AS e WHERE seq < (SELECT (coalesce(max(block), -1) + 1) * "
+         HK_STR(STORE_IDSUM_BLOCK) " FROM id_blocks) AND event_type IS NOT NULL"
+         " AND (event_type, seq) NOT IN (SELECT event_type, seq FROM event_types)"),
+        ("SELECT count(*) FROM event_types AS t JOIN events AS e USING (seq)"
+         " WHERE e.event_type IS NOT t.event_type"),
+    };
+    for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
+        int64_t bad = one_int(checks[i]);
+        if (bad != 0)
+            fail_msg("%lld rows fail: %s", (long long)bad, checks[i]);
+    }
+    for (int t = -1; t < TYPES; t++) {
+        char type[32], sql[160];
+        snprintf(type, sizeof type, "type-%d", t);
+        if (t < 0)
+            snprintf(sql, sizeof sql, "SELECT count(*) FROM events");
+        else
+            snprintf(sql, sizeof sql, "SELECT count(*) FROM events WHERE event_type = '%s'", type);
+        int64_t want = one_int(sql), counted = -1;
+        const char *params[] = {t < 0 ? NULL : type, NULL, "0", NULL, "1000000"};
+        assert_true(store_sqlite_report(f.view, REPORT_EVENTS_COUNT, params, 4, keep_count,
+                                        &counted));
+        int listed = report_rows_n(REPORT_EVENTS_LIST, params, 5);
+        if (listed != want || counted != (want > STORE_COUNT_CAP ? STORE_COUNT_CAP + 1 : want))
+            fail_msg("%s: %lld events, %d listed, %lld counted", t < 0 ? "no type" : type,
+                     (long long)want, listed, (long long)counted);
+    }
+}
+
 /* Every event of [from, to) found by id, and its call by control and by leg id (every 61st, and
- * each block's edges). */
+ * each block's edges); and the entries as the rows say. */
 static void assert_all_found(int from, int to)
 {
+    assert_entries_match();
     for (int k = from; k < to; k++) {
         int s = k + 1; /* seq of event k when seqs started at 1 with event 0 */
         if (k % 61 != 0 && s % B > 1 && s % B < B - 1 && k != to - 1)
@@ -242,6 +318,7 @@ static idsum *open_other(sqlite3 **other)
 {
     assert_int_equal(sqlite3_open(f.path, other), SQLITE_OK);
     sqlite3_busy_timeout(*other, 5000);
+    assert_true(idsum_register(*other));
     idsum *theirs = calloc(1, sizeof *theirs);
     assert_non_null(theirs);
     return theirs;
@@ -364,6 +441,43 @@ static void a_store_filled_without_summaries_is_caught_up(void **state)
     assert_all_found(0, 6 * B + 50);
 }
 
+/* A block of more types than the writer keeps in memory (255, or 4 KiB of names) takes its
+ * event_types entries from its rows; so does one whose type is longer than that on its own. */
+static void a_block_of_many_types_takes_them_from_its_rows(void **state)
+{
+    (void)state;
+    distinct_types = false;
+    write_events(f.db, &f.ids, 0, B - 1);
+    distinct_types = true;
+    write_events(f.db, &f.ids, B - 1, 2 * B + 1); /* block 1: a type for each event */
+    distinct_types = false;
+    assert_int_equal(one_int("SELECT count(*) FROM id_blocks"), 2);
+    assert_int_equal(one_int("SELECT count(*) FROM event_types WHERE event_type LIKE 'many-%'"),
+                     one_int("SELECT count(*) FROM events WHERE event_type LIKE 'many-%'"
+                             " AND seq < 2 * " HK_STR(STORE_IDSUM_BLOCK)));
+    const char *params[] = {"many-5000", NULL, "0", NULL, "10"};
+    assert_int_equal(report_rows_n(REPORT_EVENTS_LIST, params, 5), 1);
+    /* a type of 5,000 characters */
+    char *longest = malloc(5001);
+    assert_non_null(longest);
+    memset(longest, 'x', 5000);
+    longest[5000] = '\0';
+    char sql[160];
+    snprintf(sql, sizeof sql, "UPDATE events SET event_type = ?1 WHERE seq = %d", 2 * B + 5);
+    write_events(f.db, &f.ids, 2 * B + 1, 2 * B + 10);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(f.db, sql, -1, &st, NULL), SQLITE_OK);
+    sqlite3_bind_text(st, 1, longest, -1, SQLITE_TRANSIENT);
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    idsum_forget(&f.ids); /* the row changed behind the writer's back: read block 2 again */
+    write_events(f.db, &f.ids, 2 * B + 10, 3 * B + 10);
+    const char *long_params[] = {longest, NULL, "0", NULL, "10"};
+    assert_int_equal(report_rows_n(REPORT_EVENTS_LIST, long_params, 5), 1);
+    free(longest);
+    assert_all_found(0, 3 * B + 10);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -378,6 +492,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(pruning_everything_starts_over, setup, teardown),
         cmocka_unit_test_setup_teardown(pruning_the_oldest_drops_their_summaries, setup, teardown),
         cmocka_unit_test_setup_teardown(a_store_filled_without_summaries_is_caught_up, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(a_block_of_many_types_takes_them_from_its_rows, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
