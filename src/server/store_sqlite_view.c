@@ -63,22 +63,26 @@
 
 /* {{N ...}}: kept only when parameter N is given (see expand()), so that SQLite plans each filter
  * on its index; "?N IS NULL OR ..." would be planned as a scan whatever N holds. */
-#define EVENTS_FILTERS                                                                             \
-    " {{2 e.seq IN call_seqs AND}} e.received_at_us >= CAST(?3 AS INTEGER)"                       \
+#define EVENTS_FILTERS(seq)                                                                        \
+    " {{2 " seq " IN call_seqs AND}} e.received_at_us >= CAST(?3 AS INTEGER)"                     \
     " {{4 AND e.endpoint = ?4}}"
+#define CONSOLE_FILTERS(seq)                                                                       \
+    EVENTS_FILTERS(seq) " {{6 AND e.received_at_us < CAST(?6 AS INTEGER)}}"                       \
+    " {{7 AND e.parse_status = ?7}} {{8 AND " seq " < CAST(?8 AS INTEGER)}}"
 
 /* The seqs of the events that pass FILTERS and are of type ?1 if it is given, as "s", then TAIL
  * (an ORDER BY s DESC and a LIMIT, or a LIMIT): of a type, the events of the summarised blocks
  * through event_types and the newest ones from their rows (schema 10; a compound whose two arms
  * SQLite merges in seq order, so that the newest N cost N lookups, however common the type);
- * without one, every event from its row (the second arm finds nothing). The call's seqs (?2)
- * are found once for both arms. */
+ * without one, every event from its row (the second arm finds nothing). FILTERS is given the
+ * arm's own seq column, so that a call's seqs (found once for both arms) and the console's
+ * "older than" are looked up in event_types' key, not tested on each of a type's entries. */
 #define MATCHING(FILTERS, TAIL)                                                                    \
     "{{2 WITH call_seqs AS MATERIALIZED (" CALL_SEQS("?2") ") }}"                                 \
     "SELECT e.seq AS s FROM events AS e WHERE {{1 e.seq >= " OPEN_SEQS                            \
-    " AND e.event_type = ?1 AND}} " FILTERS                                                        \
+    " AND e.event_type = ?1 AND}} " FILTERS("e.seq")                                               \
     " UNION ALL SELECT t.seq FROM event_types AS t JOIN events AS e ON e.seq = t.seq"             \
-    " WHERE t.event_type = ?1 AND t.seq < " OPEN_SEQS " AND " FILTERS TAIL
+    " WHERE t.event_type = ?1 AND e.seq < " OPEN_SEQS " AND " FILTERS("t.seq") TAIL
 
 /* The events of one type, old and new alike (schema 10, as MATCHING). */
 #define OF_TYPE(T)                                                                                 \
@@ -174,9 +178,7 @@ static const char *const reports[] = {
         " AND (?3 IS NULL OR received_at_us < CAST(?3 AS INTEGER)) ORDER BY seq",
     [REPORT_CONSOLE_EVENTS] =
         "SELECT " CONSOLE_EVENT " FROM events WHERE seq IN (SELECT s FROM ("
-        MATCHING(EVENTS_FILTERS " {{6 AND e.received_at_us < CAST(?6 AS INTEGER)}}"
-                 " {{7 AND e.parse_status = ?7}} {{8 AND e.seq < CAST(?8 AS INTEGER)}}",
-                 " ORDER BY s DESC LIMIT CAST(?5 AS INTEGER)") ")) ORDER BY seq DESC",
+        MATCHING(CONSOLE_FILTERS, " ORDER BY s DESC LIMIT CAST(?5 AS INTEGER)") ")) ORDER BY seq DESC",
     [REPORT_CONSOLE_CALL] =
         "SELECT " CONSOLE_EVENT ", call_leg_id, coalesce(occurred_at_us, received_at_us) AS t_us"
         " FROM events WHERE seq IN (" CALL_SEQS("?1") ") ORDER BY t_us, seq LIMIT 5000",

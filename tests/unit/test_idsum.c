@@ -224,6 +224,43 @@ static void assert_entries_match(void)
         if (listed != want || counted != (want > STORE_COUNT_CAP ? STORE_COUNT_CAP + 1 : want))
             fail_msg("%s: %lld events, %d listed, %lld counted", t < 0 ? "no type" : type,
                      (long long)want, listed, (long long)counted);
+        /* the console's next page: the events of the type older than the middle one */
+        int64_t middle = one_int("SELECT max(seq) / 2 FROM events");
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM events WHERE seq < %lld%s%s%s",
+                 (long long)middle, t < 0 ? "" : " AND event_type = '", t < 0 ? "" : type,
+                 t < 0 ? "" : "'");
+        char before[32];
+        snprintf(before, sizeof before, "%lld", (long long)middle);
+        const char *page[] = {params[0], NULL, "0", NULL, "1000000", NULL, NULL, before};
+        int64_t older = one_int(sql);
+        int paged = report_rows_n(REPORT_CONSOLE_EVENTS, page, 8);
+        if (paged != older)
+            fail_msg("%s before seq %s: %lld events, %d on the console's page",
+                     t < 0 ? "no type" : type, before, (long long)older, paged);
+    }
+    /* a type and a call together: the call's events of that type, in and out of blocks */
+    int64_t top = one_int("SELECT max(seq) FROM events");
+    for (int64_t seq = 1; seq <= top; seq += top / 7 + 1) {
+        char sql[200];
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) FROM events WHERE seq = %lld AND call_session_id IS NOT NULL"
+                 " AND event_type IS NOT NULL", (long long)seq);
+        if (one_int(sql) == 0)
+            continue;
+        char call[64], type[64];
+        sqlite3_stmt *st = NULL;
+        snprintf(sql, sizeof sql, "SELECT call_session_id, event_type FROM events WHERE seq = %lld",
+                 (long long)seq);
+        assert_int_equal(sqlite3_prepare_v2(f.db, sql, -1, &st, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        snprintf(call, sizeof call, "%s", (const char *)sqlite3_column_text(st, 0));
+        snprintf(type, sizeof type, "%s", (const char *)sqlite3_column_text(st, 1));
+        sqlite3_finalize(st);
+        const char *both[] = {type, call, "0", NULL, "100"};
+        const char *other[] = {"no.such.type", call, "0", NULL, "100"};
+        if (report_rows_n(REPORT_EVENTS_LIST, both, 5) != 1
+            || report_rows_n(REPORT_EVENTS_LIST, other, 5) != 0)
+            fail_msg("seq %lld: events list --type %s --call %s", (long long)seq, type, call);
     }
 }
 
