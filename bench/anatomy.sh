@@ -11,9 +11,10 @@
 #      process down and so change its batching), RSS; then
 #      one perf record of each hookd: CPU per request by library, and the kernel's by system call.
 #   8. Queries on a store of QUERY_EVENTS events (100,000 calls of 10 events, written with SQL):
-#      events list --type (a rare and a common type), calls show (by session and by control id),
-#      events show, before and after; medians of 5 runs of the command, process start included;
-#      and the same store on PostgreSQL (bench/run's throwaway server, when section 5 ran).
+#      events list --type (a rare and a common type, and the commonest with a call), calls show
+#      (by session and by control id), events show, before and after; medians of 5 runs of the
+#      command, process start included; and the same store on PostgreSQL (bench/run's throwaway
+#      server, when section 5 ran).
 # Uses from bench/run: HOOKD, TMP, SECS, CONNS, CEILING, K_public_key, K_private_key, cpu_seconds,
 # json, and SERVER (killed on exit).
 
@@ -232,6 +233,7 @@ queries_bench() {
     ms[$who,4]=$(q_ms "$bin" calls show "v3:ctl-$last_k" --db "$db")
     ms[$who,5]=$(q_ms "$bin" calls show "v3:ctl-$(( QUERY_EVENTS / 20 ))" --db "$db")
     ms[$who,6]=$(q_ms "$bin" events show "$id" --db "$db")
+    ms[$who,7]=$(q_ms "$bin" events list --type call.dtmf.received --call "sess-$(( QUERY_EVENTS / 20 ))" --db "$db")
     rm -f "$db"*
   done
   if [ -n "${PGDIR:-}" ]; then
@@ -258,12 +260,13 @@ queries_bench() {
     ms[pg,4]=$(q_ms "$HOOKD" calls show "v3:ctl-$last_k" --db "$url")
     ms[pg,5]=$(q_ms "$HOOKD" calls show "v3:ctl-$(( QUERY_EVENTS / 20 ))" --db "$url")
     ms[pg,6]=$(q_ms "$HOOKD" events show "$id" --db "$url")
+    ms[pg,7]=$(q_ms "$HOOKD" events list --type call.dtmf.received --call "sess-$(( QUERY_EVENTS / 20 ))" --db "$url")
     psql -X -q -h "$PGDIR" -U hookd -d postgres -c "DROP DATABASE queries" >/dev/null
   fi
   local what=("" "\`events list --type siprec.failed\` (1 event in 100)" "\`events list --type call.hangup\` (1 in 10)"
     "\`calls show SESSION_ID\`" "\`calls show CONTROL_ID\`, the newest call" "\`calls show CONTROL_ID\`, a call half way back"
-    "\`events show ID\`")
-  for i in 1 2 3 4 5 6; do
+    "\`events show ID\`" "\`events list --type call.dtmf.received --call SESSION_ID\` (5 in 10; the call's)")
+  for i in 1 2 3 4 5 6 7; do
     QUERY_ROWS+=("| ${what[$i]} | ${ms[before,$i]:--} | ${ms[after,$i]} | ${ms[pg,$i]:--} |")
   done
 }
