@@ -213,6 +213,14 @@ static bool read_back(idsum *st, sqlite3 *db, int64_t block)
     return rc == SQLITE_DONE;
 }
 
+/* Prepare two statements (both finalized by the caller, prepared or not). */
+static bool prepare_two(sqlite3 *db, const char *sql_a, sqlite3_stmt **a, const char *sql_b,
+                        sqlite3_stmt **b)
+{
+    return sqlite3_prepare_v2(db, sql_a, -1, a, NULL) == SQLITE_OK
+           && sqlite3_prepare_v2(db, sql_b, -1, b, NULL) == SQLITE_OK;
+}
+
 typedef struct type_name {
     const char *name;
     uint8_t index; /* in type_of */
@@ -231,14 +239,12 @@ static bool write_entries(const idsum *st, sqlite3 *db)
 {
     int64_t first = st->open * STORE_IDSUM_BLOCK;
     sqlite3_stmt *ids = NULL, *types = NULL;
-    bool ok = sqlite3_prepare_v2(db,
-                                 "INSERT OR REPLACE INTO event_ids (seq, id_d, control_d, leg_d,"
-                                 " key_d) VALUES (?1, ?2, ?3, ?4, ?5)",
-                                 -1, &ids, NULL) == SQLITE_OK
-              && sqlite3_prepare_v2(db,
-                                    "INSERT OR IGNORE INTO event_types (event_type, seq)"
-                                    " VALUES (?1, ?2)",
-                                    -1, &types, NULL) == SQLITE_OK;
+    bool ok = prepare_two(db,
+                          "INSERT OR REPLACE INTO event_ids (seq, id_d, control_d, leg_d, key_d)"
+                          " VALUES (?1, ?2, ?3, ?4, ?5)",
+                          &ids,
+                          "INSERT OR IGNORE INTO event_types (event_type, seq) VALUES (?1, ?2)",
+                          &types);
     for (unsigned k = 0; ok && k < STORE_IDSUM_BLOCK; k++) {
         if (!(st->seen[k / 8] & (1u << (k % 8))))
             continue;
@@ -289,14 +295,13 @@ static bool write_summary(const idsum *st, sqlite3 *db)
     if (st->seen_count == 0)
         return true;
     sqlite3_stmt *b = NULL, *f = NULL;
-    bool ok = sqlite3_prepare_v2(db,
-                                 "INSERT OR REPLACE INTO id_blocks (block, lo_us, hi_us)"
-                                 " VALUES (?1, ?2, ?3)",
-                                 -1, &b, NULL) == SQLITE_OK
-              && sqlite3_prepare_v2(db,
-                                    "INSERT OR REPLACE INTO id_bloom (slice, block, bits)"
-                                    " VALUES (?1, ?2, ?3)",
-                                    -1, &f, NULL) == SQLITE_OK;
+    bool ok = prepare_two(db,
+                          "INSERT OR REPLACE INTO id_blocks (block, lo_us, hi_us)"
+                          " VALUES (?1, ?2, ?3)",
+                          &b,
+                          "INSERT OR REPLACE INTO id_bloom (slice, block, bits)"
+                          " VALUES (?1, ?2, ?3)",
+                          &f);
     if (ok) {
         sqlite3_bind_int64(b, 1, st->open);
         sqlite3_bind_int64(b, 2, st->lo_us);
