@@ -181,7 +181,8 @@ static const char *const reports[] = {
         " AND (?3 IS NULL OR received_at_us < CAST(?3 AS INTEGER)) ORDER BY seq",
     [REPORT_CONSOLE_EVENTS] =
         "SELECT " CONSOLE_EVENT " FROM events WHERE seq IN (SELECT s FROM ("
-        MATCHING(CONSOLE_FILTERS, " ORDER BY s DESC LIMIT CAST(?5 AS INTEGER)") ")) ORDER BY seq DESC",
+        MATCHING(CONSOLE_FILTERS, " ORDER BY s DESC LIMIT CAST(?5 AS INTEGER)")
+        ")) ORDER BY seq DESC",
     [REPORT_CONSOLE_CALL] =
         "SELECT " CONSOLE_EVENT ", call_leg_id, coalesce(occurred_at_us, received_at_us) AS t_us"
         " FROM events WHERE seq IN (" CALL_SEQS("?1") ") ORDER BY t_us, seq LIMIT 5000",
