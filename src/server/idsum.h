@@ -71,8 +71,8 @@ typedef struct idsum {
 
 /* The SQL functions the lookups use: hookd_idsum_slice(value) -> the slice that holds value's
  * bits (NULL for NULL), hookd_idsum_has(bits, value) -> 1 if that slice may hold value,
- * hookd_idsum_digest(value) -> the 32-bit digest event_ids keeps of it (NULL for NULL). The
- * connection that inserts needs them too (a block read back from its rows is digested in SQL). */
+ * hookd_idsum_digest(value) -> the 32-bit digest event_ids keeps of it (NULL for NULL), the
+ * same the writer computes in C. */
 bool idsum_register(sqlite3 *db);
 
 /* Finalize its statement (before the connection closes); the idsum may be used again. */

@@ -625,8 +625,7 @@ void store_sqlite_close(store_conn *c)
  * deduplication keys (dedupe_open: all of them into event_keys after that upgrade). */
 static bool catch_up(sqlite_conn *s, char *err, size_t errlen)
 {
-    bool ok = idsum_register(s->db)
-              && sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK
+    bool ok = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK
               && idsum_catch_up(s->db)
               && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
     if (!ok) {
