@@ -34,11 +34,11 @@ static uint64_t hash(const unsigned char *s, size_t n)
     return mix(h);
 }
 
-/* The 32-bit digest of an id that event_ids keeps (schema 10), signed so that SQLite stores it
- * in 4 bytes. */
-static int32_t digest_of(const unsigned char *v, size_t n)
+/* The 32-bit digest of an id that event_ids keeps (schema 10), from its hash: signed, so that
+ * SQLite stores it in 4 bytes. */
+static int32_t digest_of(uint64_t h)
 {
-    return (int32_t)((int64_t)(hash(v, n) & 0xffffffffu) - 0x80000000LL);
+    return (int32_t)((int64_t)(h & 0xffffffffu) - 0x80000000LL);
 }
 
 static unsigned slice_of(uint64_t h)
@@ -53,11 +53,9 @@ static unsigned probe(uint64_t h, unsigned i)
     return (unsigned)((h + i * h2) % SLICE_BITS);
 }
 
-static void add_id(idsum *st, const char *v)
+/* Set an id's bits, given its hash. */
+static void add_id(idsum *st, uint64_t h)
 {
-    if (v == NULL || v[0] == '\0')
-        return;
-    uint64_t h = hash((const unsigned char *)v, strlen(v));
     uint8_t *bits = st->bits[slice_of(h)];
     for (unsigned i = 0; i < STORE_IDSUM_PROBES; i++) {
         unsigned b = probe(h, i);
@@ -85,7 +83,7 @@ static void fn_digest(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     if (v == NULL)
         sqlite3_result_null(ctx);
     else
-        sqlite3_result_int(ctx, digest_of(v, (size_t)sqlite3_value_bytes(argv[0])));
+        sqlite3_result_int(ctx, digest_of(hash(v, (size_t)sqlite3_value_bytes(argv[0]))));
 }
 
 static void fn_has(sqlite3_context *ctx, int argc, sqlite3_value **argv)
@@ -158,26 +156,37 @@ static uint8_t intern_type(idsum *st, const char *type)
     return (uint8_t)++st->ntypes;
 }
 
+static bool was_seen(const idsum *st, unsigned k)
+{
+    return st->seen[k / 8] & (1u << (k % 8));
+}
+
 static void add_row(idsum *st, int64_t seq, int64_t received_us, const char *const ids[4],
                     const char *type)
 {
     unsigned k = (unsigned)(seq % STORE_IDSUM_BLOCK);
-    /* event_ids' columns: the id, control and leg ids, and the call key, which is the events
+    /* Each id is hashed once, for its bits in the filter (the empty id has none) and its digest.
+     * event_ids' columns are the id, control and leg ids, and the call key, which is the events
      * table's coalesce(call_session_id, call_control_id, call_leg_id, ''). */
-    const char *key = ids[3] != NULL   ? ids[3]
-                      : ids[1] != NULL ? ids[1]
-                      : ids[2] != NULL ? ids[2]
-                                       : "";
-    const char *const cols[4] = {ids[0], ids[1], ids[2], key};
-    st->present[k] = 0;
+    uint64_t h[4] = {0};
     for (int i = 0; i < 4; i++) {
-        if (cols[i] != NULL) {
-            st->digest[k][i] = digest_of((const unsigned char *)cols[i], strlen(cols[i]));
+        if (ids[i] != NULL) {
+            h[i] = hash((const unsigned char *)ids[i], strlen(ids[i]));
+            if (ids[i][0] != '\0')
+                add_id(st, h[i]);
+        }
+    }
+    int key = ids[3] != NULL ? 3 : ids[1] != NULL ? 1 : ids[2] != NULL ? 2 : -1;
+    st->present[k] = 1u << 3;
+    st->digest[k][3] = digest_of(key >= 0 ? h[key] : hash((const unsigned char *)"", 0));
+    for (int i = 0; i < 3; i++) {
+        if (ids[i] != NULL) {
+            st->digest[k][i] = digest_of(h[i]);
             st->present[k] |= (uint8_t)(1u << i);
         }
     }
     st->type_of[k] = type != NULL && !st->types_spilled ? intern_type(st, type) : 0;
-    if (!(st->seen[k / 8] & (1u << (k % 8)))) {
+    if (!was_seen(st, k)) {
         st->seen[k / 8] |= (uint8_t)(1u << (k % 8));
         st->seen_count++;
     }
@@ -185,8 +194,6 @@ static void add_row(idsum *st, int64_t seq, int64_t received_us, const char *con
         st->lo_us = received_us;
     if (received_us > st->hi_us)
         st->hi_us = received_us;
-    for (int i = 0; i < 4; i++)
-        add_id(st, ids[i]);
 }
 
 /* Gather block `block` from its rows, as they are in this transaction. */
@@ -232,9 +239,36 @@ static int by_name(const void *a, const void *b)
     return strcmp(((const type_name *)a)->name, ((const type_name *)b)->name);
 }
 
+/* The gathered block's types in event_types, from memory: each type's events together, types
+ * in name order, so that each run is appended where that type's run ends. */
+static bool write_types(const idsum *st, sqlite3_stmt *ins, int64_t first)
+{
+    type_name order[UINT8_MAX];
+    size_t at = 0;
+    for (unsigned i = 0; i < st->ntypes; i++) {
+        order[i] = (type_name){.name = st->types + at, .index = (uint8_t)(i + 1)};
+        at += strlen(order[i].name) + 1;
+    }
+    if (st->ntypes > 0)
+        qsort(order, st->ntypes, sizeof order[0], by_name);
+    bool ok = true;
+    for (unsigned n = 0; ok && n < st->ntypes; n++) {
+        sqlite3_bind_text(ins, 1, order[n].name, -1, SQLITE_STATIC);
+        for (unsigned k = 0; ok && k < STORE_IDSUM_BLOCK; k++) {
+            if (st->type_of[k] != order[n].index || !was_seen(st, k))
+                continue;
+            sqlite3_bind_int64(ins, 2, first + k);
+            ok = sqlite3_step(ins) == SQLITE_DONE;
+            sqlite3_reset(ins);
+        }
+    }
+    return ok;
+}
+
 /* The gathered block's entries in event_ids and event_types (schema 10). SQLite's own indexes
  * on the events table rewrote their last leaves and parents in every commit (8 of the 28 pages a
- * commit wrote, issue #11); these are written once a block, in key order. */
+ * commit wrote, issue #11); these are written once a block, in key order. A block whose types
+ * did not all fit in memory takes them from its rows. */
 static bool write_entries(const idsum *st, sqlite3 *db)
 {
     int64_t first = st->open * STORE_IDSUM_BLOCK;
@@ -246,7 +280,7 @@ static bool write_entries(const idsum *st, sqlite3 *db)
                           "INSERT OR IGNORE INTO event_types (event_type, seq) VALUES (?1, ?2)",
                           &types);
     for (unsigned k = 0; ok && k < STORE_IDSUM_BLOCK; k++) {
-        if (!(st->seen[k / 8] & (1u << (k % 8))))
+        if (!was_seen(st, k))
             continue;
         sqlite3_bind_int64(ids, 1, first + k);
         for (int i = 0; i < 4; i++) {
@@ -258,32 +292,14 @@ static bool write_entries(const idsum *st, sqlite3 *db)
         ok = sqlite3_step(ids) == SQLITE_DONE;
         sqlite3_reset(ids);
     }
-    /* Each type's events together, types in name order: appended where each type's run ends.
-     * A block whose types did not all fit in memory takes them from its rows. */
     if (ok && st->types_spilled)
         ok = store_sqlite_run_int(db,
                                   "INSERT OR IGNORE INTO event_types (event_type, seq)"
                                   " SELECT event_type, seq FROM events WHERE seq BETWEEN ?1 AND ?2"
                                   " AND event_type IS NOT NULL ORDER BY 1, 2",
                                   first, first + STORE_IDSUM_BLOCK - 1, NULL);
-    type_name order[UINT8_MAX];
-    size_t at = 0;
-    for (unsigned i = 0; i < st->ntypes; i++) {
-        order[i] = (type_name){.name = st->types + at, .index = (uint8_t)(i + 1)};
-        at += strlen(order[i].name) + 1;
-    }
-    if (!st->types_spilled && st->ntypes > 0)
-        qsort(order, st->ntypes, sizeof order[0], by_name);
-    for (unsigned n = 0; ok && !st->types_spilled && n < st->ntypes; n++) {
-        sqlite3_bind_text(types, 1, order[n].name, -1, SQLITE_STATIC);
-        for (unsigned k = 0; ok && k < STORE_IDSUM_BLOCK; k++) {
-            if (st->type_of[k] != order[n].index || !(st->seen[k / 8] & (1u << (k % 8))))
-                continue;
-            sqlite3_bind_int64(types, 2, first + k);
-            ok = sqlite3_step(types) == SQLITE_DONE;
-            sqlite3_reset(types);
-        }
-    }
+    else if (ok)
+        ok = write_types(st, types, first);
     sqlite3_finalize(ids);
     sqlite3_finalize(types);
     return ok;
@@ -342,6 +358,21 @@ static bool seal_up_to(sqlite3 *db, int64_t below)
     return ok;
 }
 
+/* Drop the entries of the events from seq `first` up. A block's type entries are written and
+ * deleted with its event_ids, so none there means none at all: a delete by seq walks the whole
+ * of event_types (45 ms at a million events), and every writer's first insert reopens its
+ * block. */
+static bool drop_entries(sqlite3 *db, int64_t first)
+{
+    int64_t any = 0;
+    return store_sqlite_run_int(db, "SELECT EXISTS (SELECT 1 FROM event_ids WHERE seq >= ?1)",
+                                first, 0, &any)
+           && (any == 0
+               || (store_sqlite_run_int(db, "DELETE FROM event_ids WHERE seq >= ?1", first, 0, NULL)
+                   && store_sqlite_run_int(db, "DELETE FROM event_types WHERE seq >= ?1", first, 0,
+                                           NULL)));
+}
+
 /* Drop the summaries of the blocks from `block` up (from_up) or below it. id_bloom is keyed
  * slice first, so it is deleted a slice's range at a time (a delete by block alone scans it). */
 static bool drop_summaries(sqlite3 *db, bool from_up, int64_t block)
@@ -351,21 +382,9 @@ static bool drop_summaries(sqlite3 *db, bool from_up, int64_t block)
     static const char *const blooms[] = {"DELETE FROM id_bloom WHERE slice = ?1 AND block < ?2",
                                          "DELETE FROM id_bloom WHERE slice = ?1 AND block >= ?2"};
     /* The entries go with the summaries from a block up (reopen: a seq reused may name an event
-     * of another type now); below, prune has deleted those of the events it deleted. A block's
-     * entries are written and deleted with its event_ids, so none there means none at all: a
-     * delete by seq walks the whole of event_types (45 ms at a million events), and every
-     * writer's first insert reopens its block. */
-    int64_t first = block * STORE_IDSUM_BLOCK, any = 0;
+     * of another type now); below, prune has deleted those of the events it deleted. */
     sqlite3_stmt *st = NULL;
-    bool ok = (!from_up
-               || (store_sqlite_run_int(db,
-                                        "SELECT EXISTS (SELECT 1 FROM event_ids WHERE seq >= ?1)",
-                                        first, 0, &any)
-                   && (any == 0
-                       || (store_sqlite_run_int(db, "DELETE FROM event_ids WHERE seq >= ?1", first,
-                                                0, NULL)
-                           && store_sqlite_run_int(db, "DELETE FROM event_types WHERE seq >= ?1",
-                                                   first, 0, NULL)))))
+    bool ok = (!from_up || drop_entries(db, block * STORE_IDSUM_BLOCK))
               && store_sqlite_run_int(db, blocks[from_up], block, 0, NULL)
               && sqlite3_prepare_v2(db, blooms[from_up], -1, &st, NULL) == SQLITE_OK;
     for (int i = 0; ok && i < STORE_IDSUM_SLICES; i++) {
