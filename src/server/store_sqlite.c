@@ -643,8 +643,9 @@ static bool catch_up(sqlite_conn *s, char *err, size_t errlen)
     /* What a catch-up wrote (86 MB of WAL for a million events filled by SQL: summaries, entries
      * and keys) is copied into the database now, before the first request, rather than by the
      * small checkpoints between batches, which held the first seconds' requests (p99 195 ms at
-     * 1,000 req/s). Nothing to copy costs nothing; a reader in the way leaves the rest to them. */
-    sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+     * 1,000 req/s), and the file cut back. Nothing to copy costs nothing; a reader in the way
+     * (for up to the busy timeout) leaves the rest to them. */
+    sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
     return true;
 }
 
